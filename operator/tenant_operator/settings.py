@@ -1,0 +1,65 @@
+"""The operator's one frozen settings object, read from the environment.
+
+Every field can be set as ``TENANT_OPERATOR_<FIELD>``; the connection settings also accept
+the conventional ``DATABASE_URL``, ``BAO_ADDR``, ``BAO_TOKEN`` and ``BAO_NAMESPACE`` that the
+PostgreSQL and OpenBao tools use, so ``.dev/env`` works for both the operator and a shell.
+Tests build smaller values by passing keyword arguments; nothing reads a global.
+"""
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, f"TENANT_OPERATOR_{name}")
+
+
+class Settings(BaseSettings):
+    """Settings of one operator process. Frozen: build a new one to change anything."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TENANT_OPERATOR_", frozen=True, extra="ignore", populate_by_name=True
+    )
+
+    # PostgreSQL
+    database_url: SecretStr = Field(
+        SecretStr("postgresql://localhost/integraci"),
+        validation_alias=_env("DATABASE_URL"),
+        description="libpq DSN the operator connects with (its own role).",
+    )
+    platform_schema: str = Field("integraci", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
+    owner_role: str = Field("integraci_owner", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    app_role: str = Field("integraci_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    operator_role: str = Field("integraci_operator", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    pool_min_size: int = Field(1, ge=0)
+    pool_max_size: int = Field(8, ge=1)
+
+    # OpenBao
+    bao_addr: str = Field("http://127.0.0.1:8200", validation_alias=_env("BAO_ADDR"))
+    bao_token: SecretStr | None = Field(None, validation_alias=_env("BAO_TOKEN"))
+    bao_namespace: str | None = Field(
+        None,
+        validation_alias=_env("BAO_NAMESPACE"),
+        description="Namespace the operator works in (tenant namespaces are created below).",
+    )
+    bao_auth_role: str | None = Field(
+        None, description="Kubernetes-auth role to log in with when no token is given."
+    )
+    bao_auth_mount: str = "kubernetes"
+    secrets_layout: Literal["namespace", "mount"] = "namespace"
+    tenants_parent: str = Field("tenants", pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+    kv_mount: str = Field("kv", pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+    transit_mount: str = Field("transit", pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+    tenant_auth_mount: str = Field("kubernetes", pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+    tenant_service_accounts: tuple[str, ...] = ("tenant-app",)
+    bao_timeout_seconds: float = Field(10.0, gt=0)
+
+    # Kubernetes
+    allowed_secret_namespaces: tuple[str, ...] = ("tenant-secrets",)
+    drift_period_seconds: float = Field(300.0, gt=0)
+    drift_batch_size: int = Field(20, ge=1)
+    max_workers: int = Field(8, ge=1)
+    metrics_port: int = Field(9090, ge=0, le=65535)
+    liveness_port: int = Field(8080, ge=0, le=65535)
