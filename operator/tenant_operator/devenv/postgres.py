@@ -1,6 +1,5 @@
 """A throwaway PostgreSQL server: ``initdb`` into a temp dir, ``postgres`` on a free port."""
 
-import glob
 import logging
 import os
 import shutil
@@ -28,8 +27,8 @@ def find_bin_dir() -> Path:
     """The directory holding ``initdb`` and ``postgres``, preferring PostgreSQL 15."""
     override = os.environ.get("TENANT_OPERATOR_PG_BIN")
     candidates = [override] if override else []
-    candidates += sorted(glob.glob("/usr/lib/postgresql/15/bin"))
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    candidates += ["/usr/lib/postgresql/15/bin", *map(str, versions)]
     initdb = shutil.which("initdb")
     if initdb:
         candidates.append(str(Path(initdb).resolve().parent))
@@ -72,8 +71,10 @@ class PostgresServer:
             process.run_as(
                 [
                     str(self.bin_dir / "initdb"),
-                    "-D", str(self.data_dir),
-                    "-U", self.superuser,
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    self.superuser,
                     "--auth=trust",
                     "--encoding=UTF8",
                     "--locale=C.UTF-8",

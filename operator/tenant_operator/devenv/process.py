@@ -116,7 +116,9 @@ def wait_until(
     raise ServiceError(f"{what} was not ready after {timeout:.0f}s:\n{tail(log_path)}")
 
 
-def stop(proc: subprocess.Popen[bytes] | None, *, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+def stop(
+    proc: subprocess.Popen[bytes] | None, *, sig: int = signal.SIGTERM, timeout: float = 20.0
+) -> None:
     """Stop a spawned server (and its process group); escalate to SIGKILL after ``timeout``."""
     if proc is None or proc.poll() is not None:
         return

@@ -1,0 +1,156 @@
+"""The API models accept the design's manifests and reject bad ones, naming the field."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from tenant_operator.api import Tenant
+from tenant_operator.api.subprocessor import SubProcessor
+from tenant_operator.api.tenant import Isolation, Plan
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def manifest(**spec: Any) -> dict[str, Any]:
+    name = spec.pop("_name", "acme")
+    base: dict[str, Any] = {
+        "organisation": "Acme Ltd",
+        "plan": "team",
+        "owner": {"name": "Jane Roe", "email": "jane@acme.example"},
+    }
+    base.update(spec)
+    return {
+        "apiVersion": "integraci.io/v1alpha1",
+        "kind": "Tenant",
+        "metadata": {"name": name},
+        "spec": base,
+    }
+
+
+def error_locations(exc: ValidationError) -> list[str]:
+    return [".".join(str(part) for part in err["loc"]) for err in exc.errors()]
+
+
+def test_examples_parse() -> None:
+    docs = [d for f in sorted(EXAMPLES.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text())]
+    tenants = [Tenant.model_validate(d) for d in docs if d["kind"] == "Tenant"]
+    subprocessors = [SubProcessor.model_validate(d) for d in docs if d["kind"] == "SubProcessor"]
+    assert {t.slug for t in tenants} == {"acme", "globex", "initech"}
+    assert {s.metadata.name for s in subprocessors} == {"cloud-hosting", "stripe"}
+
+
+@pytest.mark.parametrize(
+    ("plan", "isolation", "expected"),
+    [
+        ("free", None, Isolation.SHARED),
+        ("team", None, Isolation.SHARED),
+        ("enterprise", None, Isolation.SCHEMA),
+        ("team", "schema", Isolation.SCHEMA),
+        ("enterprise", "shared", Isolation.SHARED),
+    ],
+)
+def test_isolation_defaults_from_plan(
+    plan: str, isolation: str | None, expected: Isolation
+) -> None:
+    spec = Tenant.model_validate(manifest(plan=plan, isolation=isolation)).spec
+    assert spec.plan is Plan(plan)
+    assert spec.effective_isolation is expected
+
+
+@pytest.mark.parametrize(
+    "slug",
+    [
+        "Acme",
+        "acme_ltd",
+        "-acme",
+        "acme-",
+        "a" * 41,
+        "acme;drop",
+        "ac'me",
+        "\u0430cme",  # Cyrillic a
+        "acme/..",
+        "",
+    ],
+)
+def test_bad_slug_is_rejected(slug: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        Tenant.model_validate(manifest(_name=slug))
+    assert error_locations(info.value) == ["metadata"]
+    assert "tenant slug" in str(info.value)
+
+
+def test_duplicate_connector_names_rejected() -> None:
+    github = {"name": "github", "type": "github"}
+    with pytest.raises(ValidationError) as info:
+        Tenant.model_validate(manifest(connectors=[github, github]))
+    assert "spec.connectors" in error_locations(info.value)
+    assert "listed twice" in str(info.value)
+
+
+def test_unknown_field_is_rejected_by_name() -> None:
+    with pytest.raises(ValidationError) as info:
+        Tenant.model_validate(manifest(isolaton="schema"))
+    assert "spec.isolaton" in error_locations(info.value)
+    assert "Extra inputs are not permitted" in str(info.value)
+
+
+def test_unknown_nested_field_is_rejected_by_name() -> None:
+    with pytest.raises(ValidationError) as info:
+        Tenant.model_validate(manifest(owner={"name": "J", "email": "j@a.example", "phone": "1"}))
+    assert "spec.owner.phone" in error_locations(info.value)
+
+
+@pytest.mark.parametrize("value", [True, 42, 1.5, None, ["a"], {"k": "v"}])
+def test_non_string_config_value_rejected(value: object) -> None:
+    bad = {"name": "github", "type": "github", "config": {"org": value}}
+    with pytest.raises(ValidationError) as info:
+        Tenant.model_validate(manifest(connectors=[bad]))
+    assert "spec.connectors.0.config" in error_locations(info.value)
+    assert "config.org must be a string" in str(info.value)
+
+
+def test_config_is_bounded() -> None:
+    too_long = {"name": "github", "type": "github", "config": {"org": "x" * 1025}}
+    with pytest.raises(ValidationError):
+        Tenant.model_validate(manifest(connectors=[too_long]))
+    too_many = {"name": "gh", "type": "github", "config": {f"k{i}": "v" for i in range(33)}}
+    with pytest.raises(ValidationError):
+        Tenant.model_validate(manifest(connectors=[too_many]))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("plan", "platinum"),
+        ("isolation", "database"),
+        ("deletionPolicy", "delete"),
+        ("owner", {"name": "Jane", "email": "not-an-email"}),
+        ("organisation", ""),
+        ("organisation", "line\nbreak"),
+    ],
+)
+def test_bad_values_name_the_field(field: str, value: object) -> None:
+    with pytest.raises(ValidationError) as info:
+        Tenant.model_validate(manifest(**{field: value}))
+    assert any(loc.startswith(f"spec.{field}") for loc in error_locations(info.value))
+
+
+def test_objections_must_be_unique_labels() -> None:
+    with pytest.raises(ValidationError):
+        Tenant.model_validate(manifest(subProcessors={"objections": ["stripe", "stripe"]}))
+    with pytest.raises(ValidationError):
+        Tenant.model_validate(manifest(subProcessors={"objections": ["Stripe Inc"]}))
+
+
+def test_secret_ref_names_are_validated() -> None:
+    bad = {
+        "name": "gh",
+        "type": "github",
+        "secretRef": {"namespace": "../kube-system", "name": "x"},
+    }
+    with pytest.raises(ValidationError) as info:
+        Tenant.model_validate(manifest(connectors=[bad]))
+    assert "spec.connectors.0.secretRef.namespace" in error_locations(info.value)
