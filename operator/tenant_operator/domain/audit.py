@@ -1,0 +1,178 @@
+"""The audit chain's hashing rules and its verification, as pure functions.
+
+Canonical JSON (the one definition used for every hash in the chain):
+    ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` encoded
+    as UTF-8: keys sorted, no whitespace, non-ASCII kept as UTF-8. Only ``str`` keys and
+    ``str``/``int``/``bool``/``None``/list/dict values are allowed; floats are refused because
+    their text form is not canonical across JSON implementations (and jsonb rewrites them).
+
+One entry of a chain::
+
+    detail_digest = sha256(canonical(detail)).hexdigest()
+    hash = sha256(prev_hash_hex_ascii || canonical({"seq", "at", "actor", "action",
+                                                   "target", "detail_digest"})).hexdigest()
+
+``at`` enters the hash as UTC ISO-8601 with microseconds (``2026-06-18T10:00:00.000001Z``),
+which PostgreSQL's ``timestamptz`` stores exactly. The first entry's ``prev_hash`` is
+:data:`GENESIS`. ``detail`` itself is stored apart, so erasure can redact it (set it to NULL)
+and the chain still verifies through ``detail_digest``.
+"""
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+#: ``prev_hash`` of the first entry of every chain.
+GENESIS = "0" * 64
+#: The chain key of the platform's own chain (a slug can never start with '_').
+PLATFORM_CHAIN = "_platform"
+
+
+def _check_canonical(value: object, path: str) -> None:
+    if value is None or isinstance(value, str | bool | int):
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"audit detail key at {path} is not a string: {key!r}")
+            _check_canonical(item, f"{path}.{key}")
+        return
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_canonical(item, f"{path}[{index}]")
+        return
+    raise TypeError(
+        f"audit detail value at {path} has type {type(value).__name__}; "
+        "use str, int, bool, None, lists and string-keyed mappings"
+    )
+
+
+def canonical(value: object) -> bytes:
+    """The canonical JSON bytes of ``value`` (see the module docstring)."""
+    _check_canonical(value, "$")
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def format_at(at: datetime) -> str:
+    """``at`` as it enters the hash: UTC, microseconds, ``Z`` suffix."""
+    if at.tzinfo is None:
+        raise ValueError("audit timestamps must be timezone-aware")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def detail_digest(detail: Mapping[str, object]) -> str:
+    return hashlib.sha256(canonical(dict(detail))).hexdigest()
+
+
+def entry_hash(
+    prev_hash: str,
+    *,
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    target: str,
+    digest: str,
+) -> str:
+    body = {
+        "seq": seq,
+        "at": format_at(at),
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "detail_digest": digest,
+    }
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical(body)).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """The last entry of a chain: mirrored to the Tenant status and to OpenBao."""
+
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class ChainRow:
+    """One stored entry, as read back for verification (``detail`` None when redacted)."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    detail: Mapping[str, object] | None
+    detail_digest: str
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+
+def _bad(checked: int, seq: int, reason: str) -> VerifyResult:
+    return VerifyResult(ok=False, checked=checked, first_bad_seq=seq, reason=reason)
+
+
+def _check_row(row: ChainRow) -> str | None:
+    if row.detail is not None and detail_digest(row.detail) != row.detail_digest:
+        return "detail mismatch: the stored detail does not match its digest"
+    recomputed = entry_hash(
+        row.prev_hash,
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        target=row.target,
+        digest=row.detail_digest,
+    )
+    if recomputed != row.hash:
+        return "hash mismatch: the entry's fields do not hash to its stored hash"
+    return None
+
+
+def verify_chain(
+    rows: Sequence[ChainRow], *, expected_head: AuditHead | None = None
+) -> VerifyResult:
+    """Verify a chain given its rows ordered by ``seq``; report the first broken ``seq``.
+
+    Reasons: ``gap`` (a seq is missing, e.g. a deleted row), ``reordered`` (an entry links to
+    an entry stored at another position), ``wrong prev_hash``, ``hash mismatch``, ``detail
+    mismatch``, and ``head mismatch`` when ``expected_head`` (the mirrored head) disagrees,
+    which catches a truncated tail or a rewrite of the whole chain.
+    """
+    hashes = {row.hash: row.seq for row in rows}
+    prev_hash, expected_seq = GENESIS, 1
+    for checked, row in enumerate(rows):
+        if row.seq != expected_seq:
+            if row.seq > expected_seq:
+                return _bad(checked, expected_seq, f"gap: entry {expected_seq} is missing")
+            return _bad(checked, row.seq, f"reordered: entry {row.seq} appears twice")
+        if row.prev_hash != prev_hash:
+            linked = hashes.get(row.prev_hash)
+            if linked is not None and linked != row.seq - 1:
+                return _bad(
+                    checked,
+                    row.seq,
+                    f"reordered: entry {row.seq} links to the entry now stored at {linked}",
+                )
+            return _bad(checked, row.seq, "wrong prev_hash: does not match the previous hash")
+        problem = _check_row(row)
+        if problem is not None:
+            return _bad(checked, row.seq, problem)
+        prev_hash, expected_seq = row.hash, row.seq + 1
+    checked = len(rows)
+    if expected_head is not None:
+        last = AuditHead(rows[-1].seq, rows[-1].hash) if rows else None
+        if last != expected_head:
+            seq = min(expected_head.seq, last.seq if last else 0) + 1
+            return _bad(checked, seq, f"head mismatch: expected seq {expected_head.seq}")
+    return VerifyResult(ok=True, checked=checked)

@@ -1,0 +1,133 @@
+"""Pure tests of the audit chain's hashing and verification rules."""
+
+import dataclasses
+import hashlib
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from tenant_operator.domain.audit import (
+    GENESIS,
+    AuditHead,
+    ChainRow,
+    canonical,
+    detail_digest,
+    entry_hash,
+    format_at,
+    verify_chain,
+)
+
+T0 = datetime(2026, 6, 18, 10, 0, 0, 1, tzinfo=UTC)
+
+
+def build_chain(n: int) -> list[ChainRow]:
+    rows, prev = [], GENESIS
+    for seq in range(1, n + 1):
+        at = T0 + timedelta(seconds=seq)
+        detail = {"n": seq, "who": "jané"}
+        digest = detail_digest(detail)
+        h = entry_hash(prev, seq=seq, at=at, actor="op", action="a", target="t", digest=digest)
+        rows.append(ChainRow(seq, at, "op", "a", "t", detail, digest, prev, h))
+        prev = h
+    return rows
+
+
+def test_canonical_json_is_sorted_compact_utf8() -> None:
+    assert canonical({"b": 1, "a": ["é", None, True]}) == '{"a":["é",null,true],"b":1}'.encode()
+
+
+@pytest.mark.parametrize("bad", [{"x": 1.5}, {1: "a"}, {"x": object()}, {"x": b"raw"}])
+def test_canonical_refuses_non_canonical_values(bad: object) -> None:
+    with pytest.raises(TypeError):
+        canonical(bad)
+
+
+def test_entry_hash_follows_the_documented_formula() -> None:
+    digest = detail_digest({"k": "v"})
+    assert digest == hashlib.sha256(b'{"k":"v"}').hexdigest()
+    body = (
+        '{"action":"a","actor":"op","at":"2026-06-18T10:00:00.000001Z",'
+        f'"detail_digest":"{digest}","seq":1,"target":"t"}}'
+    )
+    expected = hashlib.sha256(GENESIS.encode() + body.encode()).hexdigest()
+    got = entry_hash(GENESIS, seq=1, at=T0, actor="op", action="a", target="t", digest=digest)
+    assert got == expected
+
+
+def test_format_at_normalises_to_utc_and_refuses_naive() -> None:
+    plus2 = T0.astimezone(timezone(timedelta(hours=2)))
+    assert format_at(plus2) == "2026-06-18T10:00:00.000001Z"
+    with pytest.raises(ValueError):
+        format_at(datetime(2026, 1, 1))
+
+
+def test_intact_chain_verifies_and_matches_head() -> None:
+    rows = build_chain(5)
+    result = verify_chain(rows, expected_head=AuditHead(5, rows[-1].hash))
+    assert result.ok and result.checked == 5
+
+
+def test_empty_chain_is_ok() -> None:
+    assert verify_chain([]).ok
+
+
+def test_redacted_detail_still_verifies() -> None:
+    rows = build_chain(3)
+    rows[1] = dataclasses.replace(rows[1], detail=None)
+    assert verify_chain(rows).ok
+
+
+def test_tampered_field_is_a_hash_mismatch_at_its_seq() -> None:
+    rows = build_chain(5)
+    rows[2] = dataclasses.replace(rows[2], action="forged")
+    result = verify_chain(rows)
+    assert (result.ok, result.first_bad_seq) == (False, 3)
+    assert result.reason is not None and result.reason.startswith("hash mismatch")
+
+
+def test_tampered_detail_is_detected() -> None:
+    rows = build_chain(4)
+    rows[3] = dataclasses.replace(rows[3], detail={"n": 99})
+    result = verify_chain(rows)
+    assert result.first_bad_seq == 4 and "detail mismatch" in (result.reason or "")
+
+
+def test_deleted_middle_row_is_a_gap() -> None:
+    rows = build_chain(5)
+    del rows[2]
+    result = verify_chain(rows)
+    assert result.first_bad_seq == 3 and (result.reason or "").startswith("gap")
+
+
+def test_deleted_first_row_is_a_gap_at_one() -> None:
+    assert verify_chain(build_chain(3)[1:]).first_bad_seq == 1
+
+
+def test_swapped_seqs_are_reported_as_reordered() -> None:
+    rows = build_chain(5)
+    third, fourth = rows[2], rows[3]
+    rows[2] = dataclasses.replace(fourth, seq=3)
+    rows[3] = dataclasses.replace(third, seq=4)
+    result = verify_chain(rows)
+    assert result.first_bad_seq == 3 and (result.reason or "").startswith("reordered")
+
+
+def test_rehashed_forgery_breaks_the_next_link() -> None:
+    rows = build_chain(4)
+    forged = dataclasses.replace(rows[1], target="elsewhere")
+    forged = dataclasses.replace(
+        forged,
+        hash=entry_hash(
+            forged.prev_hash, seq=2, at=forged.at, actor="op", action="a",
+            target="elsewhere", digest=forged.detail_digest,
+        ),
+    )
+    rows[1] = forged
+    result = verify_chain(rows)
+    assert result.first_bad_seq == 3 and (result.reason or "").startswith("wrong prev_hash")
+
+
+def test_truncated_tail_is_caught_by_the_mirrored_head() -> None:
+    rows = build_chain(5)
+    result = verify_chain(rows[:3], expected_head=AuditHead(5, rows[-1].hash))
+    assert result.first_bad_seq == 4 and (result.reason or "").startswith("head mismatch")
