@@ -1,0 +1,67 @@
+"""Run a long-lived local Kubernetes API for the dev loop, with the CRDs applied.
+
+    python -m tenant_operator.devenv.kubedev --workdir .dev/kube --crds crds
+
+prints ``KUBECONFIG=<path>`` once the server is ready (a line a shell can ``eval`` or a
+Makefile can append to ``.dev/env``) and serves until interrupted. The work directory
+is kept, etcd data included, so tenants survive a restart.
+"""
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from tenant_operator.devenv.kube import KubeApi
+from tenant_operator.devenv.kubebin import KubeBinariesMissing
+from tenant_operator.devenv.process import ServiceError
+
+
+def apply_crds(kube: KubeApi, paths: Sequence[Path], *, timeout_seconds: int = 60) -> None:
+    """Apply CRD manifests server-side and wait until the apiserver serves them."""
+    for path in paths:
+        applied = kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
+        if applied.returncode != 0:
+            raise ServiceError(f"kubectl apply -f {path} failed:\n{applied.stderr}")
+        established = kube.kubectl(
+            "wait",
+            "--for=condition=Established",
+            f"--timeout={timeout_seconds}s",
+            "-f",
+            str(path),
+        )
+        if established.returncode != 0:
+            raise ServiceError(f"{path} not established:\n{established.stderr}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--workdir", type=Path, required=True, help="kept between runs")
+    parser.add_argument("--crds", type=Path, help="directory of CRD YAML files to apply")
+    args = parser.parse_args(argv)
+
+    stopped = threading.Event()
+
+    def _on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    try:
+        with KubeApi(workdir=args.workdir.resolve()) as kube:
+            if args.crds is not None:
+                apply_crds(kube, sorted(args.crds.glob("*.yaml")))
+            print(f"KUBECONFIG={kube.kubeconfig}", flush=True)
+            print(f"# kube-apiserver {kube.url}; logs in {kube.log_dir}", file=sys.stderr)
+            stopped.wait()
+    except (KubeBinariesMissing, ServiceError) as exc:
+        print(f"kubedev: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
