@@ -1,7 +1,6 @@
 """``tenant-operator``: run the operator, a local dev stack, or one of its tools."""
 
 import argparse
-import contextlib
 import logging
 import signal
 import sys
@@ -32,7 +31,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from tenant_operator.devenv.stack import dev_stack, render_env, write_env_file
 
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for sig in (signal.SIGINT, signal.SIGTERM):  # also when started in the background
+        signal.signal(sig, lambda *_: stop.set())
     with dev_stack() as stack:
         env = stack.env()
         write_env_file(Path(args.env_file), env)
@@ -40,8 +40,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print(render_env(env))
         print(f'In another shell: source {args.env_file}; psql "$DATABASE_URL"; bao status')
         print("Press Ctrl-C to stop and tear everything down.", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
+        stop.wait()
     print("Stopped; local services removed.")
     return 0
 
