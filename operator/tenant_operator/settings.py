@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     transit_mount: str = Field("transit", pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
     tenant_auth_mount: str = Field("kubernetes", pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
     tenant_service_accounts: tuple[str, ...] = ("tenant-app",)
+    tenant_workload_namespace_prefix: str = Field(
+        "tenant-",
+        pattern=r"^[a-z]([-a-z0-9]*)?$",
+        description="Tenant workloads run in <prefix><slug>; its service accounts get the role.",
+    )
     bao_timeout_seconds: float = Field(10.0, gt=0)
 
     # Kubernetes

@@ -1,0 +1,135 @@
+"""Condition types and reasons, declared once, and the pure rules that combine them.
+
+kstatus semantics: ``Ready`` summarises; ``Reconciling`` (work in progress or a retryable
+failure) and ``Stalled`` (a failure that needs a human) are abnormal-true. Every other type
+is one positive aspect. ``lastTransitionTime`` changes only when a status flips.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+READY = "Ready"
+RECONCILING = "Reconciling"
+STALLED = "Stalled"
+DATABASE_READY = "DatabaseReady"
+SECRETS_READY = "SecretsReady"
+CONNECTORS_ROUTED = "ConnectorsRouted"
+SUBPROCESSORS_ACCEPTED = "SubProcessorsAccepted"
+ISOLATION_VERIFIED = "IsolationVerified"
+AUDIT_CHAIN_VERIFIED = "AuditChainVerified"
+
+#: Aspects in reconcile order.
+ASPECTS = (
+    DATABASE_READY,
+    SECRETS_READY,
+    CONNECTORS_ROUTED,
+    SUBPROCESSORS_ACCEPTED,
+    ISOLATION_VERIFIED,
+    AUDIT_CHAIN_VERIFIED,
+)
+#: Aspects that gate Ready. An objection to a sub-processor is the tenant's right, not a
+#: provisioning failure: it turns SubProcessorsAccepted False but the tenant stays Ready.
+READY_GATES = tuple(a for a in ASPECTS if a != SUBPROCESSORS_ACCEPTED)
+
+# Reasons (CamelCase).
+RECONCILED = "Reconciled"
+PENDING = "Pending"
+PAUSED = "Paused"
+DELETION_PREVENTED = "DeletionPrevented"
+
+Status = Literal["True", "False", "Unknown"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one aspect in one reconcile."""
+
+    type: str
+    status: Status
+    reason: str
+    message: str = ""
+    #: A False check that retrying will not fix (needs a spec change or a human).
+    permanent: bool = False
+
+
+def ok(type_: str, message: str, reason: str = RECONCILED) -> Check:
+    return Check(type_, "True", reason, message)
+
+
+def failed(type_: str, reason: str, message: str, *, permanent: bool) -> Check:
+    return Check(type_, "False", reason, message, permanent=permanent)
+
+
+def pending(type_: str, blocker: str) -> Check:
+    return Check(type_, "Unknown", PENDING, f"waiting for {blocker}")
+
+
+def summarize(checks: Sequence[Check]) -> list[Check]:
+    """Ready, Reconciling and Stalled derived from the aspect checks."""
+    by_type = {c.type: c for c in checks}
+    stalled = next((c for c in checks if c.status == "False" and c.permanent), None)
+    retrying = next((c for c in checks if c.status == "False" and not c.permanent), None)
+    gates = [by_type.get(t) for t in READY_GATES]
+    if stalled is not None:
+        ready = Check(READY, "False", stalled.reason, stalled.message)
+    elif retrying is not None:
+        ready = Check(READY, "False", retrying.reason, retrying.message)
+    elif all(g is not None and g.status == "True" for g in gates):
+        ready = Check(READY, "True", RECONCILED, "tenant is provisioned and verified")
+    else:
+        blocker = next(g for g in gates if g is None or g.status != "True")
+        ready = Check(READY, "Unknown", PENDING, blocker.message if blocker else "")
+    return [
+        ready,
+        Check(
+            RECONCILING,
+            "True" if retrying and not stalled else "False",
+            retrying.reason if retrying and not stalled else RECONCILED,
+            retrying.message if retrying and not stalled else "",
+        ),
+        Check(
+            STALLED,
+            "True" if stalled else "False",
+            stalled.reason if stalled else RECONCILED,
+            stalled.message if stalled else "",
+        ),
+    ]
+
+
+def merge(
+    previous: Sequence[dict[str, object]],
+    checks: Sequence[Check],
+    *,
+    generation: int | None,
+    now: datetime,
+) -> list[dict[str, object]]:
+    """Wire-form conditions: ``checks`` over ``previous``, keeping untouched types.
+
+    ``lastTransitionTime`` is carried over when the status did not flip.
+    """
+    old = {str(c.get("type")): c for c in previous}
+    stamp = now.isoformat().replace("+00:00", "Z")
+    merged = dict(old)
+    for check in checks:
+        before = old.get(check.type)
+        flipped = before is None or before.get("status") != check.status
+        condition: dict[str, object] = {
+            "type": check.type,
+            "status": check.status,
+            "reason": check.reason,
+            "message": check.message,
+            "lastTransitionTime": stamp
+            if flipped or before is None
+            else before.get("lastTransitionTime", stamp),
+        }
+        if generation is not None:
+            condition["observedGeneration"] = generation
+        merged[check.type] = condition
+    order = [READY, RECONCILING, STALLED, *ASPECTS]
+    return sorted(merged.values(), key=lambda c: _rank(order, str(c["type"])))
+
+
+def _rank(order: Sequence[str], type_: str) -> tuple[int, str]:
+    return (order.index(type_) if type_ in order else len(order), type_)

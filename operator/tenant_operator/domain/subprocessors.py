@@ -1,0 +1,67 @@
+"""Which sub-processors may process a tenant's data, and from when (DPA section 7).
+
+A sub-processor already in the register when the tenant was created is part of its
+agreement: Active. One added later is PendingNotice for enterprise tenants until its
+notice period has passed, then Active; other plans get no notice period. An objection
+makes it Objected for that tenant, whatever the plan.
+"""
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+ACTIVE = "Active"
+PENDING_NOTICE = "PendingNotice"
+OBJECTED = "Objected"
+
+
+@dataclass(frozen=True)
+class RegisterEntry:
+    """A sub-processor as registered: name, when it was announced, how much notice."""
+
+    name: str
+    announced_at: datetime
+    notice_days: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The state of one sub-processor for one tenant."""
+
+    name: str
+    state: str
+    notified_at: datetime
+    effective_at: datetime
+    objected_at: datetime | None
+
+
+def decide(
+    entries: Sequence[RegisterEntry],
+    *,
+    enterprise: bool,
+    tenant_created_at: datetime,
+    objections: Collection[str],
+    previous_objected_at: dict[str, datetime],
+    now: datetime,
+) -> list[Decision]:
+    """One decision per register entry, sorted by name (pure)."""
+    decisions = []
+    for entry in sorted(entries, key=lambda e: e.name):
+        needs_notice = enterprise and entry.announced_at > tenant_created_at
+        notice = timedelta(days=entry.notice_days) if needs_notice else timedelta(0)
+        effective_at = entry.announced_at + notice
+        notified_at = max(entry.announced_at, tenant_created_at)
+        if entry.name in objections:
+            objected_at = previous_objected_at.get(entry.name, now)
+            decisions.append(Decision(entry.name, OBJECTED, notified_at, effective_at, objected_at))
+        elif now < effective_at:
+            decisions.append(Decision(entry.name, PENDING_NOTICE, notified_at, effective_at, None))
+        else:
+            decisions.append(Decision(entry.name, ACTIVE, notified_at, effective_at, None))
+    return decisions
+
+
+def next_change(decisions: Sequence[Decision], now: datetime) -> datetime | None:
+    """When the earliest pending notice ends (a tenant to look at again then)."""
+    pending = [d.effective_at for d in decisions if d.state == PENDING_NOTICE]
+    return min(pending) if pending and min(pending) > now else None
