@@ -34,10 +34,10 @@ class KubeTenants:
 
     def _list(self) -> list[Mapping[str, Any]]:
         try:
-            result: dict[str, Any] = self._custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
+            result = self._custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
         except (ApiException, *TRANSPORT_ERRORS) as exc:
             raise translate(exc, "list tenants") from None
-        items: list[Mapping[str, Any]] = result.get("items", [])
+        items: list[Mapping[str, Any]] = result["items"] if isinstance(result, dict) else []
         return items
 
     async def nudge(self, slug: str, why: str) -> None:
