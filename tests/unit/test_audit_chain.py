@@ -118,8 +118,13 @@ def test_rehashed_forgery_breaks_the_next_link() -> None:
     forged = dataclasses.replace(
         forged,
         hash=entry_hash(
-            forged.prev_hash, seq=2, at=forged.at, actor="op", action="a",
-            target="elsewhere", digest=forged.detail_digest,
+            forged.prev_hash,
+            seq=2,
+            at=forged.at,
+            actor="op",
+            action="a",
+            target="elsewhere",
+            digest=forged.detail_digest,
         ),
     )
     rows[1] = forged

@@ -1,0 +1,71 @@
+"""Shared pieces of the adapter's SQL: names, versioned steps, the RLS of a tenant table.
+
+The ``statements`` package holds all SQL text of the PostgreSQL adapter: :mod:`platform`
+(platform migrations), :mod:`template` (the tenant table template) and :mod:`queries`
+(runtime statements). Identifiers go through ``sql.Identifier``, DDL values
+through ``sql.Literal``; nothing is built with f-strings, ``%`` or ``+``.
+
+Every tenant table, in the platform schema (``shared`` tier) and in each ``t_<slug>`` schema
+(``schema`` tier), is ``ENABLE`` + ``FORCE ROW LEVEL SECURITY`` with the one fail-closed
+policy :data:`POLICY_NAME`: an unset or empty ``integraci.tenant_id`` is NULL, so no rows.
+"""
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+POLICY_NAME = "tenant_isolation"
+CONTEXT_SETTING = "integraci.tenant_id"
+#: The policy expression as PostgreSQL 15 deparses it (``pg_policies.qual``/``with_check``).
+POLICY_EXPRESSION = (
+    "(tenant_id = (NULLIF(current_setting('integraci.tenant_id'::text, true), ''::text))::uuid)"
+)
+#: bcrypt (``$2a$``/``$2b$``/``$2y$``) with a cost of 12..31 and its 53-char salt+digest.
+BCRYPT_COST_12_PATTERN = r"^\$2[aby]\$(1[2-9]|2[0-9]|3[01])\$[./A-Za-z0-9]{53}$"
+HEX_SHA256_PATTERN = "^[0-9a-f]{64}$"
+#: The tables every tenant schema (and the platform schema) gets from the template.
+TEMPLATE_TABLES = ("accounts", "connectors", "pipeline_runs", "deploy_events", "usage_metrics")
+#: Tenant tables that exist only in the platform schema (operator-managed records).
+PLATFORM_TENANT_TABLES = ("subprocessor_records",)
+
+
+@dataclass(frozen=True)
+class Names:
+    """The identifiers DDL is rendered with."""
+
+    platform: str
+    owner: str
+    app: str
+
+    def fmt(self, template: sql.SQL, **extra: sql.Composable) -> sql.Composed:
+        return template.format(
+            p=sql.Identifier(self.platform),
+            owner=sql.Identifier(self.owner),
+            app=sql.Identifier(self.app),
+            **extra,
+        )
+
+
+@dataclass(frozen=True)
+class Step:
+    version: int
+    name: str
+    statements: tuple[sql.Composed, ...]
+
+
+def tenant_table(names: Names, schema: str, table: str) -> tuple[sql.Composed, ...]:
+    """RLS (ENABLE + FORCE + the fail-closed policy) and grants of one tenant table."""
+    t = sql.Identifier(schema, table)
+    return tuple(
+        names.fmt(sql.SQL(text), t=t, policy=sql.Identifier(POLICY_NAME))
+        for text in (
+            "ALTER TABLE {t} ENABLE ROW LEVEL SECURITY",
+            "ALTER TABLE {t} FORCE ROW LEVEL SECURITY",
+            "CREATE POLICY {policy} ON {t} AS PERMISSIVE FOR ALL TO PUBLIC"
+            " USING (tenant_id = nullif(current_setting('integraci.tenant_id', true), '')::uuid)"
+            " WITH CHECK"
+            " (tenant_id = nullif(current_setting('integraci.tenant_id', true), '')::uuid)",
+            "REVOKE ALL ON {t} FROM PUBLIC",
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {app}",
+        )
+    )

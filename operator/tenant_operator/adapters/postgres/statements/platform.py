@@ -1,0 +1,131 @@
+"""Platform migrations: the registry, the sub-processor register, records and the audit log.
+
+The migrations table itself is created (idempotently) by :func:`bootstrap_statements`
+before any versioned step runs, under the migration advisory lock.
+"""
+
+from psycopg import sql
+
+from tenant_operator.adapters.postgres.statements.common import (
+    HEX_SHA256_PATTERN,
+    Names,
+    Step,
+    tenant_table,
+)
+
+
+def bootstrap_statements(names: Names) -> tuple[sql.Composed, ...]:
+    return (
+        names.fmt(sql.SQL("CREATE SCHEMA IF NOT EXISTS {p} AUTHORIZATION {owner}")),
+        names.fmt(
+            sql.SQL(
+                """CREATE TABLE IF NOT EXISTS {p}.migrations (
+                component text NOT NULL,
+                version integer NOT NULL,
+                name text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (component, version))"""
+            )
+        ),
+    )
+
+
+_V1 = (
+    "GRANT USAGE ON SCHEMA {p} TO {app}",
+    """CREATE TABLE {p}.tenants (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        slug text NOT NULL UNIQUE CHECK (slug ~ {slug_re} AND length(slug) <= 40),
+        organisation text NOT NULL,
+        plan text NOT NULL CHECK (plan IN ('free', 'team', 'enterprise')),
+        isolation text NOT NULL CHECK (isolation IN ('shared', 'schema')),
+        schema_name text,
+        schema_version integer,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        CHECK ((isolation = 'schema') = (schema_name IS NOT NULL)))""",
+    "REVOKE ALL ON {p}.tenants FROM PUBLIC",
+    """CREATE TABLE {p}.subprocessors (
+        name text PRIMARY KEY,
+        purpose text NOT NULL,
+        data_categories text[] NOT NULL,
+        location text NOT NULL,
+        transfer_mechanism text NOT NULL,
+        notice_days integer NOT NULL CHECK (notice_days >= 0),
+        updated_at timestamptz NOT NULL DEFAULT now())""",
+    "REVOKE ALL ON {p}.subprocessors FROM PUBLIC",
+    """CREATE TABLE {p}.subprocessor_records (
+        tenant_id uuid NOT NULL REFERENCES {p}.tenants (id) ON DELETE CASCADE,
+        name text NOT NULL REFERENCES {p}.subprocessors (name),
+        state text NOT NULL CHECK (state IN ('Active', 'PendingNotice', 'Objected')),
+        notified_at timestamptz,
+        effective_at timestamptz,
+        objected_at timestamptz,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (tenant_id, name))""",
+)
+
+_AUDIT = (
+    """CREATE TABLE {p}.audit_log (
+        chain text NOT NULL,
+        seq bigint NOT NULL CHECK (seq >= 1),
+        at timestamptz NOT NULL,
+        actor text NOT NULL,
+        action text NOT NULL,
+        target text NOT NULL,
+        detail jsonb,
+        detail_digest text NOT NULL CHECK (detail_digest ~ {hex}),
+        prev_hash text NOT NULL CHECK (prev_hash ~ {hex}),
+        hash text NOT NULL CHECK (hash ~ {hex}),
+        PRIMARY KEY (chain, seq))""",
+    # Trigger: refuse everything but setting `detail` to NULL, even for a superuser.
+    """CREATE FUNCTION {p}.audit_log_append_only() RETURNS trigger
+        LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+    BEGIN
+        IF TG_OP = 'UPDATE' AND NEW.detail IS NULL
+           AND (NEW.chain, NEW.seq, NEW.at, NEW.actor, NEW.action, NEW.target,
+                NEW.detail_digest, NEW.prev_hash, NEW.hash)
+               IS NOT DISTINCT FROM
+               (OLD.chain, OLD.seq, OLD.at, OLD.actor, OLD.action, OLD.target,
+                OLD.detail_digest, OLD.prev_hash, OLD.hash) THEN
+            RETURN NEW;
+        END IF;
+        RAISE EXCEPTION 'audit_log is append-only: % refused (only redaction of detail)',
+            TG_OP USING ERRCODE = 'insufficient_privilege';
+    END $$""",
+    """CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON {p}.audit_log
+        FOR EACH ROW EXECUTE FUNCTION {p}.audit_log_append_only()""",
+    """CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON {p}.audit_log
+        FOR EACH STATEMENT EXECUTE FUNCTION {p}.audit_log_append_only()""",
+    # The one way to erase: null `detail` of a chain; the chain verifies via detail_digest.
+    """CREATE FUNCTION {p}.redact_audit(p_chain text) RETURNS bigint
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    DECLARE
+        n bigint;
+    BEGIN
+        UPDATE {p}.audit_log SET detail = NULL WHERE chain = p_chain AND detail IS NOT NULL;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        RETURN n;
+    END $$""",
+    "REVOKE ALL ON FUNCTION {p}.redact_audit(text) FROM PUBLIC",
+    # Privilege: nobody may UPDATE/DELETE/TRUNCATE, the owner may only touch `detail`.
+    "REVOKE ALL ON {p}.audit_log FROM PUBLIC",
+    "REVOKE UPDATE, DELETE, TRUNCATE, TRIGGER ON {p}.audit_log FROM {owner}",
+    "GRANT UPDATE (detail) ON {p}.audit_log TO {owner}",
+)
+
+
+def platform_steps(names: Names) -> tuple[Step, ...]:
+    """The versioned platform migrations (oldest first)."""
+    values = {
+        "slug_re": sql.Literal("^[a-z]([-a-z0-9]*[a-z0-9])?$"),
+        "hex": sql.Literal(HEX_SHA256_PATTERN),
+    }
+
+    def render(texts: tuple[str, ...]) -> tuple[sql.Composed, ...]:
+        return tuple(names.fmt(sql.SQL(text), **values) for text in texts)
+
+    records_rls = tenant_table(names, names.platform, "subprocessor_records")
+    return (
+        Step(1, "tenant registry, sub-processor register and records", render(_V1) + records_rls),
+        Step(2, "append-only audit log with redaction", render(_AUDIT)),
+    )

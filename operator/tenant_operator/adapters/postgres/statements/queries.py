@@ -1,0 +1,241 @@
+"""Runtime statements of the adapter: DML and catalog reads, values always as parameters.
+
+Statements that name a schema are functions of it; the schema goes in as an Identifier.
+"""
+
+from psycopg import sql
+
+# --- sessions and locks ---------------------------------------------------------------------
+
+SET_ROLE = "SET LOCAL ROLE {}"
+#: classid of pg_advisory_xact_lock(int, int): one namespace per kind of serialization.
+LOCK_MIGRATIONS = 0x1E7A0001
+LOCK_TENANT = 0x1E7A0002
+LOCK_AUDIT = 0x1E7A0003
+
+ADVISORY_LOCK = sql.SQL("SELECT pg_advisory_xact_lock(%s, hashtext(%s))")
+SET_TENANT_CONTEXT = sql.SQL("SELECT set_config('integraci.tenant_id', %s, true)")
+
+
+def set_role(role: str) -> sql.Composed:
+    return sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role))
+
+
+def reset_role() -> sql.SQL:
+    return sql.SQL("RESET ROLE")
+
+
+# --- migrations -----------------------------------------------------------------------------
+
+
+def applied_versions(platform: str) -> sql.Composed:
+    return sql.SQL("SELECT version FROM {}.migrations WHERE component = %s").format(
+        sql.Identifier(platform)
+    )
+
+
+def record_migration(platform: str) -> sql.Composed:
+    return sql.SQL(
+        "INSERT INTO {}.migrations (component, version, name) VALUES (%s, %s, %s)"
+    ).format(sql.Identifier(platform))
+
+
+ROLE_EXISTS = sql.SQL("SELECT 1 FROM pg_roles WHERE rolname = %s")
+SCHEMA_EXISTS = sql.SQL("SELECT 1 FROM pg_namespace WHERE nspname = %s")
+
+# --- tenant registry ------------------------------------------------------------------------
+
+
+def _p(template: str, platform: str) -> sql.Composed:
+    return sql.SQL(template).format(p=sql.Identifier(platform))
+
+
+def select_tenant(platform: str) -> sql.Composed:
+    return _p(
+        "SELECT id, organisation, plan, isolation, schema_name, schema_version"
+        " FROM {p}.tenants WHERE slug = %s",
+        platform,
+    )
+
+
+def insert_tenant(platform: str) -> sql.Composed:
+    return _p(
+        "INSERT INTO {p}.tenants (slug, organisation, plan, isolation, schema_name)"
+        " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        platform,
+    )
+
+
+def update_tenant(platform: str) -> sql.Composed:
+    return _p(
+        "UPDATE {p}.tenants SET organisation = %s, plan = %s, updated_at = now() WHERE id = %s",
+        platform,
+    )
+
+
+def set_schema_version(platform: str) -> sql.Composed:
+    return _p(
+        "UPDATE {p}.tenants SET schema_version = %s, updated_at = now() WHERE id = %s", platform
+    )
+
+
+def schema_tenants(platform: str) -> sql.Composed:
+    return _p("SELECT slug FROM {p}.tenants WHERE isolation = 'schema' ORDER BY slug", platform)
+
+
+def delete_tenant(platform: str) -> sql.Composed:
+    return _p("DELETE FROM {p}.tenants WHERE id = %s", platform)
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+def _s(template: str, schema: str) -> sql.Composed:
+    return sql.SQL(template).format(s=sql.Identifier(schema))
+
+
+def select_owner(schema: str) -> sql.Composed:
+    return _s("SELECT id, name, email FROM {s}.accounts WHERE tenant_id = %s AND is_owner", schema)
+
+
+def insert_owner(schema: str) -> sql.Composed:
+    return _s(
+        "INSERT INTO {s}.accounts (tenant_id, name, email, is_owner, invite_token_sha256,"
+        " invited_at) VALUES (%s, %s, %s, true, %s, now())",
+        schema,
+    )
+
+
+def update_owner(schema: str) -> sql.Composed:
+    return _s(
+        "UPDATE {s}.accounts SET name = %s, email = %s, updated_at = now()"
+        " WHERE tenant_id = %s AND id = %s",
+        schema,
+    )
+
+
+# --- connectors -----------------------------------------------------------------------------
+
+
+def select_connectors(schema: str) -> sql.Composed:
+    return _s(
+        "SELECT name, type, config, ref, version FROM {s}.connectors WHERE tenant_id = %s", schema
+    )
+
+
+def upsert_connector(schema: str) -> sql.Composed:
+    return _s(
+        "INSERT INTO {s}.connectors (tenant_id, name, type, config, ref, version)"
+        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, name) DO UPDATE SET"
+        " type = excluded.type, config = excluded.config, ref = excluded.ref,"
+        " version = excluded.version, updated_at = now()",
+        schema,
+    )
+
+
+def delete_connector(schema: str) -> sql.Composed:
+    return _s("DELETE FROM {s}.connectors WHERE tenant_id = %s AND name = %s", schema)
+
+
+# --- sub-processors -------------------------------------------------------------------------
+
+
+def select_subprocessor(platform: str) -> sql.Composed:
+    return _p(
+        "SELECT purpose, data_categories, location, transfer_mechanism, notice_days"
+        " FROM {p}.subprocessors WHERE name = %s",
+        platform,
+    )
+
+
+def upsert_subprocessor(platform: str) -> sql.Composed:
+    return _p(
+        "INSERT INTO {p}.subprocessors (name, purpose, data_categories, location,"
+        " transfer_mechanism, notice_days) VALUES (%s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (name) DO UPDATE SET purpose = excluded.purpose,"
+        " data_categories = excluded.data_categories, location = excluded.location,"
+        " transfer_mechanism = excluded.transfer_mechanism,"
+        " notice_days = excluded.notice_days, updated_at = now()",
+        platform,
+    )
+
+
+def select_records(platform: str) -> sql.Composed:
+    return _p(
+        "SELECT name, state, notified_at, effective_at, objected_at"
+        " FROM {p}.subprocessor_records WHERE tenant_id = %s",
+        platform,
+    )
+
+
+def upsert_record(platform: str) -> sql.Composed:
+    return _p(
+        "INSERT INTO {p}.subprocessor_records (tenant_id, name, state, notified_at,"
+        " effective_at, objected_at) VALUES (%s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (tenant_id, name) DO UPDATE SET state = excluded.state,"
+        " notified_at = excluded.notified_at, effective_at = excluded.effective_at,"
+        " objected_at = excluded.objected_at, updated_at = now()",
+        platform,
+    )
+
+
+def delete_record(platform: str) -> sql.Composed:
+    return _p("DELETE FROM {p}.subprocessor_records WHERE tenant_id = %s AND name = %s", platform)
+
+
+# --- audit log ------------------------------------------------------------------------------
+
+
+def audit_head(platform: str) -> sql.Composed:
+    return _p(
+        "SELECT seq, hash FROM {p}.audit_log WHERE chain = %s ORDER BY seq DESC LIMIT 1",
+        platform,
+    )
+
+
+def audit_insert(platform: str) -> sql.Composed:
+    return _p(
+        "INSERT INTO {p}.audit_log (chain, seq, at, actor, action, target, detail,"
+        " detail_digest, prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        platform,
+    )
+
+
+def audit_rows(platform: str) -> sql.Composed:
+    return _p(
+        "SELECT seq, at, actor, action, target, detail, detail_digest, prev_hash, hash"
+        " FROM {p}.audit_log WHERE chain = %s ORDER BY seq",
+        platform,
+    )
+
+
+def audit_redact(platform: str) -> sql.Composed:
+    return _p("SELECT {p}.redact_audit(%s)", platform)
+
+
+# --- isolation verifier ---------------------------------------------------------------------
+
+#: Every table of a schema that carries a tenant_id column, with its RLS flags.
+TENANT_TABLES = sql.SQL(
+    "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity"
+    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'"
+    " AND NOT a.attisdropped"
+    " WHERE n.nspname = %s AND c.relkind IN ('r', 'p') ORDER BY c.relname"
+)
+POLICIES = sql.SQL(
+    "SELECT policyname, permissive, roles::text[], cmd, qual, with_check"
+    " FROM pg_policies WHERE schemaname = %s AND tablename = %s"
+)
+ROLE_FLAGS = sql.SQL("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = %s")
+
+
+def probe_rows(schema: str, table: str) -> sql.Composed:
+    """Rows visible outside the given tenant (the parameter may be NULL: all visible rows)."""
+    return sql.SQL(
+        "SELECT count(*) FROM (SELECT 1 FROM {} WHERE tenant_id IS DISTINCT FROM %s LIMIT 1) x"
+    ).format(sql.Identifier(schema, table))
+
+
+def select_tenant_by_id(platform: str) -> sql.Composed:
+    return _p("SELECT slug, isolation, schema_name FROM {p}.tenants WHERE id = %s", platform)

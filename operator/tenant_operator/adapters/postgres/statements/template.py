@@ -1,0 +1,103 @@
+"""The versioned tenant table template, used by both isolation tiers.
+
+Version N is applied on top of N-1; the platform schema (``shared`` tier) and every
+``t_<slug>`` schema (``schema`` tier) are built from the same steps.
+"""
+
+from psycopg import sql
+
+from tenant_operator.adapters.postgres.statements.common import (
+    BCRYPT_COST_12_PATTERN,
+    TEMPLATE_TABLES,
+    Names,
+    Step,
+    tenant_table,
+)
+
+# --- the tenant table template ------------------------------------------------------------
+
+_TEMPLATE_V1 = (
+    """CREATE TABLE {s}.accounts (
+        tenant_id uuid NOT NULL REFERENCES {p}.tenants (id) ON DELETE CASCADE,
+        id uuid NOT NULL DEFAULT gen_random_uuid(),
+        email text NOT NULL,
+        name text NOT NULL,
+        is_owner boolean NOT NULL DEFAULT false,
+        password_hash text CONSTRAINT password_hash_is_bcrypt_cost_12
+            CHECK (password_hash ~ {bcrypt}),
+        invite_token_sha256 bytea CHECK (octet_length(invite_token_sha256) = 32),
+        invited_at timestamptz,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (tenant_id, id),
+        UNIQUE (tenant_id, email))""",
+    "CREATE UNIQUE INDEX accounts_one_owner ON {s}.accounts (tenant_id) WHERE is_owner",
+    """CREATE TABLE {s}.connectors (
+        tenant_id uuid NOT NULL REFERENCES {p}.tenants (id) ON DELETE CASCADE,
+        name text NOT NULL,
+        type text NOT NULL,
+        config jsonb NOT NULL CHECK (jsonb_typeof(config) = 'object'),
+        ref text NOT NULL CONSTRAINT ref_is_openbao CHECK (ref LIKE 'openbao://%'),
+        version integer NOT NULL CHECK (version >= 0),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (tenant_id, name))""",
+    """CREATE TABLE {s}.pipeline_runs (
+        tenant_id uuid NOT NULL REFERENCES {p}.tenants (id) ON DELETE CASCADE,
+        id bigint GENERATED ALWAYS AS IDENTITY,
+        pipeline text NOT NULL,
+        status text NOT NULL,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        finished_at timestamptz,
+        PRIMARY KEY (tenant_id, id))""",
+    "CREATE INDEX pipeline_runs_started ON {s}.pipeline_runs (tenant_id, started_at)",
+    """CREATE TABLE {s}.deploy_events (
+        tenant_id uuid NOT NULL REFERENCES {p}.tenants (id) ON DELETE CASCADE,
+        id bigint GENERATED ALWAYS AS IDENTITY,
+        environment text NOT NULL,
+        version text NOT NULL,
+        at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (tenant_id, id))""",
+    """CREATE TABLE {s}.usage_metrics (
+        tenant_id uuid NOT NULL REFERENCES {p}.tenants (id) ON DELETE CASCADE,
+        metric text NOT NULL,
+        period_start timestamptz NOT NULL,
+        quantity bigint NOT NULL CHECK (quantity >= 0),
+        PRIMARY KEY (tenant_id, metric, period_start))""",
+)
+
+_TEMPLATE_V2 = (
+    "ALTER TABLE {s}.accounts ADD COLUMN last_login_at timestamptz",
+    "CREATE INDEX deploy_events_env_at ON {s}.deploy_events (tenant_id, environment, at)",
+)
+
+
+def template_steps(names: Names, schema: str) -> tuple[Step, ...]:
+    """The versioned tenant table template rendered for ``schema`` (oldest first)."""
+
+    def render(texts: tuple[str, ...]) -> tuple[sql.Composed, ...]:
+        return tuple(
+            names.fmt(
+                sql.SQL(text), s=sql.Identifier(schema), bcrypt=sql.Literal(BCRYPT_COST_12_PATTERN)
+            )
+            for text in texts
+        )
+
+    rls = tuple(stmt for table in TEMPLATE_TABLES for stmt in tenant_table(names, schema, table))
+    return (
+        Step(1, "tenant tables with RLS", render(_TEMPLATE_V1) + rls),
+        Step(2, "accounts.last_login_at, deploy_events by environment", render(_TEMPLATE_V2)),
+    )
+
+
+def create_tenant_schema(names: Names, schema: str) -> tuple[sql.Composed, ...]:
+    """A dedicated schema only the owner and the application role can use."""
+    s = sql.Identifier(schema)
+    return (
+        names.fmt(sql.SQL("CREATE SCHEMA {s} AUTHORIZATION {owner}"), s=s),
+        names.fmt(sql.SQL("REVOKE ALL ON SCHEMA {s} FROM PUBLIC"), s=s),
+        names.fmt(sql.SQL("GRANT USAGE ON SCHEMA {s} TO {app}"), s=s),
+    )
+
+
+def drop_tenant_schema(schema: str) -> sql.Composed:
+    return sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))

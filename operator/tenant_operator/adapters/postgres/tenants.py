@@ -1,0 +1,234 @@
+"""The tenant provisioning adapter: ``ensure_*`` (idempotent) and ``drop_*`` (erasure).
+
+Every method is one transaction as the owner role, serialized per tenant with
+``pg_advisory_xact_lock`` keyed on the slug, reading before writing and writing only what
+differs. Names are validated before any SQL runs.
+"""
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from tenant_operator.adapters.postgres import records, template
+from tenant_operator.adapters.postgres.session import Conn, Pool, set_tenant, transaction
+from tenant_operator.adapters.postgres.statements import queries as q
+from tenant_operator.adapters.postgres.statements.template import (
+    create_tenant_schema,
+    drop_tenant_schema,
+)
+from tenant_operator.adapters.postgres.types import (
+    ConnectorRecord,
+    DatabaseState,
+    Isolation,
+    SubProcessorEntry,
+    SubProcessorRecord,
+)
+from tenant_operator.domain.errors import PermanentError
+from tenant_operator.domain.naming import tenant_schema, validate_slug
+from tenant_operator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PLANS = ("free", "team", "enterprise")
+ISOLATIONS = ("shared", "schema")
+
+
+@dataclass(frozen=True)
+class _Tenant:
+    tenant_id: uuid.UUID
+    slug: str
+    schema: str | None
+
+    def tables_schema(self, settings: Settings) -> str:
+        return self.schema or settings.platform_schema
+
+
+class PostgresTenants:
+    """Provision tenants in PostgreSQL through ``pool`` (connected as the operator role).
+
+    ``template_version`` is the template version new and upgraded ``schema``-tier tenants
+    get; it defaults to the newest (pass an older one to stage a rollout).
+    """
+
+    def __init__(self, pool: Pool, settings: Settings, *, template_version: int | None = None):
+        self.pool = pool
+        self.settings = settings
+        self.template_version = template.check_version(
+            template_version or template.TEMPLATE_VERSION
+        )
+
+    async def ensure_tenant(
+        self, slug: str, *, organisation: str, plan: str, isolation: Isolation
+    ) -> DatabaseState:
+        validate_slug(slug)
+        if plan not in PLANS or isolation not in ISOLATIONS or not organisation.strip():
+            raise PermanentError(
+                f"tenant {slug}: plan must be one of {PLANS}, isolation one of {ISOLATIONS}, "
+                "organisation non-empty",
+                reason="InvalidSpec",
+            )
+        schema = tenant_schema(slug) if isolation == "schema" else None
+        p = self.settings.platform_schema
+        async with transaction(self.pool, self.settings, lock=(q.LOCK_TENANT, slug)) as conn:
+            row = await (await conn.execute(q.select_tenant(p), [slug])).fetchone()
+            changed: list[str] = []
+            if row is None:
+                cur = await conn.execute(
+                    q.insert_tenant(p), [slug, organisation, plan, isolation, schema]
+                )
+                inserted = await cur.fetchone()
+                assert inserted is not None  # INSERT ... RETURNING yields one row
+                tenant_id, version = inserted[0], None
+                changed.append(f"registered tenant {slug} ({isolation})")
+            else:
+                tenant_id, old_org, old_plan, old_isolation, schema, version = row
+                if old_isolation != isolation:
+                    raise PermanentError(
+                        f"tenant {slug} is {old_isolation}; isolation cannot change to "
+                        f"{isolation} (create a new tenant and migrate its data)",
+                        reason="IsolationImmutable",
+                    )
+                if (old_org, old_plan) != (organisation, plan):
+                    await conn.execute(q.update_tenant(p), [organisation, plan, tenant_id])
+                    changed += [
+                        f"updated {what}"
+                        for what, old, new in (
+                            ("organisation", old_org, organisation),
+                            ("plan", old_plan, plan),
+                        )
+                        if old != new
+                    ]
+            if schema is not None:
+                version, steps = await self._converge_schema(conn, tenant_id, schema, version)
+                changed += steps
+        return DatabaseState(tenant_id, isolation, schema, version, tuple(changed))
+
+    async def _converge_schema(
+        self, conn: Conn, tenant_id: uuid.UUID, schema: str, version: int | None
+    ) -> tuple[int, list[str]]:
+        changed: list[str] = []
+        exists = await (await conn.execute(q.SCHEMA_EXISTS, [schema])).fetchone()
+        if exists is None:
+            for statement in create_tenant_schema(template.names_of(self.settings), schema):
+                await conn.execute(statement)
+            changed.append(
+                f"created schema {schema}"
+                if version is None
+                else f"recreated missing schema {schema}"
+            )
+            version = 0
+        current = version or 0
+        applied = await template.apply_template(
+            conn, self.settings, schema, current=current, target=self.template_version
+        )
+        if applied:
+            await conn.execute(
+                q.set_schema_version(self.settings.platform_schema), [applied[-1], tenant_id]
+            )
+            if current:
+                changed.append(f"upgraded schema {schema} from v{current} to v{applied[-1]}")
+            else:
+                changed.append(f"built schema {schema} at template v{applied[-1]}")
+            return applied[-1], changed
+        return current, changed
+
+    @asynccontextmanager
+    async def _tenant(self, tenant_id: uuid.UUID) -> AsyncIterator[tuple[Conn, _Tenant]]:
+        """A transaction locked on the tenant, with its context set."""
+        p = self.settings.platform_schema
+        async with transaction(self.pool, self.settings) as conn:
+            row = await (await conn.execute(q.select_tenant_by_id(p), [tenant_id])).fetchone()
+            if row is None:
+                raise PermanentError(f"tenant {tenant_id} is not registered", reason="NotFound")
+            slug, _, schema = row
+            await conn.execute(q.ADVISORY_LOCK, (q.LOCK_TENANT, slug))
+            await set_tenant(conn, tenant_id)
+            yield conn, _Tenant(tenant_id, slug, schema)
+
+    async def ensure_owner_account(
+        self, tenant_id: uuid.UUID, *, name: str, email: str
+    ) -> str | None:
+        """The plaintext invite token if the account was created now, else None."""
+        if not name.strip() or "@" not in email:
+            raise PermanentError("owner needs a name and an email address", reason="InvalidSpec")
+        async with self._tenant(tenant_id) as (conn, tenant):
+            token, changed = await records.ensure_owner(
+                conn, tenant.tables_schema(self.settings), tenant_id, name=name, email=email
+            )
+        if changed:
+            log.info("tenant %s: %s", tenant.slug, ", ".join(changed))
+        return token
+
+    async def ensure_connectors(
+        self, tenant_id: uuid.UUID, connectors: Sequence[ConnectorRecord]
+    ) -> tuple[str, ...]:
+        names = [c.name for c in connectors]
+        if len(set(names)) != len(names):
+            raise PermanentError("connector names must be unique", reason="InvalidSpec")
+        async with self._tenant(tenant_id) as (conn, tenant):
+            schema = tenant.tables_schema(self.settings)
+            return await records.ensure_connectors(conn, schema, tenant_id, connectors)
+
+    async def ensure_subprocessor(
+        self,
+        name: str,
+        purpose: str,
+        *,
+        data_categories: Sequence[str] = (),
+        location: str = "",
+        transfer_mechanism: str = "",
+        notice_days: int = 30,
+    ) -> tuple[str, ...]:
+        """Create or update a register entry (platform-wide, not per tenant)."""
+        entry = SubProcessorEntry(
+            name, purpose, tuple(data_categories), location, transfer_mechanism, notice_days
+        )
+        lock = (q.LOCK_TENANT, "subprocessor:" + name)
+        async with transaction(self.pool, self.settings, lock=lock) as conn:
+            return await records.ensure_register_entry(conn, self.settings.platform_schema, entry)
+
+    async def ensure_subprocessor_records(
+        self, tenant_id: uuid.UUID, records_: Sequence[SubProcessorRecord]
+    ) -> tuple[str, ...]:
+        async with self._tenant(tenant_id) as (conn, _):
+            return await records.ensure_records(
+                conn, self.settings.platform_schema, tenant_id, records_
+            )
+
+    async def drop_tenant(self, slug: str) -> bool:
+        """Erase a tenant: its schema or its rows, and redact its audit details.
+
+        The audit chain's rows stay (they are the proof); only their ``detail`` is nulled.
+        Returns False when there was nothing left to erase (already gone is success).
+        """
+        validate_slug(slug)
+        p = self.settings.platform_schema
+        async with transaction(self.pool, self.settings, lock=(q.LOCK_TENANT, slug)) as conn:
+            row = await (await conn.execute(q.select_tenant(p), [slug])).fetchone()
+            schema = tenant_schema(slug)
+            await conn.execute(drop_tenant_schema(schema))
+            if row is not None:
+                await conn.execute(q.delete_tenant(p), [row[0]])  # cascades the shared rows
+            await conn.execute(q.audit_redact(p), [slug])
+        if row is not None:
+            log.info("erased tenant %s", slug)
+        return row is not None
+
+    async def upgrade_schemas(self) -> dict[str, int]:
+        """Bring every ``schema``-tier tenant to ``template_version``; slug -> version."""
+        p = self.settings.platform_schema
+        async with transaction(self.pool, self.settings) as conn:
+            slugs = [row[0] for row in await (await conn.execute(q.schema_tenants(p))).fetchall()]
+        versions: dict[str, int] = {}
+        for slug in slugs:
+            async with transaction(self.pool, self.settings, lock=(q.LOCK_TENANT, slug)) as conn:
+                row = await (await conn.execute(q.select_tenant(p), [slug])).fetchone()
+                if row is None:  # dropped meanwhile
+                    continue
+                version, changed = await self._converge_schema(conn, row[0], row[4], row[5])
+            versions[slug] = version
+            for change in changed:
+                log.info("tenant %s: %s", slug, change)
+        return versions

@@ -1,0 +1,89 @@
+"""Values the provisioning adapter takes and returns (frozen, validated on construction)."""
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from tenant_operator.domain.errors import PermanentError
+from tenant_operator.domain.naming import validate_label
+
+Isolation = Literal["shared", "schema"]
+Plan = Literal["free", "team", "enterprise"]
+SubProcessorState = Literal["Active", "PendingNotice", "Objected"]
+OPENBAO_REF_PREFIX = "openbao://"
+
+
+@dataclass(frozen=True)
+class DatabaseState:
+    """What a tenant is in PostgreSQL after ``ensure_tenant`` (``changed`` empty on no-op)."""
+
+    tenant_id: uuid.UUID
+    isolation: Isolation
+    schema: str | None
+    schema_version: int | None
+    changed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConnectorRecord:
+    """A connector row: non-secret config and the opaque OpenBao reference of its secret."""
+
+    name: str
+    type: str
+    config: Mapping[str, str]
+    ref: str
+    version: int
+
+    def __post_init__(self) -> None:
+        validate_label(self.name, what="connector name")
+        validate_label(self.type, what="connector type")
+        if not self.ref.startswith(OPENBAO_REF_PREFIX):
+            raise PermanentError(
+                f"connector {self.name!r}: the secret reference must start with "
+                f"{OPENBAO_REF_PREFIX!r}; Postgres stores only opaque references",
+                reason="InvalidSecretRef",
+            )
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.config.items()):
+            raise PermanentError(
+                f"connector {self.name!r}: config keys and values must be strings",
+                reason="InvalidSpec",
+            )
+        if self.version < 0:
+            raise PermanentError(f"connector {self.name!r}: negative version", reason="InvalidSpec")
+
+
+@dataclass(frozen=True)
+class SubProcessorRecord:
+    """One tenant's view of a register entry: notice given, effective date, objection."""
+
+    name: str
+    state: SubProcessorState
+    notified_at: datetime | None = None
+    effective_at: datetime | None = None
+    objected_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        validate_label(self.name, what="sub-processor name")
+        if self.state not in ("Active", "PendingNotice", "Objected"):
+            raise PermanentError(
+                f"sub-processor {self.name!r}: unknown state {self.state!r}", reason="InvalidSpec"
+            )
+
+
+@dataclass(frozen=True)
+class SubProcessorEntry:
+    """A register entry (the ``SubProcessor`` resource)."""
+
+    name: str
+    purpose: str
+    data_categories: tuple[str, ...] = ()
+    location: str = ""
+    transfer_mechanism: str = ""
+    notice_days: int = 30
+
+    def __post_init__(self) -> None:
+        validate_label(self.name, what="sub-processor name")
+        if self.notice_days < 0:
+            raise PermanentError("notice_days must be >= 0", reason="InvalidSpec")
