@@ -1,0 +1,177 @@
+"""Provision, verify and erase one tenant's OpenBao objects (blocking; run in a thread).
+
+Order of ``ensure_tenant``: namespace (namespace layout), KV v2 mount, policy, auth mount
+(namespace layout), role, transit key. Each step is read-compare-write, so a run that was
+cut short by an outage converges when it is repeated.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from tenant_operator.adapters.openbao import objects
+from tenant_operator.adapters.openbao.client import ClientFactory
+from tenant_operator.adapters.openbao.errors import translated
+from tenant_operator.adapters.openbao.paths import PlatformPaths, TenantPaths
+from tenant_operator.adapters.openbao.policies import render_tenant_policy
+from tenant_operator.domain.naming import validate_label
+
+
+@dataclass(frozen=True)
+class SecretsState:
+    """Where a tenant's secrets live, and what this run changed (empty on a no-op)."""
+
+    namespace: str | None
+    mount: str
+    policy: str
+    auth_role: str
+    transit_key: str
+    changed: tuple[str, ...]
+
+
+def service_account_pairs(
+    slug: str, given: Iterable[tuple[str, str]], defaults: Iterable[str]
+) -> list[tuple[str, str]]:
+    """Validated (namespace, name) pairs; ``defaults`` entries are 'name' or 'namespace/name'.
+
+    A bare default name means the service account of that name in the Kubernetes namespace
+    named after the tenant slug.
+    """
+    pairs = list(given)
+    if not pairs:
+        for entry in defaults:
+            namespace, _, name = entry.rpartition("/")
+            pairs.append((namespace or slug, name))
+    return [
+        (
+            validate_label(ns, what="service account namespace"),
+            validate_label(name, what="service account name"),
+        )
+        for ns, name in pairs
+    ]
+
+
+def role_body(paths: TenantPaths, accounts: Sequence[tuple[str, str]]) -> dict[str, object]:
+    """The Kubernetes-auth role: tokens get only the tenant's policy.
+
+    OpenBao binds names x namespaces (a cross product): pass pairs that share one
+    namespace, or accept that every name is bound in every listed namespace.
+    """
+    return {
+        "bound_service_account_names": sorted({name for _, name in accounts}),
+        "bound_service_account_namespaces": sorted({ns for ns, _ in accounts}),
+        "token_policies": [paths.policy],
+        "token_ttl": 3600,
+    }
+
+
+def ensure_platform(clients: ClientFactory, platform: PlatformPaths) -> list[str]:
+    """The objects all tenants share: parent namespace or auth mount, transit, audit mount."""
+    changed = []
+    ops = clients(platform.namespace)
+    if platform.layout == "namespace":
+        with translated(f"creating the parent namespace {platform.tenants_parent}"):
+            if objects.ensure_namespace(ops, platform.tenants_parent):
+                changed.append(f"namespace {platform.tenants_parent} created")
+    else:
+        with translated(f"enabling the Kubernetes auth mount {platform.auth_mount}"):
+            if objects.ensure_auth(ops, platform.auth_mount, "kubernetes"):
+                changed.append(f"auth mount {platform.auth_mount} enabled")
+    with translated(f"enabling the platform mounts {platform.transit_mount}, "
+                    f"{platform.audit_mount}"):
+        if objects.ensure_mount(ops, platform.transit_mount, "transit"):
+            changed.append(f"transit mount {platform.transit_mount} enabled")
+        if objects.ensure_mount(ops, platform.audit_mount, "kv", version="2"):
+            changed.append(f"kv mount {platform.audit_mount} enabled")
+    return changed
+
+
+def ensure_tenant(
+    clients: ClientFactory, paths: TenantPaths, accounts: Sequence[tuple[str, str]]
+) -> SecretsState:
+    changed: list[str] = []
+    if paths.layout == "namespace":
+        with translated(f"creating namespace {paths.namespace}"):
+            if objects.ensure_namespace(clients(paths.parent_namespace), paths.slug):
+                changed.append(f"namespace {paths.namespace} created")
+    inner = clients(paths.namespace)
+    with translated(f"enabling KV mount {paths.mount} of tenant {paths.slug}"):
+        if objects.ensure_mount(inner, paths.mount, "kv", version="2"):
+            changed.append(f"kv mount {paths.mount} enabled")
+    with translated(f"writing policy {paths.policy} of tenant {paths.slug}"):
+        if objects.ensure_policy(inner, paths.policy, render_tenant_policy(paths)):
+            changed.append(f"policy {paths.policy} written")
+    if paths.layout == "namespace":
+        with translated(f"enabling auth mount {paths.auth_mount} of tenant {paths.slug}"):
+            if objects.ensure_auth(inner, paths.auth_mount, "kubernetes"):
+                changed.append(f"auth mount {paths.auth_mount} enabled")
+    with translated(f"writing Kubernetes-auth role {paths.auth_role} of tenant {paths.slug}"):
+        role = role_body(paths, accounts)
+        if objects.ensure_role(inner, paths.auth_mount, paths.auth_role, role):
+            changed.append(f"role {paths.auth_role} written")
+    with translated(f"creating transit key {paths.transit_key}"):
+        changed += objects.ensure_transit_key(
+            clients(paths.transit_namespace), paths.transit_mount, paths.transit_key
+        )
+    return SecretsState(
+        namespace=paths.namespace,
+        mount=paths.mount,
+        policy=paths.policy,
+        auth_role=paths.auth_role,
+        transit_key=paths.transit_key,
+        changed=tuple(changed),
+    )
+
+
+def verify_tenant(clients: ClientFactory, paths: TenantPaths) -> tuple[str, ...]:
+    """Drift: what differs from what ``ensure_tenant`` would make (empty = fine)."""
+    problems: list[str] = []
+    with translated(f"verifying the OpenBao objects of tenant {paths.slug}"):
+        if paths.layout == "namespace":
+            parent = clients(paths.parent_namespace)
+            if objects.read(parent, f"sys/namespaces/{paths.slug}") is None:
+                return (f"namespace {paths.namespace} is missing",)
+        inner = clients(paths.namespace)
+        if not objects.mount_exists(inner, paths.mount):
+            problems.append(f"kv mount {paths.mount} is missing")
+        policy = objects.read_policy(inner, paths.policy)
+        if policy is None:
+            problems.append(f"policy {paths.policy} is missing")
+        elif policy != render_tenant_policy(paths):
+            problems.append(f"policy {paths.policy} differs from the rendered policy")
+        if paths.layout == "namespace" and objects.read(
+            inner, f"sys/auth/{paths.auth_mount}"
+        ) is None:
+            problems.append(f"auth mount {paths.auth_mount} is missing")
+        role = objects.read(inner, f"auth/{paths.auth_mount}/role/{paths.auth_role}")
+        wrong = objects.role_differences(role, {"token_policies": [paths.policy]})
+        if wrong:
+            problems.append(f"role {paths.auth_role} is missing or grants other policies")
+        key = objects.read_transit_key(
+            clients(paths.transit_namespace), paths.transit_mount, paths.transit_key
+        )
+        if key is None:
+            problems.append(f"transit key {paths.transit_key} is missing")
+        elif not key.get("deletion_allowed"):
+            problems.append(f"transit key {paths.transit_key} cannot be deleted")
+    return tuple(problems)
+
+
+def drop_tenant(clients: ClientFactory, paths: TenantPaths, *, timeout: float) -> bool:
+    """Erase: destroy the transit key first (crypto-shredding), then the tenant's place."""
+    removed = False
+    with translated(f"destroying transit key {paths.transit_key}"):
+        removed |= objects.drop_transit_key(
+            clients(paths.transit_namespace), paths.transit_mount, paths.transit_key
+        )
+    if paths.layout == "namespace":
+        with translated(f"deleting namespace {paths.namespace}"):
+            removed |= objects.drop_namespace(
+                clients(paths.parent_namespace), paths.slug, timeout=timeout
+            )
+        return removed
+    inner = clients(paths.namespace)
+    with translated(f"erasing mount {paths.mount}, policy and role of tenant {paths.slug}"):
+        removed |= objects.drop_mount(inner, paths.mount)
+        removed |= objects.drop_role(inner, paths.auth_mount, paths.auth_role)
+        removed |= objects.drop_policy(inner, paths.policy)
+    return removed

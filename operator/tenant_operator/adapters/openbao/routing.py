@@ -1,0 +1,161 @@
+"""Connector-secret routing: Kubernetes Secret data -> the tenant's KV v2 mount.
+
+A Secret is written to ``connectors/<name>`` only when the SHA-256 of its canonical content
+differs from the hash kept in the key's KV ``custom_metadata`` (so re-routing an unchanged
+Secret creates no new version). The value is written first and the hash second: a crash in
+between costs one extra version on the next run, never a skipped write. The operator's
+policy can write values and read metadata, but cannot read any value back.
+Blocking; run in a thread. Errors carry no values (``redact=True`` on value-bearing calls).
+"""
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import hvac
+
+from tenant_operator.adapters.openbao import objects
+from tenant_operator.adapters.openbao.client import ClientFactory
+from tenant_operator.adapters.openbao.errors import translated
+from tenant_operator.adapters.openbao.paths import INVITE_KEY, PlatformPaths, TenantPaths
+from tenant_operator.domain.errors import PermanentError
+
+HASH_FIELD = "content-sha256"
+#: Keys whose values were not UTF-8 and are stored base64-encoded (comma-separated).
+BINARY_FIELD = "base64-keys"
+#: Kubernetes Secret data keys.
+_SECRET_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+
+
+@dataclass(frozen=True)
+class ConnectorRoute:
+    """Where a connector's secret now lives: the opaque reference and its KV version."""
+
+    ref: str
+    version: int
+    changed: bool
+
+
+def _as_bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
+def content_digest(data: Mapping[str, bytes | str]) -> str:
+    """SHA-256 over the canonical form: keys sorted, values as base64 of their bytes."""
+    canonical = json.dumps(
+        {key: base64.b64encode(_as_bytes(value)).decode() for key, value in data.items()},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def kv_payload(data: Mapping[str, bytes | str]) -> tuple[dict[str, str], list[str]]:
+    """Values as KV strings (UTF-8 text as is, other bytes base64) and the base64 keys."""
+    payload: dict[str, str] = {}
+    binary: list[str] = []
+    for key, value in data.items():
+        if not _SECRET_KEY_RE.fullmatch(key):
+            raise PermanentError(
+                f"Secret data key {key[:64]!r} is not a valid Kubernetes Secret key",
+                reason="InvalidSecret",
+            )
+        raw = _as_bytes(value)
+        try:
+            payload[key] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            payload[key] = base64.b64encode(raw).decode()
+            binary.append(key)
+    return payload, sorted(binary)
+
+
+def _current(meta: Mapping[str, Any] | None) -> tuple[int, str | None]:
+    """(current version, stored hash) of a KV key's metadata; (0, None) if unusable."""
+    if meta is None:
+        return 0, None
+    data = objects.data_of(meta)
+    version = int(data.get("current_version") or 0)
+    live = (data.get("versions") or {}).get(str(version)) or {}
+    if not version or live.get("destroyed") or live.get("deletion_time"):
+        return version, None
+    return version, (data.get("custom_metadata") or {}).get(HASH_FIELD)
+
+
+def write_value(client: hvac.Client, mount: str, key: str, payload: Mapping[str, str]) -> int:
+    answer = client.adapter.post(f"/v1/{mount}/data/{key}", json={"data": dict(payload)})
+    return int(objects.data_of(answer).get("version") or 0)
+
+
+def route_connector(
+    clients: ClientFactory, paths: TenantPaths, connector: str, data: Mapping[str, bytes | str]
+) -> ConnectorRoute:
+    key = paths.connector_key(connector)
+    ref = paths.ref(key)
+    payload, binary = kv_payload(data)
+    digest = content_digest(data)
+    client = clients(paths.namespace)
+    with translated(f"reading metadata of {ref}"):
+        version, stored = _current(objects.read(client, f"{paths.mount}/metadata/{key}"))
+    if stored == digest:
+        return ConnectorRoute(ref=ref, version=version, changed=False)
+    with translated(f"writing {ref}", redact=True):
+        version = write_value(client, paths.mount, key, payload)
+    custom = {HASH_FIELD: digest}
+    if binary:
+        custom[BINARY_FIELD] = ",".join(binary)[:512]
+    with translated(f"recording the content hash of {ref}"):
+        client.adapter.post(
+            f"/v1/{paths.mount}/metadata/{key}", json={"custom_metadata": custom}
+        )
+    return ConnectorRoute(ref=ref, version=version, changed=True)
+
+
+def drop_connector(clients: ClientFactory, paths: TenantPaths, connector: str) -> bool:
+    """Delete every version and the metadata of the connector's secret."""
+    key = paths.connector_key(connector)
+    client = clients(paths.namespace)
+    with translated(f"deleting {paths.ref(key)}"):
+        if objects.read(client, f"{paths.mount}/metadata/{key}") is None:
+            return False
+        client.adapter.delete(f"/v1/{paths.mount}/metadata/{key}")
+    return True
+
+
+def store_invite(clients: ClientFactory, paths: TenantPaths, token: str) -> str:
+    """Write the owner's invite token to ``invites/owner``; returns its reference."""
+    ref = paths.ref(INVITE_KEY)
+    with translated(f"writing {ref}", redact=True):
+        write_value(clients(paths.namespace), paths.mount, INVITE_KEY, {"token": token})
+    return ref
+
+
+def mirror_audit_head(
+    clients: ClientFactory, platform: PlatformPaths, slug: str | None, seq: int, head: str
+) -> bool:
+    """Store a chain head in the platform mount (no tenant policy reaches it)."""
+    if read_audit_head(clients, platform, slug) == (seq, head):
+        return False
+    key = platform.audit_key(slug)
+    with translated(f"writing audit head {key}"):
+        write_value(
+            clients(platform.namespace), platform.audit_mount, key, {"seq": str(seq), "head": head}
+        )
+    return True
+
+
+def read_audit_head(
+    clients: ClientFactory, platform: PlatformPaths, slug: str | None
+) -> tuple[int, str] | None:
+    key = platform.audit_key(slug)
+    with translated(f"reading audit head {key}"):
+        found = objects.read(clients(platform.namespace), f"{platform.audit_mount}/data/{key}")
+    if found is None:
+        return None
+    data = objects.data_of(objects.data_of(found))
+    if "seq" not in data or "head" not in data:
+        return None
+    return int(data["seq"]), str(data["head"])

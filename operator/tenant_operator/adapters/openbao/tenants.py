@@ -1,0 +1,144 @@
+"""The async face of the OpenBao adapter, used by reconcile and the drift scanner.
+
+hvac is blocking, so every method runs its work with ``asyncio.to_thread``; nothing here
+blocks the event loop. Errors arrive only as ``RetryableError`` / ``PermanentError``.
+"""
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+
+from pydantic import SecretStr
+
+from tenant_operator.adapters.openbao import provision, routing
+from tenant_operator.adapters.openbao.client import BaoClients, ClientFactory
+from tenant_operator.adapters.openbao.paths import (
+    DEFAULT_PLATFORM_MOUNT,
+    build_platform_paths,
+    build_tenant_paths,
+)
+from tenant_operator.adapters.openbao.provision import SecretsState
+from tenant_operator.adapters.openbao.routing import ConnectorRoute
+from tenant_operator.domain.errors import OperatorError
+from tenant_operator.settings import Settings
+
+__all__ = ["ConnectorRoute", "OpenBaoTenants", "SecretsState"]
+
+log = logging.getLogger(__name__)
+
+
+class OpenBaoTenants:
+    """Provision, route into, verify and erase tenants' OpenBao objects.
+
+    ``client_factory`` builds an hvac client per namespace; by default a :class:`BaoClients`
+    over ``token`` (or ``settings.bao_token``). ``audit_mount`` is the platform KV v2 mount
+    that holds the mirrored audit-chain heads.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        client_factory: ClientFactory | None = None,
+        *,
+        token: str | SecretStr | None = None,
+        audit_mount: str = DEFAULT_PLATFORM_MOUNT,
+    ) -> None:
+        self.settings = settings
+        self._owned = client_factory is None
+        self.clients: ClientFactory = client_factory or BaoClients(settings, token)
+        self.platform = build_platform_paths(settings, audit_mount=audit_mount)
+        self._platform_ready = False
+
+    def __repr__(self) -> str:
+        return f"OpenBaoTenants(addr={self.settings.bao_addr!r}, layout={self.platform.layout!r})"
+
+    def close(self) -> None:
+        if self._owned and isinstance(self.clients, BaoClients):
+            self.clients.close()
+
+    async def ensure_platform(self) -> tuple[str, ...]:
+        """The shared objects (parent namespace or auth mount, transit and audit mounts)."""
+        changed = await asyncio.to_thread(provision.ensure_platform, self.clients, self.platform)
+        self._platform_ready = True
+        if changed:
+            log.info("OpenBao platform objects: %s", "; ".join(changed))
+        return tuple(changed)
+
+    async def ensure_tenant(
+        self, slug: str, *, service_accounts: Sequence[tuple[str, str]] = ()
+    ) -> SecretsState:
+        """Make the tenant's place, policy, role and transit key; write only what differs.
+
+        ``service_accounts`` are (Kubernetes namespace, name) pairs the role binds; when
+        empty, ``settings.tenant_service_accounts`` ('name' in namespace <slug>, or
+        'namespace/name').
+        """
+        paths = build_tenant_paths(self.settings, slug)
+        accounts = provision.service_account_pairs(
+            paths.slug, service_accounts, self.settings.tenant_service_accounts
+        )
+        shared: tuple[str, ...] = ()
+        if not self._platform_ready:
+            shared = await self.ensure_platform()
+        try:
+            state = await asyncio.to_thread(provision.ensure_tenant, self.clients, paths, accounts)
+        except OperatorError:
+            self._platform_ready = False  # check the shared objects again next time
+            raise
+        if state.changed:
+            log.info("OpenBao tenant %s: %s", paths.slug, "; ".join(state.changed))
+        if shared:
+            return SecretsState(**{**state.__dict__, "changed": shared + state.changed})
+        return state
+
+    async def verify_tenant(self, slug: str) -> tuple[str, ...]:
+        """Drift problems of the tenant's OpenBao objects; empty means none."""
+        paths = build_tenant_paths(self.settings, slug)
+        return await asyncio.to_thread(provision.verify_tenant, self.clients, paths)
+
+    async def drop_tenant(self, slug: str) -> bool:
+        """Erase the tenant's place and destroy its transit key; True if anything was there."""
+        paths = build_tenant_paths(self.settings, slug)
+        removed = await asyncio.to_thread(
+            provision.drop_tenant,
+            self.clients,
+            paths,
+            timeout=self.settings.bao_timeout_seconds,
+        )
+        if removed:
+            log.info("OpenBao tenant %s erased", paths.slug)
+        return removed
+
+    async def route_connector(
+        self, slug: str, connector: str, data: Mapping[str, bytes | str]
+    ) -> ConnectorRoute:
+        """Write the Secret's data to ``connectors/<connector>`` if its content changed."""
+        paths = build_tenant_paths(self.settings, slug)
+        route = await asyncio.to_thread(
+            routing.route_connector, self.clients, paths, connector, dict(data)
+        )
+        if route.changed:
+            log.info("OpenBao: routed %s (version %d)", route.ref, route.version)
+        return route
+
+    async def drop_connector(self, slug: str, connector: str) -> bool:
+        paths = build_tenant_paths(self.settings, slug)
+        return await asyncio.to_thread(routing.drop_connector, self.clients, paths, connector)
+
+    async def store_invite(self, slug: str, token: str) -> str:
+        """Write the owner's invite token into the tenant's mount; returns its reference."""
+        paths = build_tenant_paths(self.settings, slug)
+        return await asyncio.to_thread(routing.store_invite, self.clients, paths, token)
+
+    async def mirror_audit_head(self, slug: str | None, seq: int, head: str) -> None:
+        """Store the head of the tenant's (or, for None, the platform's) audit chain."""
+        if not self._platform_ready:
+            await self.ensure_platform()
+        await asyncio.to_thread(
+            routing.mirror_audit_head, self.clients, self.platform, slug, seq, head
+        )
+
+    async def read_audit_head(self, slug: str | None) -> tuple[int, str] | None:
+        return await asyncio.to_thread(
+            routing.read_audit_head, self.clients, self.platform, slug
+        )
