@@ -21,14 +21,21 @@ Pool = AsyncConnectionPool[AsyncConnection[TupleRow]]
 Conn = AsyncConnection[TupleRow]
 
 
-def make_pool(conninfo: str, settings: Settings, *, max_size: int | None = None) -> Pool:
-    """An unopened pool of autocommit connections (``await pool.open()`` at startup)."""
+def make_pool(
+    conninfo: str, settings: Settings, *, max_size: int | None = None, timeout: float = 30.0
+) -> Pool:
+    """An unopened pool of autocommit connections (``await pool.open()`` at startup).
+
+    ``timeout`` bounds the wait for a connection; past it the adapter raises
+    RetryableError ("PostgreSQL at host:port is unreachable ...").
+    """
     return AsyncConnectionPool(
         conninfo,
         min_size=min(settings.pool_min_size, max_size or settings.pool_max_size),
         max_size=max_size or settings.pool_max_size,
         kwargs={"autocommit": True},
         open=False,
+        timeout=timeout,
         name="tenant-operator",
     )
 
