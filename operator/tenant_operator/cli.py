@@ -45,6 +45,72 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the operator (settings from the environment)."""
+    import kopf
+
+    from tenant_operator import handlers  # noqa: F401  (registers the handlers)
+    from tenant_operator.settings import Settings
+
+    settings = Settings()
+    liveness = (
+        f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
+    )
+    kopf.run(
+        namespaces=list(settings.allowed_secret_namespaces),
+        standalone=args.standalone,
+        peering_name=None if args.standalone else "tenant-operator",
+        priority=args.priority,
+        liveness_endpoint=liveness,
+        memo=kopf.Memo(settings=settings),
+    )
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Print the plan the operator would act on for a Tenant manifest (no I/O)."""
+    import json
+    from dataclasses import asdict
+
+    import yaml
+
+    from tenant_operator.domain.errors import PermanentError
+    from tenant_operator.domain.plan import build_plan
+    from tenant_operator.flows import parse_tenant
+    from tenant_operator.settings import Settings
+
+    settings = Settings()
+    status = 0
+    for doc in yaml.safe_load_all(Path(args.manifest).read_text()):
+        if not isinstance(doc, dict) or doc.get("kind") != "Tenant":
+            continue
+        try:
+            plan = build_plan(
+                parse_tenant(doc),
+                allowed_secret_namespaces=settings.allowed_secret_namespaces,
+                service_account_names=settings.tenant_service_accounts,
+                workload_namespace_prefix=settings.tenant_workload_namespace_prefix,
+            )
+        except PermanentError as exc:
+            print(f"{doc.get('metadata', {}).get('name')}: {exc.reason}: {exc.message}")
+            status = 1
+            continue
+        print(json.dumps(asdict(plan), default=sorted, indent=2, sort_keys=True))
+    return status
+
+
+def cmd_verify_audit(args: argparse.Namespace) -> int:
+    """Verify an audit chain; report the first broken entry and why."""
+    import asyncio
+
+    from tenant_operator.adapters.postgres.verify_command import verify_audit_command
+    from tenant_operator.settings import Settings
+
+    settings = Settings()
+    dsn = settings.database_url.get_secret_value()
+    return asyncio.run(verify_audit_command(dsn, settings, args.tenant))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tenant-operator", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -54,6 +120,19 @@ def build_parser() -> argparse.ArgumentParser:
     crds.add_argument("--out", default="crds", help="directory of the CRD files (default: crds)")
     crds.add_argument("--check", action="store_true", help="fail if the files are stale")
     crds.set_defaults(func=cmd_crds)
+
+    run = sub.add_parser("run", help=cmd_run.__doc__)
+    run.add_argument("--standalone", action="store_true", help="no peering (one replica)")
+    run.add_argument("--priority", type=int, default=0, help="peering priority")
+    run.set_defaults(func=cmd_run)
+
+    plan = sub.add_parser("plan", help=cmd_plan.__doc__)
+    plan.add_argument("manifest", help="YAML file with one or more Tenant documents")
+    plan.set_defaults(func=cmd_plan)
+
+    verify = sub.add_parser("verify-audit", help=cmd_verify_audit.__doc__)
+    verify.add_argument("--tenant", help="tenant slug (default: the platform chain)")
+    verify.set_defaults(func=cmd_verify_audit)
 
     dev = sub.add_parser("dev", help=cmd_dev.__doc__)
     dev.add_argument("--env-file", default=".dev/env", help="where to write the settings")

@@ -11,6 +11,7 @@ from tenant_operator.api import Tenant
 from tenant_operator.api.subprocessor import SubProcessor
 from tenant_operator.api.tenant import Isolation, Plan
 
+REF = {"namespace": "tenant-secrets", "name": "acme-github"}
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
@@ -83,7 +84,7 @@ def test_bad_slug_is_rejected(slug: str) -> None:
 
 
 def test_duplicate_connector_names_rejected() -> None:
-    github = {"name": "github", "type": "github"}
+    github = {"name": "github", "type": "github", "secretRef": REF}
     with pytest.raises(ValidationError) as info:
         Tenant.model_validate(manifest(connectors=[github, github]))
     assert "spec.connectors" in error_locations(info.value)
@@ -105,7 +106,7 @@ def test_unknown_nested_field_is_rejected_by_name() -> None:
 
 @pytest.mark.parametrize("value", [True, 42, 1.5, None, ["a"], {"k": "v"}])
 def test_non_string_config_value_rejected(value: object) -> None:
-    bad = {"name": "github", "type": "github", "config": {"org": value}}
+    bad = {"name": "github", "type": "github", "config": {"org": value}, "secretRef": REF}
     with pytest.raises(ValidationError) as info:
         Tenant.model_validate(manifest(connectors=[bad]))
     assert "spec.connectors.0.config" in error_locations(info.value)
@@ -113,10 +114,11 @@ def test_non_string_config_value_rejected(value: object) -> None:
 
 
 def test_config_is_bounded() -> None:
-    too_long = {"name": "github", "type": "github", "config": {"org": "x" * 1025}}
+    too_long = {"name": "gh", "type": "github", "config": {"org": "x" * 1025}, "secretRef": REF}
     with pytest.raises(ValidationError):
         Tenant.model_validate(manifest(connectors=[too_long]))
-    too_many = {"name": "gh", "type": "github", "config": {f"k{i}": "v" for i in range(33)}}
+    many = {f"k{i}": "v" for i in range(33)}
+    too_many = {"name": "gh", "type": "github", "config": many, "secretRef": REF}
     with pytest.raises(ValidationError):
         Tenant.model_validate(manifest(connectors=[too_many]))
 

@@ -89,7 +89,7 @@ class Connector(ApiModel):
     """Kind of integration, e.g. github, gitlab, slack."""
     config: dict[ConfigKey, ConfigValue] = Field(default_factory=dict, max_length=MAX_CONFIG_KEYS)
     """Non-secret settings as string values. Never put secrets here: use secretRef."""
-    secret_ref: SecretRef | None = None
+    secret_ref: SecretRef
     """The Secret holding this connector's credentials; routed into OpenBao."""
 
     @field_validator("config", mode="before")

@@ -50,8 +50,8 @@ class Check:
     status: Status
     reason: str
     message: str = ""
-    #: A False check that retrying will not fix (needs a spec change or a human).
-    permanent: bool = False
+    #: Set when the check failed: "retry" (will be retried) or "permanent" (needs a human).
+    failure: Literal["retry", "permanent"] | None = None
 
 
 def ok(type_: str, message: str, reason: str = RECONCILED) -> Check:
@@ -59,7 +59,7 @@ def ok(type_: str, message: str, reason: str = RECONCILED) -> Check:
 
 
 def failed(type_: str, reason: str, message: str, *, permanent: bool) -> Check:
-    return Check(type_, "False", reason, message, permanent=permanent)
+    return Check(type_, "False", reason, message, "permanent" if permanent else "retry")
 
 
 def pending(type_: str, blocker: str) -> Check:
@@ -69,8 +69,8 @@ def pending(type_: str, blocker: str) -> Check:
 def summarize(checks: Sequence[Check]) -> list[Check]:
     """Ready, Reconciling and Stalled derived from the aspect checks."""
     by_type = {c.type: c for c in checks}
-    stalled = next((c for c in checks if c.status == "False" and c.permanent), None)
-    retrying = next((c for c in checks if c.status == "False" and not c.permanent), None)
+    stalled = next((c for c in checks if c.failure == "permanent"), None)
+    retrying = next((c for c in checks if c.failure == "retry"), None)
     gates = [by_type.get(t) for t in READY_GATES]
     if stalled is not None:
         ready = Check(READY, "False", stalled.reason, stalled.message)

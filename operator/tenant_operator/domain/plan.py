@@ -12,7 +12,7 @@ class ConnectorPlan:
     name: str
     type: str
     config: Mapping[str, str]
-    secret: tuple[str, str] | None  # (namespace, name) of the Kubernetes Secret
+    secret: tuple[str, str]  # (namespace, name) of the Kubernetes Secret
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def build_plan(
     connectors = []
     for connector in spec.connectors:
         ref = connector.secret_ref
-        if ref is not None and ref.namespace not in allowed_secret_namespaces:
+        if ref.namespace not in allowed_secret_namespaces:
             allowed = ", ".join(sorted(allowed_secret_namespaces)) or "(none)"
             raise PermanentError(
                 f"connector {connector.name}: Secret {ref.namespace}/{ref.name} is outside the "
@@ -67,7 +67,7 @@ def build_plan(
                 name=connector.name,
                 type=connector.type,
                 config=dict(connector.config),
-                secret=(ref.namespace, ref.name) if ref else None,
+                secret=(ref.namespace, ref.name),
             )
         )
     namespace = f"{workload_namespace_prefix}{tenant.slug}"

@@ -1,0 +1,103 @@
+"""One cluster-wide drift scanner (not a timer per object).
+
+On every period it lists the Tenants, re-verifies each Ready one in bounded batches
+(PostgreSQL isolation, the OpenBao objects and policy, the audit chain), and nudges only
+those that drifted, or whose sub-processor notice period has ended, with an event saying
+what was found. The reconcile that follows repairs it.
+"""
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from tenant_operator.api.tenant import PAUSED_ANNOTATION
+from tenant_operator.domain.errors import OperatorError
+from tenant_operator.flows import is_true
+from tenant_operator.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def _ready(tenant: Mapping[str, Any]) -> str:
+    for condition in (tenant.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return str(condition.get("status"))
+    return "Unknown"
+
+
+def _notice_ended(tenant: Mapping[str, Any], now: datetime) -> list[str]:
+    ended = []
+    for sub in (tenant.get("status") or {}).get("subProcessors") or []:
+        at = sub.get("effectiveAt")
+        if sub.get("state") == "PendingNotice" and at and datetime.fromisoformat(at) <= now:
+            ended.append(f"notice period of sub-processor {sub.get('name')} ended")
+    return ended
+
+
+async def inspect(rt: Runtime, tenant: Mapping[str, Any]) -> list[str]:
+    """What has drifted for one tenant (empty: nothing)."""
+    slug = str(tenant["metadata"]["name"])
+    problems = list(_notice_ended(tenant, datetime.now(UTC)))
+    isolation = await rt.ports.verify_isolation(slug)
+    problems += [f"PostgreSQL: {p}" for p in isolation.problems]
+    problems += [f"OpenBao: {p}" for p in await rt.ports.bao.verify_tenant(slug)]
+    chain = await rt.ports.audit.verify(slug)
+    if not chain.ok:
+        problems.append(f"audit chain broken at entry {chain.first_bad_seq}: {chain.reason}")
+    return problems
+
+
+async def scan_once(rt: Runtime) -> dict[str, list[str]]:
+    """One pass over all tenants; returns the drifted ones and what was found."""
+    tenants = await rt.kube.list_all()
+    ready = {"True": 0, "False": 0, "Unknown": 0}
+    for tenant in tenants:
+        ready[_ready(tenant) if _ready(tenant) in ready else "Unknown"] += 1
+    for status, count in ready.items():
+        rt.metrics.tenants_ready.labels(status).set(count)
+    candidates = [
+        t
+        for t in tenants
+        if _ready(t) == "True"
+        and not t["metadata"].get("deletionTimestamp")
+        and not is_true(t["metadata"].get("annotations") or {}, PAUSED_ANNOTATION)
+    ]
+    drifted: dict[str, list[str]] = {}
+    size = rt.settings.drift_batch_size
+    for start in range(0, len(candidates), size):
+        batch = candidates[start : start + size]
+        found = await asyncio.gather(*(inspect(rt, t) for t in batch), return_exceptions=True)
+        for tenant, problems in zip(batch, found, strict=True):
+            slug = tenant["metadata"]["name"]
+            if isinstance(problems, OperatorError):
+                log.warning("drift scan of %s failed: %s", slug, problems.message)
+            elif isinstance(problems, BaseException):
+                raise problems
+            elif problems:
+                drifted[slug] = problems
+                await _repair(rt, tenant, problems)
+    return drifted
+
+
+async def _repair(rt: Runtime, tenant: Mapping[str, Any], problems: list[str]) -> None:
+    slug = tenant["metadata"]["name"]
+    message = "drift found, reconciling to repair: " + "; ".join(problems)
+    log.warning("tenant %s: %s", slug, message)
+    rt.metrics.drift_repairs.inc()
+    await rt.kube.event(tenant, type_="Warning", reason="DriftDetected", message=message)
+    await rt.kube.nudge(slug, "drift")
+
+
+async def run_scanner(rt: Runtime) -> None:
+    """Scan forever, every ``drift_period_seconds``; cancelled at operator shutdown."""
+    while True:
+        await asyncio.sleep(rt.settings.drift_period_seconds)
+        try:
+            drifted = await scan_once(rt)
+        except OperatorError as exc:
+            log.warning("drift scan failed: %s", exc.message)
+            continue
+        if drifted:
+            log.info("drift scan: nudged %s", ", ".join(sorted(drifted)))

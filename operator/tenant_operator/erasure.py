@@ -1,0 +1,57 @@
+"""What deleting a Tenant does: refuse (prevent-deletion), retain, or erase everything.
+
+Retain (the default) keeps the tenant's data and secrets and records that in its audit
+chain. Delete erases the schema or rows, the OpenBao namespace or mount, policy, role and
+transit key (crypto-shredding whatever was encrypted with it), redacts the details of the
+tenant's audit entries and appends an erasure record to the tenant's and the platform's
+chains. Every step treats "already gone" as success, so a retried deletion converges.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from tenant_operator.api.tenant import PREVENT_DELETION_ANNOTATION
+from tenant_operator.domain.errors import PermanentError
+from tenant_operator.flows import is_true
+from tenant_operator.ports import Ports
+
+
+def deletion_policy(body: Mapping[str, Any]) -> str:
+    """The deletion policy; anything but an explicit Delete means Retain (the safe side)."""
+    spec = body.get("spec") or {}
+    return "Delete" if spec.get("deletionPolicy") == "Delete" else "Retain"
+
+
+async def tenant_deleted(body: Mapping[str, Any], ports: Ports) -> list[str]:
+    """Run the finalizer's work; return what was done (for the log and the event)."""
+    meta = body.get("metadata", {})
+    slug = str(meta.get("name"))
+    if is_true(meta.get("annotations") or {}, PREVENT_DELETION_ANNOTATION):
+        raise PermanentError(
+            f"{PREVENT_DELETION_ANNOTATION} is true: nothing is erased and the Tenant stays "
+            "until the annotation is removed",
+            reason="DeletionPrevented",
+        )
+    policy = deletion_policy(body)
+    if policy == "Retain":
+        await ports.audit.append(
+            slug,
+            actor=ports.actor,
+            action="tenant.deleted.retained",
+            target=f"tenant:{slug}",
+            detail={"deletionPolicy": policy, "note": "data and secrets kept"},
+        )
+        return ["kept PostgreSQL data and OpenBao secrets (deletionPolicy Retain)"]
+    done = []
+    if await ports.bao.drop_tenant(slug):
+        done.append("erased OpenBao namespace/mount, policy, role and transit key")
+    if await ports.db.drop_tenant(slug):  # also redacts the details of its audit entries
+        done.append("erased PostgreSQL schema/rows and redacted audit details")
+    detail = {"deletionPolicy": policy, "erased": done}
+    await ports.audit.append(
+        slug, actor=ports.actor, action="tenant.erased", target=f"tenant:{slug}", detail=detail
+    )
+    await ports.audit.append(
+        None, actor=ports.actor, action="tenant.erased", target=f"tenant:{slug}", detail=detail
+    )
+    return done or ["nothing left to erase"]

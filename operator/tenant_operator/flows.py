@@ -1,0 +1,166 @@
+"""What the kopf handlers delegate to: parse once, decide, reconcile, build the status.
+
+Nothing here imports kopf: functions return a :class:`Result` and the handler maps its
+error (RetryableError / PermanentError) onto kopf's own errors.
+"""
+
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from tenant_operator.api.subprocessor import SubProcessor
+from tenant_operator.api.tenant import PAUSED_ANNOTATION, Tenant
+from tenant_operator.domain import conditions as cond
+from tenant_operator.domain.errors import OperatorError, PermanentError
+from tenant_operator.domain.plan import build_plan
+from tenant_operator.domain.subprocessors import RegisterEntry
+from tenant_operator.reconcile import reconcile_tenant
+from tenant_operator.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Result:
+    status: dict[str, Any] = field(default_factory=dict)
+    error: OperatorError | None = None
+    #: Seconds after which to look at the object again although nothing failed.
+    revisit_after: float | None = None
+
+
+def is_true(annotations: Mapping[str, str], key: str) -> bool:
+    return annotations.get(key, "").strip().lower() == "true"
+
+
+def describe(exc: ValidationError) -> str:
+    """A one-line, user-facing summary of a pydantic error naming each field."""
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "(object)"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def parse_tenant(body: Mapping[str, Any]) -> Tenant:
+    try:
+        return Tenant.model_validate(dict(body))
+    except ValidationError as exc:
+        raise PermanentError(f"invalid Tenant: {describe(exc)}", reason="InvalidSpec") from None
+
+
+def register_entry(body: Mapping[str, Any]) -> RegisterEntry | None:
+    """The register entry of a SubProcessor body (None when the object is invalid)."""
+    try:
+        sub = SubProcessor.model_validate(dict(body))
+    except ValidationError:
+        return None
+    created = sub.metadata.creation_timestamp
+    announced = datetime.fromisoformat(created) if created else datetime.now(UTC)
+    return RegisterEntry(sub.metadata.name, announced, sub.spec.notice_days)
+
+
+def _conditions(body: Mapping[str, Any], checks: Iterable[cond.Check], now: datetime) -> Any:
+    previous = (body.get("status") or {}).get("conditions") or []
+    generation = body.get("metadata", {}).get("generation")
+    return cond.merge(previous, list(checks), generation=generation, now=now)
+
+
+async def tenant_changed(
+    body: Mapping[str, Any], register: Iterable[RegisterEntry], rt: Runtime
+) -> Result:
+    """Reconcile a created, updated, resumed or nudged Tenant."""
+    now = datetime.now(UTC)
+    meta = body.get("metadata", {})
+    if is_true(meta.get("annotations") or {}, PAUSED_ANNOTATION):
+        rt.metrics.reconciles.labels("paused").inc()
+        paused = cond.Check(cond.RECONCILING, "False", cond.PAUSED, f"{PAUSED_ANNOTATION} is true")
+        return Result(status={"conditions": _conditions(body, [paused], now)})
+    started = time.monotonic()
+    try:
+        tenant = parse_tenant(body)
+        plan = build_plan(
+            tenant,
+            allowed_secret_namespaces=rt.settings.allowed_secret_namespaces,
+            service_account_names=rt.settings.tenant_service_accounts,
+            workload_namespace_prefix=rt.settings.tenant_workload_namespace_prefix,
+        )
+    except PermanentError as exc:
+        aspect = cond.CONNECTORS_ROUTED if exc.reason.startswith("Secret") else cond.DATABASE_READY
+        checks = [cond.failed(aspect, exc.reason, exc.message, permanent=True)]
+        status = {
+            "observedGeneration": meta.get("generation"),
+            "conditions": _conditions(body, [*cond.summarize(checks), *checks], now),
+        }
+        rt.metrics.reconciles.labels("stalled").inc()
+        return Result(status=status, error=exc)
+    outcome = await reconcile_tenant(tenant, plan, list(register), rt.ports, now)
+    label = _outcome_label(outcome.error)
+    rt.metrics.reconciles.labels(label).inc()
+    rt.metrics.duration.labels(label).observe(time.monotonic() - started)
+    status = {
+        **outcome.status,
+        "observedGeneration": meta.get("generation"),
+        "conditions": _conditions(body, outcome.checks, now),
+    }
+    revisit = (outcome.revisit_at - now).total_seconds() if outcome.revisit_at else None
+    return Result(status=status, error=outcome.error, revisit_after=revisit)
+
+
+def _outcome_label(error: OperatorError | None) -> str:
+    if error is None:
+        return "ready"
+    return "stalled" if isinstance(error, PermanentError) else "retry"
+
+
+def deletion_refused(body: Mapping[str, Any], error: OperatorError) -> dict[str, Any]:
+    """Status patch saying why the finalizer refuses to let the Tenant go."""
+    check = cond.failed(cond.READY, error.reason, error.message, permanent=True)
+    stalled = cond.Check(cond.STALLED, "True", error.reason, error.message, "permanent")
+    return {"conditions": _conditions(body, [check, stalled], datetime.now(UTC))}
+
+
+async def subprocessor_changed(body: Mapping[str, Any], rt: Runtime) -> Result:
+    """Record a register entry in PostgreSQL and re-evaluate every tenant against it."""
+    now = datetime.now(UTC)
+    meta = body.get("metadata", {})
+    deleting = bool(meta.get("deletionTimestamp"))
+    try:
+        sub = SubProcessor.model_validate(dict(body))
+    except ValidationError as exc:
+        error = PermanentError(f"invalid SubProcessor: {describe(exc)}", reason="InvalidSpec")
+        check = cond.failed(cond.READY, error.reason, error.message, permanent=True)
+        return Result(status={"conditions": _conditions(body, [check], now)}, error=error)
+    try:
+        if not deleting:
+            await rt.db.ensure_subprocessor(
+                sub.metadata.name,
+                sub.spec.purpose,
+                data_categories=sub.spec.data_categories,
+                location=sub.spec.location,
+                transfer_mechanism=sub.spec.transfer_mechanism,
+                notice_days=sub.spec.notice_days,
+            )
+        for tenant in await rt.kube.list_all():
+            await rt.kube.nudge(
+                str(tenant["metadata"]["name"]), f"sub-processor {sub.metadata.name}"
+            )
+    except OperatorError as exc:
+        check = cond.failed(cond.READY, exc.reason, exc.message, permanent=False)
+        return Result(status={"conditions": _conditions(body, [check], now)}, error=exc)
+    if deleting:
+        return Result()
+    announced = sub.status.announced_at if sub.status and sub.status.announced_at else None
+    stamp = announced.isoformat() if announced else meta.get("creationTimestamp")
+    ready = cond.ok(cond.READY, "registered; tenants re-evaluated")
+    return Result(
+        status={
+            "observedGeneration": meta.get("generation"),
+            "announcedAt": stamp,
+            "conditions": _conditions(body, [ready], now),
+        }
+    )

@@ -1,0 +1,129 @@
+"""kopf registration only: every handler body is a call; kopf errors are mapped here."""
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+
+from tenant_operator import drift, erasure, flows, runtime
+from tenant_operator.api.common import GROUP, VERSION
+from tenant_operator.api.subprocessor import PLURAL as SUBPROCESSORS
+from tenant_operator.api.tenant import PLURAL as TENANTS
+from tenant_operator.domain.errors import OperatorError, RetryableError
+from tenant_operator.settings import Settings
+
+MAX_BACKOFF = 60.0
+
+
+def raise_for(error: OperatorError | None, retry: int) -> None:
+    """Map the operator's errors onto kopf's (the only place that does)."""
+    if error is None:
+        return
+    if isinstance(error, RetryableError):
+        delay = error.delay or min(MAX_BACKOFF, 2.0 ** min(retry, 6))
+        raise kopf.TemporaryError(f"{error.reason}: {error.message}", delay=delay)
+    raise kopf.PermanentError(f"{error.reason}: {error.message}")
+
+
+def configure(settings: kopf.OperatorSettings, ours: Settings) -> None:
+    """kopf settings chosen on purpose (see the README's "Runtime" section)."""
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 30
+    settings.batching.worker_limit = ours.max_workers
+    settings.persistence.finalizer = f"{GROUP}/tenant-operator"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.peering.name = "tenant-operator"
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    ours = memo.get("settings") or Settings()
+    configure(settings, ours)
+    memo.runtime = rt = await runtime.start(ours)
+    rt.metrics.serve(ours.metrics_port)
+    memo.scanner = asyncio.create_task(drift.run_scanner(rt), name="drift scanner")
+
+
+@kopf.on.cleanup()
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    memo.scanner.cancel()
+    await runtime.stop(memo.runtime)
+
+
+@kopf.index(GROUP, VERSION, SUBPROCESSORS)
+def subprocessor_register(body: kopf.Body, **_: Any) -> Any:
+    entry = flows.register_entry(body)
+    return {entry.name: entry} if entry else None
+
+
+@kopf.index(GROUP, VERSION, TENANTS)
+def tenants_by_secret(spec: kopf.Spec, name: str, **_: Any) -> Any:
+    return {
+        (c["secretRef"]["namespace"], c["secretRef"]["name"]): name
+        for c in spec.get("connectors") or []
+        if isinstance(c, dict) and isinstance(c.get("secretRef"), dict)
+    }
+
+
+@kopf.on.resume(GROUP, VERSION, TENANTS, id="tenant")
+@kopf.on.create(GROUP, VERSION, TENANTS, id="tenant")
+@kopf.on.update(GROUP, VERSION, TENANTS, id="tenant")
+async def tenant(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **kwargs: Any
+) -> None:
+    index: kopf.Index[str, Any] = kwargs["subprocessor_register"]
+    register = [entry for entries in index.values() for entry in entries]
+    result = await flows.tenant_changed(body, register, memo.runtime)
+    patch.status.update(result.status)
+    raise_for(result.error, retry)
+
+
+@kopf.on.delete(GROUP, VERSION, TENANTS, id="tenant-erasure")
+async def tenant_erasure(
+    body: kopf.Body,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    retry: int,
+    **_: Any,
+) -> None:
+    try:
+        done = await erasure.tenant_deleted(body, memo.runtime.ports)
+    except OperatorError as exc:
+        kopf.warn(body, reason=exc.reason, message=exc.message)
+        patch.status.update(flows.deletion_refused(body, exc))
+        # Keep the finalizer (never give up on a deletion): retry, slowly when prevented.
+        raise kopf.TemporaryError(
+            exc.message,
+            delay=30
+            if exc.reason == "DeletionPrevented"
+            else min(MAX_BACKOFF, 2.0 ** min(retry, 6)),
+        ) from None
+    logger.info("tenant deleted: %s", "; ".join(done))
+
+
+@kopf.on.event("", "v1", "secrets")
+async def connector_secret(
+    namespace: str | None, name: str, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    index: kopf.Index[tuple[str | None, str], str] = kwargs["tenants_by_secret"]
+    for slug in index.get((namespace, name), []):
+        await memo.runtime.kube.nudge(slug, f"secret {namespace}/{name} changed")
+
+
+@kopf.on.resume(GROUP, VERSION, SUBPROCESSORS, id="register")
+@kopf.on.create(GROUP, VERSION, SUBPROCESSORS, id="register")
+@kopf.on.update(GROUP, VERSION, SUBPROCESSORS, id="register")
+@kopf.on.delete(GROUP, VERSION, SUBPROCESSORS, id="register", optional=True)
+async def subprocessor(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_: Any
+) -> None:
+    result = await flows.subprocessor_changed(body, memo.runtime)
+    patch.status.update(result.status)
+    raise_for(result.error, retry)

@@ -1,0 +1,130 @@
+"""What orchestration needs from the adapters, as protocols (the adapters satisfy them)."""
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class DatabaseState(Protocol):
+    @property
+    def tenant_id(self) -> uuid.UUID: ...
+    @property
+    def isolation(self) -> str: ...
+    @property
+    def schema(self) -> str | None: ...
+    @property
+    def schema_version(self) -> int | None: ...
+    @property
+    def changed(self) -> tuple[str, ...]: ...
+
+
+class SecretsState(Protocol):
+    @property
+    def namespace(self) -> str | None: ...
+    @property
+    def mount(self) -> str: ...
+    @property
+    def policy(self) -> str: ...
+    @property
+    def auth_role(self) -> str: ...
+    @property
+    def changed(self) -> tuple[str, ...]: ...
+
+
+class ConnectorRoute(Protocol):
+    @property
+    def ref(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def changed(self) -> bool: ...
+
+
+class AuditHead(Protocol):
+    @property
+    def seq(self) -> int: ...
+    @property
+    def hash(self) -> str: ...
+
+
+class IsolationReport(Protocol):
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def problems(self) -> tuple[str, ...]: ...
+
+
+class VerifyResult(Protocol):
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def first_bad_seq(self) -> int | None: ...
+    @property
+    def reason(self) -> str | None: ...
+
+
+class TenantDatabase(Protocol):
+    async def ensure_tenant(
+        self, slug: str, *, organisation: str, plan: str, isolation: Any
+    ) -> DatabaseState: ...
+    async def ensure_owner_account(
+        self, tenant_id: uuid.UUID, *, name: str, email: str
+    ) -> str | None: ...
+    async def ensure_connectors(
+        self, tenant_id: uuid.UUID, connectors: Sequence[Any]
+    ) -> tuple[str, ...]: ...
+    async def ensure_subprocessor_records(
+        self, tenant_id: uuid.UUID, records: Sequence[Any]
+    ) -> tuple[str, ...]: ...
+    async def drop_tenant(self, slug: str) -> bool: ...
+
+
+class AuditTrail(Protocol):
+    async def append(
+        self,
+        tenant: str | None,
+        *,
+        actor: str,
+        action: str,
+        target: str,
+        detail: Mapping[str, object],
+    ) -> AuditHead: ...
+    async def head(self, tenant: str | None) -> AuditHead | None: ...
+    async def verify(self, tenant: str | None) -> VerifyResult: ...
+    async def redact(self, tenant: str) -> Any: ...
+
+
+class SecretStore(Protocol):
+    async def ensure_tenant(
+        self, slug: str, *, service_accounts: Sequence[tuple[str, str]] = ()
+    ) -> SecretsState: ...
+    async def route_connector(
+        self, slug: str, connector: str, data: Mapping[str, bytes | str]
+    ) -> ConnectorRoute: ...
+    async def drop_connector(self, slug: str, connector: str) -> bool: ...
+    async def store_invite(self, slug: str, token: str) -> str: ...
+    async def mirror_audit_head(self, slug: str | None, seq: int, head: str) -> None: ...
+    async def read_audit_head(self, slug: str | None) -> tuple[int, str] | None: ...
+    async def verify_tenant(self, slug: str) -> tuple[str, ...]: ...
+    async def drop_tenant(self, slug: str) -> bool: ...
+
+
+class SecretSource(Protocol):
+    async def read(self, namespace: str, name: str) -> Mapping[str, bytes] | None: ...
+
+
+class IsolationVerifier(Protocol):
+    async def __call__(self, slug: str) -> IsolationReport: ...
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Everything a reconcile talks to; built once at startup and kept in kopf's memo."""
+
+    db: TenantDatabase
+    audit: AuditTrail
+    bao: SecretStore
+    k8s_secrets: SecretSource
+    verify_isolation: IsolationVerifier
+    actor: str = "tenant-operator"

@@ -1,0 +1,275 @@
+"""One reconcile of one Tenant: plan -> adapters' ensure_* -> audit -> conditions.
+
+Steps run in order; the first failure marks its aspect False (retryable or permanent) and
+leaves the later aspects Unknown. Whatever changed before a failure is still audited, so
+a change is recorded exactly once even when the step that follows it fails.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tenant_operator.api.tenant import Tenant
+from tenant_operator.domain import conditions as cond
+from tenant_operator.domain import subprocessors as subs
+from tenant_operator.domain.errors import OperatorError, PermanentError
+from tenant_operator.domain.plan import TenantPlan
+from tenant_operator.ports import DatabaseState, Ports
+from tenant_operator.records import connector_record, subprocessor_record
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Change:
+    """Something the reconcile changed: one audit entry (never a secret value)."""
+
+    action: str
+    target: str
+    detail: dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    """What the handler writes back: status fields, conditions, the error to map."""
+
+    status: dict[str, Any] = field(default_factory=dict)
+    checks: list[cond.Check] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    error: OperatorError | None = None
+    #: When to look again although nothing failed (a sub-processor notice ending).
+    revisit_at: datetime | None = None
+
+
+@dataclass
+class _Run:
+    tenant: Tenant
+    plan: TenantPlan
+    register: Sequence[subs.RegisterEntry]
+    ports: Ports
+    now: datetime
+    out: Outcome = field(default_factory=Outcome)
+    db: DatabaseState | None = None
+
+    async def database(self) -> cond.Check:
+        self.db = state = await self.ports.db.ensure_tenant(
+            self.plan.slug,
+            organisation=self.plan.organisation,
+            plan=self.plan.plan.value,
+            isolation=self.plan.isolation.value,
+        )
+        self.out.status["database"] = {
+            "isolation": state.isolation,
+            "schema": state.schema,
+            "schemaVersion": state.schema_version,
+        }
+        self._changed("tenant.database.ensured", f"postgres:tenant/{self.plan.slug}", state.changed)
+        where = f"schema {state.schema}" if state.schema else "shared tables"
+        return cond.ok(cond.DATABASE_READY, f"{state.isolation} isolation in {where}")
+
+    async def secrets(self) -> cond.Check:
+        assert self.db is not None
+        state = await self.ports.bao.ensure_tenant(
+            self.plan.slug, service_accounts=self.plan.service_accounts
+        )
+        self.out.status["secrets"] = {
+            "namespace": state.namespace,
+            "mount": state.mount,
+            "policy": state.policy,
+            "authRole": state.auth_role,
+        }
+        self._changed("tenant.secrets.ensured", f"openbao:tenant/{self.plan.slug}", state.changed)
+        token = await self.ports.db.ensure_owner_account(
+            self.db.tenant_id, name=self.plan.owner_name, email=self.plan.owner_email
+        )
+        if token is not None:
+            ref = await self.ports.bao.store_invite(self.plan.slug, token)
+            self.out.changes.append(
+                Change(
+                    "tenant.owner.invited",
+                    f"postgres:account/{self.plan.slug}/owner",
+                    {"inviteRef": ref},
+                )
+            )
+        place = f"namespace {state.namespace}" if state.namespace else f"mount {state.mount}"
+        return cond.ok(cond.SECRETS_READY, f"secrets in OpenBao {place}, policy {state.policy}")
+
+    async def connectors(self) -> cond.Check:
+        assert self.db is not None
+        routed, records = [], []
+        for connector in self.plan.connectors:
+            namespace, name = connector.secret
+            data = await self.ports.k8s_secrets.read(namespace, name)
+            if data is None:
+                raise PermanentError(
+                    f"connector {connector.name}: Secret {namespace}/{name} does not exist; "
+                    "create it (the tenant is reconciled again when it appears)",
+                    reason="SecretNotFound",
+                )
+            route = await self.ports.bao.route_connector(self.plan.slug, connector.name, data)
+            ref, version = route.ref, route.version
+            routed.append({"name": connector.name, "ref": ref, "version": version})
+            if route.changed:
+                self.out.changes.append(
+                    Change("connector.secret.routed", ref, {"version": version})
+                )
+            records.append(connector_record(connector, ref, version))
+        wanted = {c.name for c in self.plan.connectors}
+        previous = self.tenant.status.connectors if self.tenant.status else []
+        for gone in (c for c in previous if c.name not in wanted):
+            if await self.ports.bao.drop_connector(self.plan.slug, gone.name):
+                self.out.changes.append(Change("connector.secret.dropped", gone.ref, {}))
+        changed = await self.ports.db.ensure_connectors(self.db.tenant_id, records)
+        self._changed("tenant.connectors.ensured", f"postgres:connectors/{self.plan.slug}", changed)
+        self.out.status["connectors"] = routed
+        return cond.ok(cond.CONNECTORS_ROUTED, f"{len(routed)} connector secret(s) in OpenBao")
+
+    async def subprocessors(self) -> cond.Check:
+        assert self.db is not None
+        previous = {
+            s.name: s.effective_at
+            for s in (self.tenant.status.sub_processors if self.tenant.status else [])
+            if s.state.value == subs.OBJECTED and s.effective_at is not None
+        }
+        created = self.tenant.metadata.creation_timestamp
+        decisions = subs.decide(
+            self.register,
+            enterprise=self.plan.plan.value == "enterprise",
+            tenant_created_at=datetime.fromisoformat(created) if created else self.now,
+            objections=self.plan.objections,
+            previous_objected_at=previous,
+            now=self.now,
+        )
+        changed = await self.ports.db.ensure_subprocessor_records(
+            self.db.tenant_id, [subprocessor_record(d) for d in decisions]
+        )
+        self._changed(
+            "tenant.subprocessors.ensured", f"postgres:subprocessors/{self.plan.slug}", changed
+        )
+        self.out.status["subProcessors"] = [
+            {"name": d.name, "state": d.state, "effectiveAt": _stamp(d.effective_at)}
+            for d in decisions
+        ]
+        self.out.revisit_at = subs.next_change(decisions, self.now)
+        objected = sorted(d.name for d in decisions if d.state == subs.OBJECTED)
+        if objected:
+            return cond.Check(
+                cond.SUBPROCESSORS_ACCEPTED,
+                "False",
+                "Objected",
+                f"the tenant objects to: {', '.join(objected)}",
+            )
+        pending = sorted(d.name for d in decisions if d.state == subs.PENDING_NOTICE)
+        note = f"; in notice period: {', '.join(pending)}" if pending else ""
+        return cond.ok(cond.SUBPROCESSORS_ACCEPTED, f"{len(decisions)} sub-processor(s){note}")
+
+    async def isolation(self) -> cond.Check:
+        report = await self.ports.verify_isolation(self.plan.slug)
+        if report.ok:
+            return cond.ok(cond.ISOLATION_VERIFIED, "RLS enabled, forced and fail-closed")
+        return cond.failed(
+            cond.ISOLATION_VERIFIED, "IsolationBroken", "; ".join(report.problems), permanent=False
+        )
+
+    async def audit(self) -> cond.Check:
+        slug, audit = self.plan.slug, self.ports.audit
+        mirrored = await self.ports.bao.read_audit_head(slug)
+        before = await audit.head(slug)
+        for change in self.out.changes:
+            await audit.append(
+                slug,
+                actor=self.ports.actor,
+                action=change.action,
+                target=change.target,
+                detail=change.detail,
+            )
+        result = await audit.verify(slug)
+        head = await audit.head(slug)
+        if head is not None:
+            self.out.status["audit"] = {"seq": head.seq, "head": head.hash}
+        if not result.ok:
+            return cond.failed(
+                cond.AUDIT_CHAIN_VERIFIED,
+                "AuditChainBroken",
+                f"entry {result.first_bad_seq}: {result.reason}",
+                permanent=True,
+            )
+        rewritten = _rewritten(mirrored, before)
+        if rewritten:
+            return cond.failed(
+                cond.AUDIT_CHAIN_VERIFIED, "AuditHeadMismatch", rewritten, permanent=True
+            )
+        if head is not None:
+            await self.ports.bao.mirror_audit_head(slug, head.seq, head.hash)
+        return cond.ok(cond.AUDIT_CHAIN_VERIFIED, f"{result_count(result)} entries verified")
+
+    def _changed(self, action: str, target: str, what: tuple[str, ...]) -> None:
+        if what:
+            self.out.changes.append(Change(action, target, {"changed": list(what)}))
+
+
+def _rewritten(mirrored: tuple[int, str] | None, head: Any) -> str | None:
+    """Why the chain in Postgres disagrees with the head mirrored to OpenBao, if it does."""
+    if mirrored is None:
+        return None
+    seq, digest = mirrored
+    if head is None or head.seq < seq:
+        return f"the chain ends before entry {seq}, which OpenBao recorded: entries were removed"
+    if head.seq == seq and head.hash != digest:
+        return f"entry {seq} differs from the head recorded in OpenBao: the chain was rewritten"
+    return None
+
+
+def result_count(result: Any) -> int:
+    return int(getattr(result, "checked", 0))
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+async def reconcile_tenant(
+    tenant: Tenant,
+    plan: TenantPlan,
+    register: Sequence[subs.RegisterEntry],
+    ports: Ports,
+    now: datetime,
+) -> Outcome:
+    """Make ``tenant`` real; never raises an OperatorError (it is in ``Outcome.error``)."""
+    run = _Run(tenant, plan, register, ports, now)
+    steps: list[tuple[str, Callable[[], Awaitable[cond.Check]]]] = [
+        (cond.DATABASE_READY, run.database),
+        (cond.SECRETS_READY, run.secrets),
+        (cond.CONNECTORS_ROUTED, run.connectors),
+        (cond.SUBPROCESSORS_ACCEPTED, run.subprocessors),
+        (cond.ISOLATION_VERIFIED, run.isolation),
+    ]
+    checks: list[cond.Check] = []
+    for aspect, step in steps:
+        if run.out.error is not None:
+            checks.append(cond.pending(aspect, _blocker(checks)))
+            continue
+        checks.append(await _guarded(run, aspect, step))
+    if run.db is not None:
+        checks.append(await _guarded(run, cond.AUDIT_CHAIN_VERIFIED, run.audit))
+    else:
+        checks.append(cond.pending(cond.AUDIT_CHAIN_VERIFIED, _blocker(checks)))
+    run.out.checks = [*cond.summarize(checks), *checks]
+    return run.out
+
+
+async def _guarded(run: _Run, aspect: str, step: Callable[[], Awaitable[cond.Check]]) -> cond.Check:
+    try:
+        return await step()
+    except OperatorError as exc:
+        run.out.error = run.out.error or exc
+        permanent = isinstance(exc, PermanentError)
+        log.info("tenant %s: %s failed: %s", run.plan.slug, aspect, exc.message)
+        return cond.failed(aspect, exc.reason, exc.message, permanent=permanent)
+
+
+def _blocker(checks: Sequence[cond.Check]) -> str:
+    failed = next((c for c in checks if c.failure), None)
+    return failed.type if failed else "an earlier step"

@@ -1,0 +1,76 @@
+"""Build and close what the operator talks to; kept in kopf's memo, never in globals."""
+
+import logging
+from dataclasses import dataclass
+from functools import partial
+
+from kubernetes import client
+
+from tenant_operator.adapters.kubernetes.client import build_api_client
+from tenant_operator.adapters.kubernetes.secrets import KubeSecrets
+from tenant_operator.adapters.kubernetes.tenants import KubeTenants
+from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
+from tenant_operator.adapters.postgres.audit import AuditLog
+from tenant_operator.adapters.postgres.isolation import verify_isolation
+from tenant_operator.adapters.postgres.migrations import migrate
+from tenant_operator.adapters.postgres.session import Pool, make_pool
+from tenant_operator.adapters.postgres.tenants import PostgresTenants
+from tenant_operator.metrics import Metrics
+from tenant_operator.ports import Ports
+from tenant_operator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    pool: Pool
+    bao: OpenBaoTenants
+    api_client: client.ApiClient
+    ports: Ports
+    db: PostgresTenants
+    kube: KubeTenants
+    metrics: Metrics
+
+
+async def start(settings: Settings) -> Runtime:
+    """Open the pool, migrate, ensure OpenBao's platform objects, connect to Kubernetes."""
+    pool = make_pool(settings.database_url.get_secret_value(), settings)
+    await pool.open()
+    try:
+        version = await migrate(pool, settings)
+        log.info("platform schema %s at version %d", settings.platform_schema, version)
+        db = PostgresTenants(pool, settings)
+        upgraded = await db.upgrade_schemas()
+        if upgraded:
+            log.info("upgraded tenant schemas: %s", upgraded)
+        bao = OpenBaoTenants(settings)
+        await bao.ensure_platform()
+    except BaseException:
+        await pool.close()
+        raise
+    api_client = build_api_client()
+    ports = Ports(
+        db=db,
+        audit=AuditLog(pool, settings),
+        bao=bao,
+        k8s_secrets=KubeSecrets(api_client),
+        verify_isolation=partial(verify_isolation, pool, settings),
+    )
+    return Runtime(
+        settings=settings,
+        pool=pool,
+        bao=bao,
+        api_client=api_client,
+        ports=ports,
+        db=db,
+        kube=KubeTenants(api_client),
+        metrics=Metrics.create(),
+    )
+
+
+async def stop(runtime: Runtime) -> None:
+    await runtime.pool.close()
+    runtime.bao.close()
+    runtime.api_client.close()  # type: ignore[no-untyped-call]
