@@ -46,6 +46,9 @@ INVITE_KEY = "invites/owner"
 
 Layout = Literal["namespace", "mount"]
 
+#: Names OpenBao refuses as namespace names (valid slugs, but not as tenant namespaces).
+RESERVED_NAMESPACE_NAMES = frozenset({"audit", "auth", "cubbyhole", "identity", "root", "sys"})
+
 
 def join_namespace(*parts: str | None) -> str | None:
     """Join namespace paths, skipping empty parts; None means the root namespace."""
@@ -121,6 +124,12 @@ def build_tenant_paths(settings: Settings, slug: str) -> TenantPaths:
     transit = validate_label(settings.transit_mount, what="transit mount")
     key = TENANT_PREFIX + slug
     if settings.secrets_layout == "namespace":
+        if slug in RESERVED_NAMESPACE_NAMES:
+            raise PermanentError(
+                f"tenant slug {slug!r} is reserved by OpenBao and cannot name a namespace: "
+                "choose another slug (or use the mount layout)",
+                reason="InvalidName",
+            )
         return TenantPaths(
             layout="namespace",
             slug=slug,
