@@ -1,0 +1,96 @@
+"""Pure path builders and renderers of the OpenBao adapter."""
+
+import pytest
+
+from tenant_operator.adapters.openbao.paths import (
+    build_platform_paths,
+    build_tenant_paths,
+    parse_ref,
+)
+from tenant_operator.adapters.openbao.policies import (
+    POLICY_FILES,
+    render_operator_policy,
+    render_tenant_policy,
+)
+from tenant_operator.adapters.openbao.routing import content_digest, kv_payload
+from tenant_operator.domain.errors import PermanentError
+from tenant_operator.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("layout", "namespace", "expected"),
+    [
+        ("namespace", None, ("tenants/acme", "kv", "tenant", "tenant")),
+        ("namespace", "platform/eu", ("platform/eu/tenants/acme", "kv", "tenant", "tenant")),
+        ("mount", None, (None, "tenants/acme", "tenant-acme", "tenant-acme")),
+        ("mount", "eu", ("eu", "tenants/acme", "tenant-acme", "tenant-acme")),
+    ],
+)
+def test_tenant_paths_per_layout(
+    layout: str, namespace: str | None, expected: tuple[str | None, str, str, str]
+) -> None:
+    paths = build_tenant_paths(Settings(secrets_layout=layout, bao_namespace=namespace), "acme")
+    assert (paths.namespace, paths.mount, paths.policy, paths.auth_role) == expected
+    assert (paths.transit_key, paths.transit_namespace) == ("tenant-acme", namespace)
+
+
+@pytest.mark.parametrize(
+    "bad", ["..", "a/b", "a%2fb", "ácme", "\u0430cme", "", "A", "-a", "a" * 41, "a\n"]
+)
+def test_hostile_slugs_are_refused(bad: str) -> None:
+    for layout in ("namespace", "mount"):
+        with pytest.raises(PermanentError):
+            build_tenant_paths(Settings(secrets_layout=layout), bad)
+    if len(bad) <= 63 and bad.islower() and bad.isascii() and bad.isalpha():
+        return  # a long slug is still a valid connector name
+    with pytest.raises(PermanentError):
+        build_tenant_paths(Settings(), "acme").connector_key(bad)
+
+
+def test_reserved_namespace_names_are_refused_only_where_they_name_a_namespace() -> None:
+    with pytest.raises(PermanentError, match="reserved"):
+        build_tenant_paths(Settings(secrets_layout="namespace"), "sys")
+    assert build_tenant_paths(Settings(secrets_layout="mount"), "sys").mount == "tenants/sys"
+
+
+@pytest.mark.parametrize(
+    ("layout", "namespace", "ref"),
+    [
+        ("namespace", None, "openbao://tenants/acme/kv/connectors/github"),
+        ("namespace", "eu", "openbao://eu/tenants/acme/kv/connectors/github"),
+        ("mount", None, "openbao:///tenants%2Facme/connectors/github"),
+        ("mount", "eu", "openbao://eu/tenants%2Facme/connectors/github"),
+    ],
+)
+def test_refs_are_unambiguous_and_parse_back(layout: str, namespace: str | None, ref: str) -> None:
+    paths = build_tenant_paths(Settings(secrets_layout=layout, bao_namespace=namespace), "acme")
+    assert paths.ref(paths.connector_key("github")) == ref
+    assert parse_ref(ref) == (paths.namespace, paths.mount, "connectors/github")
+
+
+def test_tenant_policy_reaches_only_its_mount() -> None:
+    for layout, mount in (("namespace", "kv"), ("mount", "tenants/acme")):
+        text = render_tenant_policy(build_tenant_paths(Settings(secrets_layout=layout), "acme"))
+        paths = [line.split('"')[1] for line in text.splitlines() if line.startswith("path ")]
+        assert paths == [f"{mount}/*"]
+
+
+@pytest.mark.parametrize("layout", ["namespace", "mount"])
+def test_shipped_operator_policy_matches_the_renderer(layout: str) -> None:
+    settings = Settings(secrets_layout=layout)
+    rendered = render_operator_policy(build_platform_paths(settings), settings.kv_mount)
+    assert POLICY_FILES[layout].read_text() == rendered
+    assert "CANNOT" in rendered
+    # Values are write-only: no path under data/ grants read, except the audit heads.
+    blocks = rendered.split("path ")[1:]
+    for block in blocks:
+        if "/data/" in block.splitlines()[0] and "audit" not in block.splitlines()[0]:
+            assert '"read"' not in block
+
+
+def test_content_digest_is_canonical_and_payload_keeps_text() -> None:
+    assert content_digest({"a": b"1", "b": "2"}) == content_digest({"b": b"2", "a": "1"})
+    assert content_digest({"a": b"1"}) != content_digest({"a": b"2"})
+    assert kv_payload({"t": b"x", "bin": b"\xff"}) == ({"t": "x", "bin": "/w=="}, ["bin"])
+    with pytest.raises(PermanentError):
+        kv_payload({"../x": "v"})
