@@ -1,0 +1,109 @@
+"""Provisions per second of the OpenBao adapter, per layout, against the raw HTTP floor.
+
+Starts its own OpenBao dev server. For each layout it records the exact HTTP requests the
+adapter makes to provision one new tenant (method, path, namespace header, JSON body),
+then times
+
+* the adapter: ``await OpenBaoTenants.ensure_tenant(slug)`` for N new tenants, one at a
+  time (hvac in a worker thread, read-compare-write), and
+* the raw floor: the same recorded requests replayed with a plain ``requests.Session``
+  (slug substituted), no hvac, no asyncio, no checks.
+
+Usage: ``.venv/bin/python bench/openbao.py [--tenants 200]``
+"""
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+import requests
+
+from tenant_operator.adapters.openbao.client import BaoClients
+from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
+from tenant_operator.devenv.openbao import OpenBaoServer
+from tenant_operator.settings import Settings
+
+RECORDED_SLUG = "benchrecorded"
+Request = tuple[str, str, str | None, str | None]
+
+
+def settings_for(server: OpenBaoServer, layout: str) -> Settings:
+    # The mount layout lives in its own namespace so it does not collide with tenants/.
+    return Settings(
+        bao_addr=server.addr,
+        secrets_layout=layout,
+        bao_namespace="vault-oss" if layout == "mount" else None,
+    )
+
+
+def record(server: OpenBaoServer, settings: Settings) -> list[Request]:
+    seen: list[Request] = []
+    session = requests.Session()
+
+    def hook(response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
+        req = response.request
+        body = req.body.decode() if isinstance(req.body, bytes) else req.body
+        seen.append((str(req.method), str(req.url), req.headers.get("X-Vault-Namespace"), body))
+
+    tenants = OpenBaoTenants(settings, BaoClients(settings, server.root_token, session=session))
+    asyncio.run(tenants.ensure_platform())
+    session.hooks["response"].append(hook)
+    asyncio.run(tenants.ensure_tenant(RECORDED_SLUG))
+    return seen
+
+
+def time_adapter(server: OpenBaoServer, settings: Settings, n: int) -> float:
+    async def go() -> float:
+        tenants = OpenBaoTenants(settings, token=server.root_token)
+        await tenants.ensure_platform()
+        start = time.perf_counter()
+        for i in range(n):
+            await tenants.ensure_tenant(f"adapter-{i:05d}")
+        elapsed = time.perf_counter() - start
+        tenants.close()
+        return elapsed
+
+    return asyncio.run(go())
+
+
+def time_raw(server: OpenBaoServer, calls: list[Request], n: int) -> float:
+    session = requests.Session()
+    start = time.perf_counter()
+    for i in range(n):
+        slug = f"raw-{i:05d}"
+        for method, url, namespace, body in calls:
+            headers = {"X-Vault-Token": server.root_token}
+            if namespace:
+                headers["X-Vault-Namespace"] = namespace.replace(RECORDED_SLUG, slug)
+            data = body.replace(RECORDED_SLUG, slug) if body else None
+            session.request(method, url.replace(RECORDED_SLUG, slug), data=data,
+                            headers=headers, timeout=10)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tenants", type=int, default=200)
+    args = parser.parse_args()
+    n = args.tenants
+    with OpenBaoServer() as server:
+        results = {}
+        for layout in ("namespace", "mount"):
+            settings = settings_for(server, layout)
+            if settings.bao_namespace:
+                requests.post(f"{server.addr}/v1/sys/namespaces/{settings.bao_namespace}",
+                              headers={"X-Vault-Token": server.root_token}, timeout=10)
+            calls = record(server, settings)
+            adapter = n / time_adapter(server, settings, n)
+            raw = n / time_raw(server, calls, n)
+            results[layout] = {"http_calls": len(calls), "adapter_per_s": round(adapter, 1),
+                               "raw_per_s": round(raw, 1), "ratio": round(adapter / raw, 2)}
+            print(f"{layout:9s}  {len(calls):2d} HTTP calls/provision  adapter {adapter:7.1f}/s"
+                  f"  raw floor {raw:7.1f}/s  ratio {adapter / raw:.2f}")
+        print(json.dumps({"tenants": n, **results}))
+
+
+if __name__ == "__main__":
+    main()
