@@ -66,6 +66,32 @@ def detail_digest(detail: Mapping[str, object]) -> str:
     return hashlib.sha256(canonical(dict(detail))).hexdigest()
 
 
+def _body(seq: int, at: datetime, actor: str, action: str, target: str, digest: str) -> bytes:
+    return canonical(
+        {
+            "seq": seq,
+            "at": format_at(at),
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "detail_digest": digest,
+        }
+    )
+
+
+def split_body(
+    *, at: datetime, actor: str, action: str, target: str, digest: str
+) -> tuple[str, str]:
+    """The canonical entry body as the text before and after its ``seq`` value.
+
+    For stores that assign ``seq`` themselves: ``prev_hash || before || str(seq) || after``
+    is exactly what :func:`entry_hash` hashes (``seq`` is a bare integer in canonical JSON).
+    """
+    text = _body(0, at, actor, action, target, digest).decode()
+    before, after = text.split('"seq":0', 1)
+    return before + '"seq":', after
+
+
 def entry_hash(
     prev_hash: str,
     *,
@@ -76,15 +102,8 @@ def entry_hash(
     target: str,
     digest: str,
 ) -> str:
-    body = {
-        "seq": seq,
-        "at": format_at(at),
-        "actor": actor,
-        "action": action,
-        "target": target,
-        "detail_digest": digest,
-    }
-    return hashlib.sha256(prev_hash.encode("ascii") + canonical(body)).hexdigest()
+    body = _body(seq, at, actor, action, target, digest)
+    return hashlib.sha256(prev_hash.encode("ascii") + body).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -12,18 +12,20 @@ from datetime import UTC, datetime
 
 from psycopg.types.json import Jsonb
 
-from tenant_operator.adapters.postgres.session import Conn, Pool, transaction
+from tenant_operator.adapters.postgres.errors import pg_errors
+from tenant_operator.adapters.postgres.session import Conn, Pool, label, transaction
 from tenant_operator.adapters.postgres.statements import queries as q
 from tenant_operator.domain.audit import (
-    GENESIS,
     PLATFORM_CHAIN,
     AuditHead,
     ChainRow,
     VerifyResult,
     detail_digest,
     entry_hash,
+    split_body,
     verify_chain,
 )
+from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.naming import validate_slug
 from tenant_operator.settings import Settings
 
@@ -57,30 +59,24 @@ class AuditLog:
         """Append one entry to the tenant's chain (None: the platform chain)."""
         chain = chain_of(tenant)
         digest = detail_digest(detail)  # refuses non-canonical detail before any SQL
-        p = self.settings.platform_schema
-        async with transaction(self.pool, self.settings, lock=(q.LOCK_AUDIT, chain)) as conn:
-            head = await _head(conn, p, chain)
-            seq, prev = (1, GENESIS) if head is None else (head.seq + 1, head.hash)
-            at = datetime.now(UTC)
-            new_hash = entry_hash(
-                prev, seq=seq, at=at, actor=actor, action=action, target=target, digest=digest
+        at = datetime.now(UTC)
+        before, after = split_body(at=at, actor=actor, action=action, target=target, digest=digest)
+        args = [chain, at, actor, action, target, Jsonb(dict(detail)), digest, before, after]
+        async with pg_errors(lambda: label(self.pool)), self.pool.connection() as conn:
+            cur = await conn.execute(q.audit_append(self.settings.platform_schema), args)
+            row = await cur.fetchone()
+        assert row is not None  # the function returns exactly one row
+        seq, prev, stored = int(row[0]), str(row[1]), str(row[2])
+        expected = entry_hash(
+            prev, seq=seq, at=at, actor=actor, action=action, target=target, digest=digest
+        )
+        if stored != expected:
+            raise PermanentError(
+                f"audit chain {chain}: the database hashed entry {seq} differently "
+                "from the operator; verify-audit will flag it",
+                reason="AuditHashMismatch",
             )
-            await conn.execute(
-                q.audit_insert(p),
-                [
-                    chain,
-                    seq,
-                    at,
-                    actor,
-                    action,
-                    target,
-                    Jsonb(dict(detail)),
-                    digest,
-                    prev,
-                    new_hash,
-                ],
-            )
-        return AuditHead(seq, new_hash)
+        return AuditHead(seq, stored)
 
     async def head(self, tenant: str | None) -> AuditHead | None:
         chain = chain_of(tenant)

@@ -4,7 +4,7 @@ Messages name the server as ``host:port`` (never the DSN, which may hold a passw
 say what to do. Use :func:`pg_errors` around every database call of the adapter.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import psycopg
@@ -72,9 +72,12 @@ def translate(exc: psycopg.Error, server: str) -> OperatorError:
 
 
 @asynccontextmanager
-async def pg_errors(server: str) -> AsyncIterator[None]:
-    """Re-raise psycopg errors inside the block as operator errors."""
+async def pg_errors(server: str | Callable[[], str]) -> AsyncIterator[None]:
+    """Re-raise psycopg errors inside the block as operator errors.
+
+    ``server`` is the ``host:port`` label, or a callable computing it only on error.
+    """
     try:
         yield
     except psycopg.Error as exc:
-        raise translate(exc, server) from exc
+        raise translate(exc, server if isinstance(server, str) else server()) from exc

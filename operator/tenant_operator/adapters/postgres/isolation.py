@@ -81,7 +81,7 @@ async def verify_isolation(pool: Pool, settings: Settings, slug: str) -> Isolati
     validate_slug(slug)
     p = settings.platform_schema
     problems: list[str] = []
-    async with pg_errors(label(pool)), pool.connection() as conn:
+    async with pg_errors(lambda: label(pool)), pool.connection() as conn:
         try:
             async with conn.transaction(force_rollback=True):
                 row = await (await conn.execute(q.select_tenant(p), [slug])).fetchone()

@@ -14,6 +14,11 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
+#: classid of pg_advisory_xact_lock(int, int): one namespace per kind of serialization.
+LOCK_MIGRATIONS = 0x1E7A0001
+LOCK_TENANT = 0x1E7A0002
+LOCK_AUDIT = 0x1E7A0003
+
 POLICY_NAME = "tenant_isolation"
 CONTEXT_SETTING = "integraci.tenant_id"
 #: The policy expression as PostgreSQL 15 deparses it (``pg_policies.qual``/``with_check``).

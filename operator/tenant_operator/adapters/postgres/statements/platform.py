@@ -8,10 +8,12 @@ from psycopg import sql
 
 from tenant_operator.adapters.postgres.statements.common import (
     HEX_SHA256_PATTERN,
+    LOCK_AUDIT,
     Names,
     Step,
     tenant_table,
 )
+from tenant_operator.domain.audit import GENESIS
 
 
 def bootstrap_statements(names: Names) -> tuple[sql.Composed, ...]:
@@ -114,11 +116,42 @@ _AUDIT = (
 )
 
 
+_AUDIT_APPEND = (
+    # One round trip per append: lock the chain, read its head, hash, insert. The caller
+    # passes the canonical JSON of the entry split around its seq (see AuditLog.append), so
+    # the hash is exactly domain.audit.entry_hash; the caller re-checks the returned hash.
+    """CREATE FUNCTION {p}.append_audit(
+            p_chain text, p_at timestamptz, p_actor text, p_action text, p_target text,
+            p_detail jsonb, p_digest text, p_before_seq text, p_after_seq text,
+            OUT seq bigint, OUT prev_hash text, OUT hash text)
+        LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+    BEGIN
+        PERFORM pg_advisory_xact_lock({lock_class}, hashtext(p_chain));
+        SELECT a.seq + 1, a.hash INTO seq, prev_hash FROM {p}.audit_log a
+            WHERE a.chain = p_chain ORDER BY a.seq DESC LIMIT 1;
+        IF NOT FOUND THEN
+            seq := 1;
+            prev_hash := {genesis};
+        END IF;
+        hash := encode(sha256(convert_to(
+            prev_hash || p_before_seq || seq::text || p_after_seq, 'UTF8')), 'hex');
+        INSERT INTO {p}.audit_log (chain, seq, at, actor, action, target, detail,
+                                   detail_digest, prev_hash, hash)
+            VALUES (p_chain, seq, p_at, p_actor, p_action, p_target, p_detail,
+                    p_digest, prev_hash, hash);
+    END $$""",
+    "REVOKE ALL ON FUNCTION {p}.append_audit"
+    "(text, timestamptz, text, text, text, jsonb, text, text, text) FROM PUBLIC",
+)
+
+
 def platform_steps(names: Names) -> tuple[Step, ...]:
     """The versioned platform migrations (oldest first)."""
     values = {
         "slug_re": sql.Literal("^[a-z]([-a-z0-9]*[a-z0-9])?$"),
         "hex": sql.Literal(HEX_SHA256_PATTERN),
+        "genesis": sql.Literal(GENESIS),
+        "lock_class": sql.Literal(LOCK_AUDIT),
     }
 
     def render(texts: tuple[str, ...]) -> tuple[sql.Composed, ...]:
@@ -128,4 +161,5 @@ def platform_steps(names: Names) -> tuple[Step, ...]:
     return (
         Step(1, "tenant registry, sub-processor register and records", render(_V1) + records_rls),
         Step(2, "append-only audit log with redaction", render(_AUDIT)),
+        Step(3, "single-round-trip audit append", render(_AUDIT_APPEND)),
     )

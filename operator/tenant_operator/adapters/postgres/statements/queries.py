@@ -6,12 +6,9 @@ Statements that name a schema are functions of it; the schema goes in as an Iden
 from psycopg import sql
 
 # --- sessions and locks ---------------------------------------------------------------------
-
-SET_ROLE = "SET LOCAL ROLE {}"
-#: classid of pg_advisory_xact_lock(int, int): one namespace per kind of serialization.
-LOCK_MIGRATIONS = 0x1E7A0001
-LOCK_TENANT = 0x1E7A0002
-LOCK_AUDIT = 0x1E7A0003
+from tenant_operator.adapters.postgres.statements.common import LOCK_AUDIT as LOCK_AUDIT
+from tenant_operator.adapters.postgres.statements.common import LOCK_MIGRATIONS as LOCK_MIGRATIONS
+from tenant_operator.adapters.postgres.statements.common import LOCK_TENANT as LOCK_TENANT
 
 ADVISORY_LOCK = sql.SQL("SELECT pg_advisory_xact_lock(%s, hashtext(%s))")
 SET_TENANT_CONTEXT = sql.SQL("SELECT set_config('integraci.tenant_id', %s, true)")
@@ -189,6 +186,13 @@ def delete_record(platform: str) -> sql.Composed:
 def audit_head(platform: str) -> sql.Composed:
     return _p(
         "SELECT seq, hash FROM {p}.audit_log WHERE chain = %s ORDER BY seq DESC LIMIT 1",
+        platform,
+    )
+
+
+def audit_append(platform: str) -> sql.Composed:
+    return _p(
+        "SELECT seq, prev_hash, hash FROM {p}.append_audit(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
         platform,
     )
 

@@ -1,0 +1,178 @@
+"""Benchmark the PostgreSQL adapter on a throwaway local server.
+
+    .venv/bin/python bench/postgres.py [--tenants 20] [--rows 1000000] [--appends 4000]
+
+Starts its own PostgresServer with ``durable=False`` (fsync and synchronous_commit off, as
+in the test suite), bootstraps the roles, migrates, then prints:
+
+1. provision time per tenant for each tier (``ensure_tenant`` + owner account);
+2. the RLS overhead on ``pipeline_runs`` (>= 1M rows, index on (tenant_id, started_at)):
+   the same query run as the application role with the tenant context already set, with
+   RLS enabled vs. disabled (target: ratio <= 1.10);
+3. audit appends per second with 8 concurrent writers on distinct tenants (target >= 3000/s).
+"""
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+
+import psycopg
+
+from tenant_operator.adapters.postgres.audit import AuditLog
+from tenant_operator.adapters.postgres.migrations import migrate
+from tenant_operator.adapters.postgres.roles import bootstrap_roles
+from tenant_operator.adapters.postgres.session import make_pool
+from tenant_operator.adapters.postgres.tenants import PostgresTenants
+from tenant_operator.appkit import tenant_session_sync
+from tenant_operator.devenv.postgres import PostgresServer
+from tenant_operator.settings import Settings
+
+DB = "bench"
+WRITERS = 8
+RECENT = (
+    "SELECT id, status FROM integraci.pipeline_runs WHERE tenant_id = %s"
+    " ORDER BY started_at DESC LIMIT 20"
+)
+RECENT_RLS_ONLY = "SELECT id, status FROM integraci.pipeline_runs ORDER BY started_at DESC LIMIT 20"
+COUNT_DAY = (
+    "SELECT count(*) FROM integraci.pipeline_runs WHERE tenant_id = %s"
+    " AND started_at > %s::timestamptz - interval '30 days'"
+)
+
+
+async def provision(server: PostgresServer, settings: Settings, n: int) -> None:
+    async with make_pool(server.dsn(DB, settings.operator_role), settings) as pool:
+        tenants = PostgresTenants(pool, settings)
+        for isolation in ("shared", "schema"):
+            times = []
+            for i in range(n):
+                start = time.perf_counter()
+                state = await tenants.ensure_tenant(
+                    f"bench-{isolation}-{i}", organisation="B", plan="team", isolation=isolation
+                )
+                await tenants.ensure_owner_account(state.tenant_id, name="O", email="o@b.example")
+                times.append(time.perf_counter() - start)
+            print(
+                f"provision {isolation:6s}: median"
+                f" {statistics.median(times) * 1000:6.1f} ms/tenant,"
+                f" p90 {sorted(times)[int(n * 0.9) - 1] * 1000:6.1f} ms  (n={n})"
+            )
+
+
+def load_rows(server: PostgresServer, rows: int, tenants: int) -> uuid.UUID:
+    with psycopg.connect(server.dsn(DB), autocommit=True) as su:
+        su.execute(
+            "INSERT INTO integraci.tenants (slug, organisation, plan, isolation)"
+            " SELECT 'load-' || g, 'L', 'team', 'shared' FROM generate_series(1, %s) g",
+            [tenants],
+        )
+        su.execute(
+            "INSERT INTO integraci.pipeline_runs (tenant_id, pipeline, status, started_at)"
+            " SELECT t.id, 'build', 'ok', '2026-01-01'::timestamptz + g * interval '1 minute'"
+            " FROM (SELECT id, row_number() OVER () AS n FROM integraci.tenants"
+            "       WHERE slug LIKE 'load-%%') t"
+            " JOIN generate_series(1, %s) g ON true",
+            [rows // tenants],
+        )
+        su.execute("VACUUM ANALYZE integraci.pipeline_runs")
+        total = su.execute("SELECT count(*) FROM integraci.pipeline_runs").fetchone()
+        row = su.execute("SELECT id FROM integraci.tenants WHERE slug = 'load-500'").fetchone()
+    assert total is not None and row is not None
+    print(f"loaded {total[0]:,} rows into integraci.pipeline_runs ({tenants} tenants)")
+    return uuid.UUID(str(row[0]))
+
+
+def time_query(
+    conn: psycopg.Connection[tuple[object, ...]],
+    tenant: uuid.UUID,
+    query: str,
+    params: list[object],
+    n: int,
+) -> float:
+    with tenant_session_sync(conn, tenant):
+        for _ in range(20):  # warm up, get the statement prepared
+            conn.execute(query, params).fetchall()
+        start = time.perf_counter()
+        for _ in range(n):
+            conn.execute(query, params).fetchall()
+        return (time.perf_counter() - start) / n
+
+
+def rls_ratio(server: PostgresServer, settings: Settings, tenant: uuid.UUID) -> None:
+    cases = {
+        "recent runs, explicit tenant filter": (RECENT, [tenant]),
+        "recent runs, filter by RLS only": (RECENT_RLS_ONLY, []),
+        "30-day count": (COUNT_DAY, [tenant, "2026-01-02"]),
+    }
+    su = psycopg.connect(server.dsn(DB), autocommit=True)
+    app = psycopg.connect(server.dsn(DB, settings.app_role))
+    try:
+        for name, (query, params) in cases.items():
+            with_rls, without = [], []
+            for _ in range(5):  # interleave rounds to cancel drift
+                with_rls.append(time_query(app, tenant, query, params, 400))
+                su.execute("ALTER TABLE integraci.pipeline_runs DISABLE ROW LEVEL SECURITY")
+                no_rls_query = RECENT if query == RECENT_RLS_ONLY else query
+                no_rls_params = [tenant] if query == RECENT_RLS_ONLY else params
+                without.append(time_query(app, tenant, no_rls_query, no_rls_params, 400))
+                su.execute("ALTER TABLE integraci.pipeline_runs ENABLE ROW LEVEL SECURITY")
+            a, b = statistics.median(with_rls), statistics.median(without)
+            print(
+                f"RLS {name:38s}: {a * 1e6:7.1f} us with RLS, {b * 1e6:7.1f} us without"
+                f" (explicit filter) -> ratio {a / b:.3f} (target <= 1.10)"
+            )
+    finally:
+        su.execute("ALTER TABLE integraci.pipeline_runs ENABLE ROW LEVEL SECURITY")
+        su.close()
+        app.close()
+
+
+async def audit_rate(server: PostgresServer, settings: Settings, appends: int) -> None:
+    dsn = server.dsn(DB, settings.operator_role)
+    async with make_pool(dsn, settings, max_size=WRITERS) as pool:
+        await pool.wait()
+        log = AuditLog(pool, settings)
+
+        async def writer(slug: str, n: int) -> None:
+            for i in range(n):
+                await log.append(slug, actor="bench", action="append", target="t", detail={"i": i})
+
+        per_writer = appends // WRITERS
+        start = time.perf_counter()
+        await asyncio.gather(*(writer(f"audit-{w}", per_writer) for w in range(WRITERS)))
+        elapsed = time.perf_counter() - start
+        ok = all([(await log.verify(f"audit-{w}")).ok for w in range(WRITERS)])
+    total = per_writer * WRITERS
+    print(
+        f"audit appends: {total / elapsed:,.0f}/s with {WRITERS} concurrent writers on distinct"
+        f" tenants ({total} appends in {elapsed:.2f} s; chains verify: {ok}; target >= 3000/s)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tenants", type=int, default=20)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--appends", type=int, default=4000)
+    args = parser.parse_args()
+    settings = Settings(pool_min_size=1, pool_max_size=WRITERS)
+    with PostgresServer(durable=False) as server:
+        print(f"PostgreSQL {server.bin_dir} on 127.0.0.1:{server.port}, durable=False")
+        server.create_database(DB)
+        asyncio.run(bootstrap_roles(server.dsn(DB), settings))
+
+        async def prepare() -> None:
+            async with make_pool(server.dsn(DB, settings.operator_role), settings) as pool:
+                await migrate(pool, settings)
+
+        asyncio.run(prepare())
+        asyncio.run(provision(server, settings, args.tenants))
+        tenant = load_rows(server, args.rows, 1000)
+        rls_ratio(server, settings, tenant)
+        asyncio.run(audit_rate(server, settings, args.appends))
+
+
+if __name__ == "__main__":
+    main()
