@@ -44,8 +44,10 @@ def record(server: OpenBaoServer, settings: Settings) -> list[Request]:
 
     def hook(response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
         req = response.request
-        body = req.body.decode() if isinstance(req.body, bytes) else req.body
-        seen.append((str(req.method), str(req.url), req.headers.get("X-Vault-Namespace"), body))
+        raw = req.body
+        body = raw.decode() if isinstance(raw, bytes) else raw if isinstance(raw, str) else None
+        namespace = req.headers.get("X-Vault-Namespace")
+        seen.append((str(req.method), str(req.url), str(namespace) if namespace else None, body))
 
     tenants = OpenBaoTenants(settings, BaoClients(settings, server.root_token, session=session))
     asyncio.run(tenants.ensure_platform())

@@ -19,7 +19,7 @@ def _versions(client: hvac.Client, mount: str, key: str) -> list[str]:
 def test_same_secret_twice_is_one_version_one_changed_key_is_one_more(
     openbao_server: OpenBaoServer, tenants: OpenBaoTenants, layout: str, bao_secrets: set[str]
 ) -> None:
-    secret = {"token": b"ghp-route-one", "app-id": "1234"}
+    secret: dict[str, bytes | str] = {"token": b"ghp-route-one", "app-id": "1234"}
     bao_secrets.update({"ghp-route-one", "ghp-route-two"})
     state = run(tenants.ensure_tenant("routed"))
     root = root_in(openbao_server, state.namespace)
