@@ -80,8 +80,9 @@ def time_raw(server: OpenBaoServer, calls: list[Request], n: int) -> float:
             if namespace:
                 headers["X-Vault-Namespace"] = namespace.replace(RECORDED_SLUG, slug)
             data = body.replace(RECORDED_SLUG, slug) if body else None
-            session.request(method, url.replace(RECORDED_SLUG, slug), data=data,
-                            headers=headers, timeout=10)
+            session.request(
+                method, url.replace(RECORDED_SLUG, slug), data=data, headers=headers, timeout=10
+            )
     return time.perf_counter() - start
 
 
@@ -95,15 +96,24 @@ def main() -> None:
         for layout in ("namespace", "mount"):
             settings = settings_for(server, layout)
             if settings.bao_namespace:
-                requests.post(f"{server.addr}/v1/sys/namespaces/{settings.bao_namespace}",
-                              headers={"X-Vault-Token": server.root_token}, timeout=10)
+                requests.post(
+                    f"{server.addr}/v1/sys/namespaces/{settings.bao_namespace}",
+                    headers={"X-Vault-Token": server.root_token},
+                    timeout=10,
+                )
             calls = record(server, settings)
             adapter = n / time_adapter(server, settings, n)
             raw = n / time_raw(server, calls, n)
-            results[layout] = {"http_calls": len(calls), "adapter_per_s": round(adapter, 1),
-                               "raw_per_s": round(raw, 1), "ratio": round(adapter / raw, 2)}
-            print(f"{layout:9s}  {len(calls):2d} HTTP calls/provision  adapter {adapter:7.1f}/s"
-                  f"  raw floor {raw:7.1f}/s  ratio {adapter / raw:.2f}")
+            results[layout] = {
+                "http_calls": len(calls),
+                "adapter_per_s": round(adapter, 1),
+                "raw_per_s": round(raw, 1),
+                "ratio": round(adapter / raw, 2),
+            }
+            print(
+                f"{layout:9s}  {len(calls):2d} HTTP calls/provision  adapter {adapter:7.1f}/s"
+                f"  raw floor {raw:7.1f}/s  ratio {adapter / raw:.2f}"
+            )
         print(json.dumps({"tenants": n, **results}))
 
 

@@ -17,16 +17,31 @@ URL = "http://bao:8200/v1/kv/data/connectors/github"
     [
         (requests.ConnectionError("refused"), RetryableError, "OpenBaoUnreachable"),
         (requests.Timeout("slow"), RetryableError, "OpenBaoUnreachable"),
-        (hv.VaultDown(errors=["Vault is sealed"], method="get", url=URL), RetryableError,
-         "OpenBaoSealed"),
-        (hv.Forbidden(errors=["permission denied"], method="post", url=URL), RetryableError,
-         "OpenBaoPermissionDenied"),
-        (hv.InvalidPath(errors=["namespace not found"], method="get", url=URL), RetryableError,
-         "OpenBaoNamespaceMissing"),
-        (hv.InternalServerError(errors=["boom"], method="get", url=URL), RetryableError,
-         "OpenBaoError"),
-        (hv.InvalidRequest(errors=["bad"], method="post", url=URL), PermanentError,
-         "OpenBaoRejected"),
+        (
+            hv.VaultDown(errors=["Vault is sealed"], method="get", url=URL),
+            RetryableError,
+            "OpenBaoSealed",
+        ),
+        (
+            hv.Forbidden(errors=["permission denied"], method="post", url=URL),
+            RetryableError,
+            "OpenBaoPermissionDenied",
+        ),
+        (
+            hv.InvalidPath(errors=["namespace not found"], method="get", url=URL),
+            RetryableError,
+            "OpenBaoNamespaceMissing",
+        ),
+        (
+            hv.InternalServerError(errors=["boom"], method="get", url=URL),
+            RetryableError,
+            "OpenBaoError",
+        ),
+        (
+            hv.InvalidRequest(errors=["bad"], method="post", url=URL),
+            PermanentError,
+            "OpenBaoRejected",
+        ),
     ],
 )
 def test_translation(exc: Exception, kind: type[Exception], reason: str) -> None:

@@ -51,7 +51,11 @@ OPERATIONS: dict[str, Op] = {
 
 
 SLUG_OPS = {
-    "ensure_tenant", "verify_tenant", "drop_tenant", "route_connector(slug)", "store_invite"
+    "ensure_tenant",
+    "verify_tenant",
+    "drop_tenant",
+    "route_connector(slug)",
+    "store_invite",
 }
 
 

@@ -20,11 +20,17 @@ def test_ensure_twice_writes_once(tenants: OpenBaoTenants, layout: str) -> None:
     assert second.transit_key == "tenant-ensure-twice"
     if layout == "namespace":
         assert (second.namespace, second.mount, second.policy, second.auth_role) == (
-            "tenants/ensure-twice", "kv", "tenant", "tenant"
+            "tenants/ensure-twice",
+            "kv",
+            "tenant",
+            "tenant",
         )
     else:
         assert (second.namespace, second.mount, second.policy, second.auth_role) == (
-            "vault-oss", "tenants/ensure-twice", "tenant-ensure-twice", "tenant-ensure-twice"
+            "vault-oss",
+            "tenants/ensure-twice",
+            "tenant-ensure-twice",
+            "tenant-ensure-twice",
         )
 
 

@@ -56,8 +56,9 @@ def test_no_token_or_secret_value_in_any_log_line(
     failures: list[OperatorError] = []
     for adapter in (
         OpenBaoTenants(settings, token=weak_token),
-        OpenBaoTenants(settings.model_copy(update={"bao_addr": "http://127.0.0.1:9"}),
-                       token=weak_token),
+        OpenBaoTenants(
+            settings.model_copy(update={"bao_addr": "http://127.0.0.1:9"}), token=weak_token
+        ),
     ):
         try:
             run(adapter.route_connector("logged", "github", {"token": value}))
@@ -69,7 +70,5 @@ def test_no_token_or_secret_value_in_any_log_line(
     texts = [_text(r) for r in (*bao_log_records, *caplog.records)]
     texts += [str(e) for e in failures] + [repr(tenants), repr(BaoClients(settings, token))]
     assert len(bao_log_records) > 50  # the capture did see the suite's requests
-    leaked = sorted(
-        secret for secret in bao_secrets if any(secret in text for text in texts)
-    )
+    leaked = sorted(secret for secret in bao_secrets if any(secret in text for text in texts))
     assert leaked == []

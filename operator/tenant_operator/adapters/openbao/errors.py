@@ -69,8 +69,7 @@ def translate(
         )
     if isinstance(exc, hv.Forbidden | hv.Unauthorized):
         return RetryableError(
-            f"the operator's OpenBao token may not do this while {action} ({where}): "
-            f"{POLICY_HINT}",
+            f"the operator's OpenBao token may not do this while {action} ({where}): {POLICY_HINT}",
             reason="OpenBaoPermissionDenied",
             delay=DENIED_RETRY_DELAY,
         )

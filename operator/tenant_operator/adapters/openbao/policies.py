@@ -36,7 +36,7 @@ def render_tenant_policy(paths: TenantPaths) -> str:
 
 
 def _block(comment: str, path: str, capabilities: str) -> str:
-    return f"# {comment}\npath \"{path}\" {{\n  capabilities = {capabilities}\n}}\n\n"
+    return f'# {comment}\npath "{path}" {{\n  capabilities = {capabilities}\n}}\n\n'
 
 
 def render_operator_policy(platform: PlatformPaths, kv_mount: str) -> str:

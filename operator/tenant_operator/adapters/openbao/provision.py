@@ -76,8 +76,9 @@ def ensure_platform(clients: ClientFactory, platform: PlatformPaths) -> list[str
         with translated(f"enabling the Kubernetes auth mount {platform.auth_mount}"):
             if objects.ensure_auth(ops, platform.auth_mount, "kubernetes"):
                 changed.append(f"auth mount {platform.auth_mount} enabled")
-    with translated(f"enabling the platform mounts {platform.transit_mount}, "
-                    f"{platform.audit_mount}"):
+    with translated(
+        f"enabling the platform mounts {platform.transit_mount}, {platform.audit_mount}"
+    ):
         if objects.ensure_mount(ops, platform.transit_mount, "transit"):
             changed.append(f"transit mount {platform.transit_mount} enabled")
         if objects.ensure_mount(ops, platform.audit_mount, "kv", version="2"):
@@ -138,9 +139,10 @@ def verify_tenant(clients: ClientFactory, paths: TenantPaths) -> tuple[str, ...]
             problems.append(f"policy {paths.policy} is missing")
         elif policy != render_tenant_policy(paths):
             problems.append(f"policy {paths.policy} differs from the rendered policy")
-        if paths.layout == "namespace" and objects.read(
-            inner, f"sys/auth/{paths.auth_mount}"
-        ) is None:
+        if (
+            paths.layout == "namespace"
+            and objects.read(inner, f"sys/auth/{paths.auth_mount}") is None
+        ):
             problems.append(f"auth mount {paths.auth_mount} is missing")
         role = objects.read(inner, f"auth/{paths.auth_mount}/role/{paths.auth_role}")
         wrong = objects.role_differences(role, {"token_policies": [paths.policy]})

@@ -108,9 +108,7 @@ def route_connector(
     if binary:
         custom[BINARY_FIELD] = ",".join(binary)[:512]
     with translated(f"recording the content hash of {ref}"):
-        client.adapter.post(
-            f"/v1/{paths.mount}/metadata/{key}", json={"custom_metadata": custom}
-        )
+        client.adapter.post(f"/v1/{paths.mount}/metadata/{key}", json={"custom_metadata": custom})
     return ConnectorRoute(ref=ref, version=version, changed=True)
 
 

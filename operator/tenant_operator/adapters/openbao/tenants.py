@@ -139,6 +139,4 @@ class OpenBaoTenants:
         )
 
     async def read_audit_head(self, slug: str | None) -> tuple[int, str] | None:
-        return await asyncio.to_thread(
-            routing.read_audit_head, self.clients, self.platform, slug
-        )
+        return await asyncio.to_thread(routing.read_audit_head, self.clients, self.platform, slug)
