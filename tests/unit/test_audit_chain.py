@@ -14,6 +14,7 @@ from tenant_operator.domain.audit import (
     detail_digest,
     entry_hash,
     format_at,
+    split_body,
     verify_chain,
 )
 
@@ -136,3 +137,13 @@ def test_truncated_tail_is_caught_by_the_mirrored_head() -> None:
     rows = build_chain(5)
     result = verify_chain(rows[:3], expected_head=AuditHead(5, rows[-1].hash))
     assert result.first_bad_seq == 4 and (result.reason or "").startswith("head mismatch")
+
+
+def test_split_body_reassembles_to_the_entry_hash() -> None:
+    digest = detail_digest({"x": "ü"})
+    before, after = split_body(at=T0, actor='a"b', action="é", target="t\n", digest=digest)
+    for seq in (1, 42, 10**12):
+        text = GENESIS + before + str(seq) + after
+        assert hashlib.sha256(text.encode()).hexdigest() == entry_hash(
+            GENESIS, seq=seq, at=T0, actor='a"b', action="é", target="t\n", digest=digest
+        )
