@@ -14,7 +14,7 @@ import pytest
 from kubernetes import client, config
 
 from tenant_operator.devenv.kube import KubeApi
-from tenant_operator.devenv.kubebin import KubeBinariesMissing
+from tenant_operator.devenv.kubebin import KubeBinariesMissing, find_kube_binaries
 from tenant_operator.devenv.kubedev import apply_crds
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -24,10 +24,14 @@ LOG_TAIL_LINES = 40
 
 @pytest.fixture(scope="session")
 def kube_api(request: pytest.FixtureRequest) -> Iterator[KubeApi]:
+    problem = ""
     try:
-        kube = KubeApi()
+        binaries = find_kube_binaries()
     except KubeBinariesMissing as exc:
-        pytest.fail(f"e2e tests need the real kube-apiserver: {exc}", pytrace=False)
+        problem = str(exc)
+    if problem:
+        pytest.fail(f"e2e tests need the real kube-apiserver: {problem}", pytrace=False)
+    kube = KubeApi(binaries=binaries)
     kube.start()
     try:
         yield kube

@@ -11,6 +11,8 @@
 #   XDG_CACHE_HOME           cache root (default ~/.cache)
 #   GO                       the go command (default: go on PATH, else /usr/local/go/bin/go)
 #   KUBE_BUILD_FORCE=1       rebuild even when the binaries exist
+#
+# `build.sh --print-dir` prints the directory without building anything.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -35,7 +37,7 @@ complete() {
     for b in "${binaries[@]}"; do [[ -x "$out/$b" ]] || return 1; done
 }
 
-if complete && [[ "${KUBE_BUILD_FORCE:-}" != 1 ]]; then
+if [[ "${1:-}" == --print-dir ]] || { complete && [[ "${KUBE_BUILD_FORCE:-}" != 1 ]]; }; then
     echo "$out"
     exit 0
 fi
