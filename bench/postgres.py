@@ -8,7 +8,9 @@ in the test suite), bootstraps the roles, migrates, then prints:
 1. provision time per tenant for each tier (``ensure_tenant`` + owner account);
 2. the RLS overhead on ``pipeline_runs`` (>= 1M rows, index on (tenant_id, started_at)):
    the same query run as the application role with the tenant context already set, with
-   RLS enabled vs. disabled (target: ratio <= 1.10);
+   RLS enabled vs. disabled (the "RLS only" query gets the explicit tenant filter when RLS
+   is off, so both return the same rows); best of 9 interleaved rounds of 300 queries
+   (target: ratio <= 1.10);
 3. audit appends per second with 8 concurrent writers on distinct tenants (target >= 3000/s).
 """
 
@@ -111,17 +113,19 @@ def rls_ratio(server: PostgresServer, settings: Settings, tenant: uuid.UUID) -> 
     try:
         for name, (query, params) in cases.items():
             with_rls, without = [], []
-            for _ in range(5):  # interleave rounds to cancel drift
-                with_rls.append(time_query(app, tenant, query, params, 400))
+            for _ in range(9):  # interleave rounds to cancel drift
+                with_rls.append(time_query(app, tenant, query, params, 300))
                 su.execute("ALTER TABLE integraci.pipeline_runs DISABLE ROW LEVEL SECURITY")
                 no_rls_query = RECENT if query == RECENT_RLS_ONLY else query
                 no_rls_params = [tenant] if query == RECENT_RLS_ONLY else params
-                without.append(time_query(app, tenant, no_rls_query, no_rls_params, 400))
+                without.append(time_query(app, tenant, no_rls_query, no_rls_params, 300))
                 su.execute("ALTER TABLE integraci.pipeline_runs ENABLE ROW LEVEL SECURITY")
-            a, b = statistics.median(with_rls), statistics.median(without)
+            # the best round of each side: least disturbed by other load on the machine
+            a, b = min(with_rls), min(without)
+            median = statistics.median(with_rls) / statistics.median(without)
             print(
-                f"RLS {name:38s}: {a * 1e6:7.1f} us with RLS, {b * 1e6:7.1f} us without"
-                f" (explicit filter) -> ratio {a / b:.3f} (target <= 1.10)"
+                f"RLS {name:36s}: {a * 1e6:6.1f} us with RLS, {b * 1e6:6.1f} us without"
+                f" -> ratio {a / b:.3f} (median-based {median:.3f}; target <= 1.10)"
             )
     finally:
         su.execute("ALTER TABLE integraci.pipeline_runs ENABLE ROW LEVEL SECURITY")
