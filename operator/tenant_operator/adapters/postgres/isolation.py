@@ -28,12 +28,10 @@ class IsolationReport:
     problems: tuple[str, ...]
 
 
-async def _static_checks(conn: Conn, schema: str, only: set[str] | None) -> list[str]:
+async def _static_checks(conn: Conn, schema: str) -> list[str]:
     problems: list[str] = []
     tables = await (await conn.execute(q.TENANT_TABLES, [schema])).fetchall()
     for name, enabled, forced in tables:
-        if only is not None and name not in only:
-            continue
         where = f"{schema}.{name}"
         if not enabled:
             problems.append(f"{where}: row level security is not enabled")
@@ -93,13 +91,11 @@ async def verify_isolation(pool: Pool, settings: Settings, slug: str) -> Isolati
                     problems.append(
                         f"application role {settings.app_role} is missing, superuser or BYPASSRLS"
                     )
-                targets: list[tuple[str, set[str] | None]] = [(p, None)]
-                if schema is not None:
-                    targets.append((schema, None))
-                for target, only in targets:
-                    problems += await _static_checks(conn, target, only)
+                targets = [p] if schema is None else [p, schema]
+                for target in targets:
+                    problems += await _static_checks(conn, target)
                 await conn.execute(q.set_role(settings.app_role))
-                for target, _ in targets:
+                for target in targets:
                     tables = await (await conn.execute(q.TENANT_TABLES, [target])).fetchall()
                     for table in tables:
                         problems += await _probe(conn, target, table[0], tenant_id)
