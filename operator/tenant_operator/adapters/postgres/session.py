@@ -7,7 +7,7 @@ tenant rows only inside that tenant's context (:func:`set_tenant`).
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
@@ -50,21 +50,10 @@ async def transaction(
     settings: Settings,
     *,
     lock: tuple[int, str] | None = None,
-    as_owner: bool = True,
-    pipeline: bool = False,
 ) -> AsyncIterator[Conn]:
-    """One transaction, optionally under ``pg_advisory_xact_lock``.
-
-    ``as_owner`` (the default) runs it ``SET LOCAL ROLE <owner>`` so created objects belong
-    to the owner; plain DML may skip that (the operator inherits the owner's grants).
-    ``pipeline`` sends statements without waiting for each result (fewer round trips).
-    """
-    async with pg_errors(lambda: label(pool)), pool.connection() as conn, AsyncExitStack() as stack:
-        if pipeline:
-            await stack.enter_async_context(conn.pipeline())
-        await stack.enter_async_context(conn.transaction())
-        if as_owner:
-            await conn.execute(q.set_role(settings.owner_role))
+    """One transaction ``SET LOCAL ROLE <owner>``, optionally under ``pg_advisory_xact_lock``."""
+    async with pg_errors(lambda: label(pool)), pool.connection() as conn, conn.transaction():
+        await conn.execute(q.set_role(settings.owner_role))
         if lock is not None:
             await conn.execute(q.ADVISORY_LOCK, lock)
         yield conn

@@ -197,14 +197,6 @@ def audit_append(platform: str) -> sql.Composed:
     )
 
 
-def audit_insert(platform: str) -> sql.Composed:
-    return _p(
-        "INSERT INTO {p}.audit_log (chain, seq, at, actor, action, target, detail,"
-        " detail_digest, prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        platform,
-    )
-
-
 def audit_rows(platform: str) -> sql.Composed:
     return _p(
         "SELECT seq, at, actor, action, target, detail, detail_digest, prev_hash, hash"
