@@ -14,6 +14,7 @@ from tenant_operator.domain.errors import OperatorError, RetryableError
 from tenant_operator.settings import Settings
 
 MAX_BACKOFF = 60.0
+KOPF_PREFIX = f"kopf.{GROUP}"
 
 
 def raise_for(error: OperatorError | None, retry: int) -> None:
@@ -34,9 +35,11 @@ def configure(settings: kopf.OperatorSettings, ours: Settings) -> None:
     settings.watching.connect_timeout = 30
     settings.batching.worker_limit = ours.max_workers
     settings.persistence.finalizer = f"{GROUP}/tenant-operator"
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    # kopf ignores every annotation under its storages' prefix, so it must not be ours
+    # (integraci.io/paused and the nudge annotation have to reach the update handler).
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
+        prefix=KOPF_PREFIX, key="last-handled-configuration"
     )
     settings.peering.name = "tenant-operator"
 

@@ -1,0 +1,116 @@
+"""Run the operator itself against local services, as a subprocess (tests and ``make dev``).
+
+It gets what a production install gets: its own PostgreSQL role (bootstrapped by a
+superuser, as a DBA would), an OpenBao token holding only the shipped operator policy,
+and a kubeconfig. Its log goes to a file so tests can search it.
+"""
+
+import asyncio
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import hvac
+import psycopg
+from psycopg import sql
+
+from tenant_operator.adapters.openbao.policies import POLICY_FILES
+from tenant_operator.adapters.postgres.roles import bootstrap_roles
+from tenant_operator.devenv import process
+from tenant_operator.devenv.openbao import OpenBaoServer
+from tenant_operator.devenv.postgres import PostgresServer
+from tenant_operator.settings import Settings
+
+OPERATOR_POLICY = "tenant-operator"
+
+
+def prepare_database(pg: PostgresServer, dbname: str, settings: Settings) -> str:
+    """Create ``dbname`` and the roles (idempotent); return the operator's DSN."""
+    with psycopg.connect(pg.dsn(), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname]).fetchone()
+        if exists is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    asyncio.run(bootstrap_roles(pg.dsn(dbname), settings))
+    return pg.dsn(dbname, settings.operator_role)
+
+
+def operator_token(bao: OpenBaoServer, settings: Settings) -> str:
+    """A token holding only the shipped operator policy (not the root token)."""
+    root = hvac.Client(url=bao.addr, token=bao.root_token)
+    root.sys.create_or_update_acl_policy(
+        OPERATOR_POLICY, POLICY_FILES[settings.secrets_layout].read_text()
+    )
+    answer = root.auth.token.create(policies=[OPERATOR_POLICY], ttl="24h")
+    return str(answer["auth"]["client_token"])
+
+
+def operator_env(
+    *, database_url: str, bao_addr: str, bao_token: str, kubeconfig: Path, **extra: str
+) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/root"),
+        "KUBECONFIG": str(kubeconfig),
+        "DATABASE_URL": database_url,
+        "BAO_ADDR": bao_addr,
+        "BAO_TOKEN": bao_token,
+        "TENANT_OPERATOR_METRICS_PORT": str(process.free_port()),
+        "TENANT_OPERATOR_LIVENESS_PORT": str(process.free_port()),
+    }
+    env.update({f"TENANT_OPERATOR_{k.upper()}": v for k, v in extra.items()})
+    return env
+
+
+class OperatorProcess:
+    """``tenant-operator run --standalone`` as a child process, log in ``log_path``."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['TENANT_OPERATOR_METRICS_PORT']}/metrics"
+
+    @property
+    def liveness_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['TENANT_OPERATOR_LIVENESS_PORT']}/healthz"
+
+    def start(self) -> Self:
+        argv = [sys.executable, "-m", "tenant_operator.cli", "run", "--standalone"]
+        self._proc = process.spawn(argv, None, log_path=self.log_path, env=self.env)
+        process.wait_until(
+            self._alive, what="tenant-operator", proc=self._proc, log_path=self.log_path
+        )
+        return self
+
+    def _alive(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.liveness_url, timeout=2) as resp:  # noqa: S310
+                return bool(resp.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self) -> None:
+        process.stop(self._proc, timeout=30)
+        self._proc = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

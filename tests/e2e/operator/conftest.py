@@ -1,0 +1,170 @@
+"""The operator as a subprocess against real kube-apiserver, PostgreSQL and OpenBao."""
+
+import base64
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hvac
+import psycopg
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from tenant_operator.devenv.kube import KubeApi
+from tenant_operator.devenv.openbao import OpenBaoServer
+from tenant_operator.devenv.operator import (
+    OperatorProcess,
+    operator_env,
+    operator_token,
+    prepare_database,
+)
+from tenant_operator.devenv.postgres import PostgresServer
+from tenant_operator.settings import Settings
+
+GROUP, VERSION, PLURAL = "integraci.io", "v1alpha1", "tenants"
+SECRETS_NS = "tenant-secrets"
+DB = "e2e"
+
+
+@dataclass
+class Stack:
+    api: Any
+    pg: PostgresServer
+    bao: OpenBaoServer
+    operator: OperatorProcess
+    settings: Settings
+    planted: set[str]
+
+    @property
+    def custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api)
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    def sql(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.pg.dsn(DB), autocommit=True) as conn:
+            cur = conn.execute(query.encode(), params)  # test-only, superuser
+            return cur.fetchall() if cur.description else []
+
+    def bao_root(self, namespace: str | None = None) -> hvac.Client:
+        return hvac.Client(url=self.bao.addr, token=self.bao.root_token, namespace=namespace)
+
+    def tenant(self, slug: str) -> dict[str, Any]:
+        obj: dict[str, Any] = self.custom.get_cluster_custom_object(GROUP, VERSION, PLURAL, slug)
+        return obj
+
+    def apply_tenant(self, slug: str, **spec: Any) -> dict[str, Any]:
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Tenant",
+            "metadata": {"name": slug, "annotations": spec.pop("annotations", {})},
+            "spec": {
+                "organisation": f"{slug.title()} Ltd",
+                "plan": "team",
+                "owner": {"name": "Jane Roe", "email": f"jane@{slug}.example"},
+                **spec,
+            },
+        }
+        obj: dict[str, Any] = self.custom.create_cluster_custom_object(GROUP, VERSION, PLURAL, body)
+        return obj
+
+    def patch_tenant(self, slug: str, patch: dict[str, Any]) -> None:
+        self.custom.patch_cluster_custom_object(GROUP, VERSION, PLURAL, slug, patch)
+
+    def delete_tenant(self, slug: str) -> None:
+        self.custom.delete_cluster_custom_object(GROUP, VERSION, PLURAL, slug)
+
+    def put_secret(self, name: str, data: dict[str, str]) -> None:
+        self.planted.update(data.values())
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        body = client.V1Secret(metadata=client.V1ObjectMeta(name=name), data=encoded)
+        try:
+            self.core.create_namespaced_secret(SECRETS_NS, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            self.core.replace_namespaced_secret(name, SECRETS_NS, body)
+
+    def condition(self, slug: str, type_: str) -> dict[str, Any] | None:
+        for c in (self.tenant(slug).get("status") or {}).get("conditions") or []:
+            if c["type"] == type_:
+                return dict(c)
+        return None
+
+    def wait(self, what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            try:
+                last = check()
+            except ApiException as exc:
+                last = exc
+            if last and not isinstance(last, Exception):
+                return last
+            time.sleep(0.25)
+        tail = "\n".join(self.operator.log().splitlines()[-40:])
+        raise AssertionError(f"timed out waiting for {what}; last: {last!r}\noperator log:\n{tail}")
+
+    def wait_ready(self, slug: str, status: str = "True", timeout: float = 60) -> dict[str, Any]:
+        def ready() -> dict[str, Any] | None:
+            tenant = self.tenant(slug)
+            cond = self.condition(slug, "Ready")
+            generation = tenant["metadata"]["generation"]
+            observed = (tenant.get("status") or {}).get("observedGeneration")
+            if cond and cond["status"] == status and observed == generation:
+                return tenant
+            return None
+
+        result: dict[str, Any] = self.wait(f"tenant {slug} Ready={status}", ready, timeout)
+        return result
+
+    def wait_gone(self, slug: str, timeout: float = 60) -> None:
+        def gone() -> bool:
+            try:
+                self.tenant(slug)
+            except ApiException as exc:
+                return exc.status == 404
+            return False
+
+        self.wait(f"tenant {slug} deleted", gone, timeout)
+
+
+@pytest.fixture(scope="session")
+def stack(
+    kube_api: KubeApi,
+    crds: list[Path],
+    api_client: Any,
+    postgres_server: PostgresServer,
+    openbao_server: OpenBaoServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    settings = Settings()
+    dsn = prepare_database(postgres_server, DB, settings)
+    token = operator_token(openbao_server, settings)
+    core = client.CoreV1Api(api_client)
+    for ns in (SECRETS_NS, "default"):
+        try:
+            core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+    env = operator_env(
+        database_url=dsn,
+        bao_addr=openbao_server.addr,
+        bao_token=token,
+        kubeconfig=kube_api.kubeconfig,
+        drift_period_seconds="2",
+    )
+    log_path = tmp_path_factory.mktemp("operator") / "operator.log"
+    with OperatorProcess(env, log_path) as operator:
+        yield Stack(api_client, postgres_server, openbao_server, operator, settings, {token})
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
