@@ -10,27 +10,32 @@ appear: whoever needs an object creates it.
         subprocess.run(["kubectl", "--kubeconfig", str(kube.kubeconfig), "get", "ns"])
 """
 
-import json
 import logging
 import os
 import shutil
+import socket
 import ssl
 import subprocess
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 from tenant_operator.devenv.certs import KubePki, write_kube_pki
 from tenant_operator.devenv.kubebin import KubeBinaries, find_kube_binaries
-from tenant_operator.devenv.process import ServiceError, free_port, spawn, stop, wait_until
+from tenant_operator.devenv.kubeconfig import CLUSTER_NAME, build_kubeconfig, write_kubeconfig
+from tenant_operator.devenv.process import ServiceError, spawn, stop, wait_until
 
 log = logging.getLogger(__name__)
 
-CLUSTER_NAME = "tenant-operator-dev"
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+_PORT_ATTEMPTS = 3
+
+_T = TypeVar("_T")
 
 
 class KubeApi:
@@ -69,6 +74,19 @@ class KubeApi:
     def apiserver_log(self) -> Path:
         return self.log_dir / "kube-apiserver.log"
 
+    @property
+    def kubectl_cache_dir(self) -> Path:
+        return self.workdir / "kubectl-cache"
+
+    def forget_kubectl_cache(self) -> None:
+        """Drop what :meth:`kubectl` cached (discovery, OpenAPI) after the API changed.
+
+        kubectl revalidates its cached OpenAPI index with If-Modified-Since, and the
+        server's Last-Modified has one-second granularity: an index cached in the same
+        second as a CRD was published stays stale (``kubectl explain`` cannot find it).
+        """
+        shutil.rmtree(self.kubectl_cache_dir, ignore_errors=True)
+
     def __enter__(self) -> Self:
         self.start()
         return self
@@ -87,9 +105,10 @@ class KubeApi:
         self.log_dir.mkdir(exist_ok=True)
         try:
             self._pki = write_kube_pki(self.workdir / "pki")
-            etcd_url = self._start_etcd()
-            self._start_apiserver(etcd_url, self._pki)
-            self._write_kubeconfig(self._pki)
+            etcd_url = _retry_on_port_clash(self._start_etcd)
+            pki = self._pki
+            _retry_on_port_clash(lambda: self._start_apiserver(etcd_url, pki))
+            write_kubeconfig(self.kubeconfig, build_kubeconfig(self.url, self._pki))
         except BaseException:
             self.stop(keep_logs=True)
             raise
@@ -113,7 +132,14 @@ class KubeApi:
     def kubectl(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run the built kubectl against this server; never raises on a non-zero exit."""
         return subprocess.run(
-            [str(self.binaries.kubectl), "--kubeconfig", str(self.kubeconfig), *args],
+            [
+                str(self.binaries.kubectl),
+                f"--kubeconfig={self.kubeconfig}",
+                # A cache per server: ports are reused, and a stale cached discovery or
+                # OpenAPI document from an earlier server would be served as this one's.
+                f"--cache-dir={self.kubectl_cache_dir}",
+                *args,
+            ],
             input=stdin,
             capture_output=True,
             text=True,
@@ -122,7 +148,7 @@ class KubeApi:
         )
 
     def _start_etcd(self) -> str:
-        client_port, peer_port = free_port(), free_port()
+        client_port, peer_port = _free_ports(2)
         client_url = f"http://127.0.0.1:{client_port}"
         peer_url = f"http://127.0.0.1:{peer_port}"
         data_dir = self.workdir / "etcd-data"
@@ -138,6 +164,7 @@ class KubeApi:
             f"--initial-cluster={CLUSTER_NAME}={peer_url}",
             "--unsafe-no-fsync",  # throwaway data: durability buys nothing, fsync costs seconds
         ]
+        stop(self._etcd)
         self._etcd = spawn(argv, None, log_path=self.etcd_log, env=_child_env())
         wait_until(
             lambda: _http_ok(f"{client_url}/health", None),
@@ -149,7 +176,8 @@ class KubeApi:
         return client_url
 
     def _start_apiserver(self, etcd_url: str, pki: KubePki) -> None:
-        port = free_port()
+        stop(self._apiserver)
+        (port,) = _free_ports(1)
         self.url = f"https://127.0.0.1:{port}"
         argv = [
             str(self.binaries.kube_apiserver),
@@ -182,33 +210,28 @@ class KubeApi:
             timeout=self.startup_timeout,
         )
 
-    def _write_kubeconfig(self, pki: KubePki) -> None:
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": CLUSTER_NAME,
-                    "cluster": {"server": self.url, "certificate-authority": str(pki.ca_cert)},
-                }
-            ],
-            "users": [
-                {
-                    "name": "admin",
-                    "user": {
-                        "client-certificate": str(pki.admin_cert),
-                        "client-key": str(pki.admin_key),
-                    },
-                }
-            ],
-            "contexts": [
-                {"name": CLUSTER_NAME, "context": {"cluster": CLUSTER_NAME, "user": "admin"}}
-            ],
-            "current-context": CLUSTER_NAME,
-        }
-        # JSON is valid YAML, and every kubeconfig reader accepts it.
-        self.kubeconfig.write_text(json.dumps(config, indent=2) + "\n")
-        self.kubeconfig.chmod(0o600)
+
+def _free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports (all held open while choosing)."""
+    with ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
+
+
+def _retry_on_port_clash(start: Callable[[], _T]) -> _T:
+    """Run ``start`` again when another process took a chosen port in the meantime."""
+    for attempt in range(1, _PORT_ATTEMPTS):
+        try:
+            return start()
+        except ServiceError as exc:
+            if "address already in use" not in str(exc):
+                raise
+            log.warning("a chosen port was taken meanwhile; retrying (%d)", attempt)
+    return start()
 
 
 def _client_tls(pki: KubePki) -> ssl.SSLContext:

@@ -8,6 +8,7 @@ is kept, etcd data included, so tenants survive a restart.
 """
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -15,13 +16,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+import yaml
+
 from tenant_operator.devenv.kube import KubeApi
 from tenant_operator.devenv.kubebin import KubeBinariesMissing
-from tenant_operator.devenv.process import ServiceError
+from tenant_operator.devenv.process import ServiceError, wait_until
 
 
 def apply_crds(kube: KubeApi, paths: Sequence[Path], *, timeout_seconds: int = 60) -> None:
-    """Apply CRD manifests server-side and wait until the apiserver serves them."""
+    """Apply CRD manifests server-side; return once they are served and published.
+
+    "Established" means the resources are served; their OpenAPI schema (which
+    ``kubectl explain`` and client-side validation read) is published a moment later,
+    so this waits for that too.
+    """
     for path in paths:
         applied = kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
         if applied.returncode != 0:
@@ -35,6 +43,40 @@ def apply_crds(kube: KubeApi, paths: Sequence[Path], *, timeout_seconds: int = 6
         )
         if established.returncode != 0:
             raise ServiceError(f"{path} not established:\n{established.stderr}")
+    resources = {resource for path in paths for resource in _served_resources(path)}
+    wait_until(
+        lambda: all(_schema_published(kube, *resource) for resource in resources),
+        what="the CRDs' OpenAPI schema",
+        timeout=timeout_seconds,
+    )
+    kube.forget_kubectl_cache()
+
+
+def _served_resources(crd_path: Path) -> set[tuple[str, str]]:
+    """(``apis/<group>/<version>``, ``<plural>``) for every served version in a file."""
+    resources = set()
+    for crd in yaml.safe_load_all(crd_path.read_text()):
+        if crd and crd.get("kind") == "CustomResourceDefinition":
+            spec = crd["spec"]
+            for version in spec["versions"]:
+                if version["served"]:
+                    group_version = f"apis/{spec['group']}/{version['name']}"
+                    resources.add((group_version, spec["names"]["plural"]))
+    return resources
+
+
+def _schema_published(kube: KubeApi, group_version: str, plural: str) -> bool:
+    """Both the OpenAPI v3 index and the group-version document know the resource.
+
+    The index lags the document; kubectl reads the index first.
+    """
+    index = kube.kubectl("get", "--raw", "/openapi/v3")
+    if index.returncode != 0 or group_version not in json.loads(index.stdout).get("paths", {}):
+        return False
+    document = kube.kubectl("get", "--raw", f"/openapi/v3/{group_version}")
+    if document.returncode != 0:
+        return False
+    return f"/{group_version}/{plural}" in json.loads(document.stdout).get("paths", {})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
