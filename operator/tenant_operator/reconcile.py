@@ -167,6 +167,15 @@ class _Run:
 
     async def isolation(self) -> cond.Check:
         report = await self.ports.verify_isolation(self.plan.slug)
+        if not report.ok:
+            log.warning(
+                "tenant %s: isolation drift: %s", self.plan.slug, "; ".join(report.problems)
+            )
+            repaired = await self.ports.db.repair_isolation(self.plan.slug)
+            self._changed(
+                "tenant.isolation.repaired", f"postgres:tenant/{self.plan.slug}", repaired
+            )
+            report = await self.ports.verify_isolation(self.plan.slug)
         if report.ok:
             return cond.ok(cond.ISOLATION_VERIFIED, "RLS enabled, forced and fail-closed")
         return cond.failed(

@@ -36,7 +36,9 @@ class Runtime:
 
 async def start(settings: Settings) -> Runtime:
     """Open the pool, migrate, ensure OpenBao's platform objects, connect to Kubernetes."""
-    pool = make_pool(settings.database_url.get_secret_value(), settings)
+    pool = make_pool(
+        settings.database_url.get_secret_value(), settings, timeout=settings.pool_timeout_seconds
+    )
     await pool.open()
     try:
         version = await migrate(pool, settings)

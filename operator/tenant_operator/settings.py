@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     operator_role: str = Field("integraci_operator", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     pool_min_size: int = Field(1, ge=0)
     pool_max_size: int = Field(8, ge=1)
+    pool_timeout_seconds: float = Field(
+        10.0, gt=0, description="Wait at most this long for a connection, then retry later."
+    )
 
     # OpenBao
     bao_addr: str = Field("http://127.0.0.1:8200", validation_alias=_env("BAO_ADDR"))

@@ -61,6 +61,7 @@ def operator_env(
         "BAO_TOKEN": bao_token,
         "TENANT_OPERATOR_METRICS_PORT": str(process.free_port()),
         "TENANT_OPERATOR_LIVENESS_PORT": str(process.free_port()),
+        "TENANT_OPERATOR_POOL_TIMEOUT_SECONDS": "3",
     }
     env.update({f"TENANT_OPERATOR_{k.upper()}": v for k, v in extra.items()})
     return env

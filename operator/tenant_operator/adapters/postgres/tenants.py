@@ -14,6 +14,14 @@ from dataclasses import dataclass
 from tenant_operator.adapters.postgres import records, template
 from tenant_operator.adapters.postgres.session import Conn, Pool, set_tenant, transaction
 from tenant_operator.adapters.postgres.statements import queries as q
+from tenant_operator.adapters.postgres.statements.common import (
+    FOREIGN_POLICIES,
+    PLATFORM_TENANT_TABLES,
+    POLICY_NAME,
+    TEMPLATE_TABLES,
+    drop_policy,
+    repair_table,
+)
 from tenant_operator.adapters.postgres.statements.template import (
     create_tenant_schema,
     drop_tenant_schema,
@@ -215,6 +223,33 @@ class PostgresTenants:
         if row is not None:
             log.info("erased tenant %s", slug)
         return row is not None
+
+    async def repair_isolation(self, slug: str) -> tuple[str, ...]:
+        """Re-apply RLS to the tenant's tables (drift repair); return what was repaired.
+
+        For the shared tier the tables are the platform's, shared by all shared tenants.
+        Policies other than the fail-closed one are dropped.
+        """
+        validate_slug(slug)
+        p = self.settings.platform_schema
+        names = template.names_of(self.settings)
+        repaired: list[str] = []
+        async with transaction(self.pool, self.settings, lock=(q.LOCK_TENANT, slug)) as conn:
+            row = await (await conn.execute(q.select_tenant(p), [slug])).fetchone()
+            if row is None:
+                return ()
+            schema = row[4] or p
+            tables = TEMPLATE_TABLES if row[4] else (*TEMPLATE_TABLES, *PLATFORM_TENANT_TABLES)
+            for table in tables:
+                cur = await conn.execute(FOREIGN_POLICIES, [schema, table, POLICY_NAME])
+                for (policy,) in await cur.fetchall():
+                    await conn.execute(drop_policy(schema, table, policy))
+                    repaired.append(f"dropped policy {policy} on {schema}.{table}")
+                for statement in repair_table(names, schema, table):
+                    await conn.execute(statement)
+            repaired.append(f"re-applied row level security to {len(tables)} tables in {schema}")
+        log.info("tenant %s: %s", slug, "; ".join(repaired))
+        return tuple(repaired)
 
     async def upgrade_schemas(self) -> dict[str, int]:
         """Bring every ``schema``-tier tenant to ``template_version``; slug -> version."""

@@ -58,6 +58,24 @@ class Step:
     statements: tuple[sql.Composed, ...]
 
 
+#: Policies on a table other than the fail-closed one (drift to remove).
+FOREIGN_POLICIES = sql.SQL(
+    "SELECT policyname FROM pg_policies WHERE schemaname = %s AND tablename = %s"
+    " AND policyname <> %s"
+)
+
+
+def drop_policy(schema: str, table: str, policy: str) -> sql.Composed:
+    return sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(
+        sql.Identifier(policy), sql.Identifier(schema, table)
+    )
+
+
+def repair_table(names: Names, schema: str, table: str) -> tuple[sql.Composed, ...]:
+    """Re-apply ENABLE + FORCE and recreate the fail-closed policy of one tenant table."""
+    return (drop_policy(schema, table, POLICY_NAME), *tenant_table(names, schema, table))
+
+
 def tenant_table(names: Names, schema: str, table: str) -> tuple[sql.Composed, ...]:
     """RLS (ENABLE + FORCE + the fail-closed policy) and grants of one tenant table."""
     t = sql.Identifier(schema, table)

@@ -1,0 +1,90 @@
+"""Deletion policies, prevent-deletion and paused, end to end."""
+
+from tests.e2e.operator.conftest import Stack, unique
+
+
+def bao_namespaces(stack: Stack) -> set[str]:
+    answer = stack.bao_root("tenants").adapter.list("/v1/sys/namespaces")
+    return {k.rstrip("/") for k in (answer or {}).get("data", {}).get("keys", [])}
+
+
+def audit_actions(stack: Stack, slug: str) -> list[str]:
+    rows = stack.sql("SELECT action FROM integraci.audit_log WHERE chain = %s ORDER BY seq", [slug])
+    return [r[0] for r in rows]
+
+
+def test_delete_with_retain_keeps_everything_and_audits(stack: Stack) -> None:
+    slug = unique("keep")
+    stack.apply_tenant(slug, plan="enterprise")
+    stack.wait_ready(slug)
+    stack.delete_tenant(slug)
+    stack.wait_gone(slug)
+    assert stack.sql("SELECT 1 FROM integraci.tenants WHERE slug = %s", [slug]) == [(1,)]
+    assert slug in bao_namespaces(stack)
+    assert audit_actions(stack, slug)[-1] == "tenant.deleted.retained"
+
+
+def test_delete_with_delete_erases_all_three_systems(stack: Stack) -> None:
+    slug = unique("gone")
+    stack.put_secret(f"{slug}-gh", {"token": f"{slug}-erase-me"})
+    connector = {
+        "name": "github",
+        "type": "github",
+        "secretRef": {"namespace": "tenant-secrets", "name": f"{slug}-gh"},
+    }
+    stack.apply_tenant(slug, plan="enterprise", deletionPolicy="Delete", connectors=[connector])
+    stack.wait_ready(slug)
+    schema = f"t_{slug}".replace("-", "_")
+    assert stack.sql("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema])
+    stack.delete_tenant(slug)
+    stack.wait_gone(slug)
+    assert stack.sql("SELECT 1 FROM integraci.tenants WHERE slug = %s", [slug]) == []
+    assert stack.sql("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]) == []
+    assert slug not in bao_namespaces(stack)
+    keys = stack.bao_root().secrets.transit.list_keys(mount_point="transit")["data"]["keys"]
+    assert f"tenant-{slug}" not in keys
+    assert audit_actions(stack, slug)[-1] == "tenant.erased"
+    platform = stack.sql(
+        "SELECT target FROM integraci.audit_log WHERE chain = '_platform' AND action = %s",
+        ["tenant.erased"],
+    )
+    assert (f"tenant:{slug}",) in platform
+
+
+def test_prevent_deletion_blocks_the_finalizer(stack: Stack) -> None:
+    slug = unique("guard")
+    annotations = {"integraci.io/prevent-deletion": "true"}
+    stack.apply_tenant(slug, deletionPolicy="Delete", annotations=annotations)
+    stack.wait_ready(slug)
+    stack.delete_tenant(slug)
+
+    def refused() -> bool:
+        ready = stack.condition(slug, "Ready")
+        return bool(ready and ready["reason"] == "DeletionPrevented")
+
+    stack.wait("DeletionPrevented condition", refused)
+    events = stack.core.list_namespaced_event("default").items
+    assert any(e.reason == "DeletionPrevented" and e.involved_object.name == slug for e in events)
+    assert stack.sql("SELECT 1 FROM integraci.tenants WHERE slug = %s", [slug]) == [(1,)]
+    stack.patch_tenant(slug, {"metadata": {"annotations": {"integraci.io/prevent-deletion": None}}})
+    stack.wait_gone(slug, timeout=90)
+    assert stack.sql("SELECT 1 FROM integraci.tenants WHERE slug = %s", [slug]) == []
+
+
+def test_paused_stops_reconciling_but_not_deletion(stack: Stack) -> None:
+    slug = unique("pause")
+    stack.apply_tenant(slug)
+    stack.wait_ready(slug)
+    stack.patch_tenant(slug, {"metadata": {"annotations": {"integraci.io/paused": "true"}}})
+
+    def paused() -> bool:
+        reconciling = stack.condition(slug, "Reconciling")
+        return bool(reconciling and reconciling["reason"] == "Paused")
+
+    stack.wait("Reconciling reason Paused", paused)
+    stack.patch_tenant(slug, {"spec": {"owner": {"name": "Paused Change", "email": "p@x.example"}}})
+    tenant = stack.tenant(slug)
+    assert tenant["status"]["observedGeneration"] < tenant["metadata"]["generation"]
+    stack.patch_tenant(slug, {"spec": {"deletionPolicy": "Delete"}})
+    stack.delete_tenant(slug)
+    stack.wait_gone(slug)

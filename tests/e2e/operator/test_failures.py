@@ -1,0 +1,100 @@
+"""Specs the operator cannot honour, outages and drift: reported, retried, repaired."""
+
+import json
+
+from tests.e2e.operator.conftest import SECRETS_NS, Stack, unique
+
+
+def connector(secret_ns: str, secret: str) -> dict[str, object]:
+    return {
+        "name": "github",
+        "type": "github",
+        "secretRef": {"namespace": secret_ns, "name": secret},
+    }
+
+
+def wait_reason(stack: Stack, slug: str, type_: str, status: str, reason: str) -> dict[str, str]:
+    def matches() -> dict[str, str] | None:
+        cond = stack.condition(slug, type_)
+        return cond if cond and cond["status"] == status and cond["reason"] == reason else None
+
+    found: dict[str, str] = stack.wait(f"{type_}={status} ({reason})", matches)
+    return found
+
+
+def test_missing_secret_stalls_then_recovers(stack: Stack) -> None:
+    slug = unique("nosec")
+    stack.apply_tenant(slug, connectors=[connector(SECRETS_NS, f"{slug}-gh")])
+    stalled = wait_reason(stack, slug, "Stalled", "True", "SecretNotFound")
+    assert f"{slug}-gh does not exist" in stalled["message"]
+    assert stack.condition(slug, "Ready")["status"] == "False"  # type: ignore[index]
+    stack.put_secret(f"{slug}-gh", {"token": "late-s3cr3t"})
+    stack.wait_ready(slug)
+
+
+def test_secret_in_forbidden_namespace_is_refused(stack: Stack) -> None:
+    slug = unique("forbid")
+    stack.apply_tenant(slug, connectors=[connector("kube-system", "anything")])
+    stalled = wait_reason(stack, slug, "Stalled", "True", "SecretNamespaceForbidden")
+    assert "kube-system" in stalled["message"] and "tenant-secrets" in stalled["message"]
+    stack.put_secret(f"{slug}-gh", {"token": "allowed-s3cr3t"})
+    stack.patch_tenant(slug, {"spec": {"connectors": [connector(SECRETS_NS, f"{slug}-gh")]}})
+    stack.wait_ready(slug)
+
+
+def test_postgres_outage_is_reported_and_converges(stack: Stack) -> None:
+    slug = unique("pgdown")
+    stack.pg.pause()
+    try:
+        stack.apply_tenant(slug)
+        ready = wait_reason(stack, slug, "Reconciling", "True", "DatabaseUnavailable")
+        assert "unreachable" in ready["message"]
+        assert stack.condition(slug, "Ready")["reason"] == "DatabaseUnavailable"  # type: ignore[index]
+    finally:
+        stack.pg.resume()
+    stack.wait_ready(slug, timeout=120)
+    assert stack.sql("SELECT count(*) FROM integraci.tenants WHERE slug = %s", [slug]) == [(1,)]
+
+
+def test_drift_is_found_and_repaired(stack: Stack) -> None:
+    slug = unique("drift")
+    stack.apply_tenant(slug, plan="enterprise")
+    stack.wait_ready(slug)
+    schema = f"t_{slug}".replace("-", "_")
+    stack.sql(f'ALTER TABLE "{schema}".accounts NO FORCE ROW LEVEL SECURITY')
+    tenant_ns = stack.bao_root(f"tenants/{slug}")
+    tenant_ns.sys.create_or_update_acl_policy("tenant", 'path "*" { capabilities = ["read"] }')
+
+    def repaired() -> bool:
+        forced = stack.sql(
+            "SELECT relforcerowsecurity FROM pg_class WHERE oid = %s::regclass",
+            [f'"{schema}".accounts'],
+        )
+        policy = tenant_ns.sys.read_acl_policy("tenant")["data"]["policy"]
+        return forced == [(True,)] and 'path "*"' not in policy
+
+    stack.wait("drift repaired", repaired, timeout=60)
+    events = stack.core.list_namespaced_event("default").items
+    found = [e for e in events if e.involved_object.name == slug and e.reason == "DriftDetected"]
+    assert found and "PostgreSQL" in found[0].message
+    stack.wait_ready(slug)
+
+
+def test_no_secret_in_logs_events_or_status(stack: Stack) -> None:
+    slug = unique("leak")
+    stack.put_secret(f"{slug}-gh", {"token": f"{slug}-ultra-s3cr3t-value"})
+    stack.apply_tenant(slug, connectors=[connector(SECRETS_NS, f"{slug}-gh")])
+    stack.wait_ready(slug)
+    haystacks = {
+        "operator log": stack.operator.log(),
+        "events": json.dumps(
+            [e.to_dict() for e in stack.core.list_event_for_all_namespaces().items], default=str
+        ),
+        "tenants": json.dumps(
+            stack.custom.list_cluster_custom_object("integraci.io", "v1alpha1", "tenants")
+        ),
+    }
+    assert stack.planted
+    for where, text in haystacks.items():
+        for secret in stack.planted:
+            assert secret not in text, f"a planted secret appears in the {where}"
