@@ -27,18 +27,23 @@ def cmd_crds(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    """Start the local stack, write its settings to --env-file, run until interrupted."""
+    """Start PostgreSQL, OpenBao, a Kubernetes API and the operator; apply the examples."""
     from tenant_operator.devenv.stack import dev_stack, render_env, write_env_file
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # also when started in the background
         signal.signal(sig, lambda *_: stop.set())
-    with dev_stack() as stack:
+    env_file = Path(args.env_file)
+    with dev_stack(env_file.parent, Path(args.crds)) as stack:
         env = stack.env()
-        write_env_file(Path(args.env_file), env)
-        print(f"Local services are up; settings written to {args.env_file}:\n")
-        print(render_env(env))
-        print(f'In another shell: source {args.env_file}; psql "$DATABASE_URL"; bao status')
+        write_env_file(env_file, env)
+        print(f"Local services and the operator are up; settings in {env_file}:\n")
+        print(render_env(env), flush=True)
+        stack.apply(Path(args.examples))
+        print("\nWaiting for the example tenants to be Ready...\n", flush=True)
+        print(stack.wait_ready(), flush=True)
+        print(f'In another shell: source {env_file}; "$KUBECTL" get tenants -o wide;')
+        print('  psql "$DATABASE_URL"; .venv/bin/bao status; tail -f "$OPERATOR_LOG"')
         print("Press Ctrl-C to stop and tear everything down.", flush=True)
         stop.wait()
     print("Stopped; local services removed.")
@@ -136,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = sub.add_parser("dev", help=cmd_dev.__doc__)
     dev.add_argument("--env-file", default=".dev/env", help="where to write the settings")
+    dev.add_argument("--crds", default="crds", help="directory of the CRDs to apply")
+    dev.add_argument("--examples", default="examples", help="manifests to apply")
     dev.set_defaults(func=cmd_dev)
     return parser
 

@@ -1,14 +1,30 @@
-"""The local stack behind ``tenant-operator dev``: real services plus a ``.dev/env`` file."""
+"""The local stack behind ``tenant-operator dev`` (``make dev``).
+
+Real PostgreSQL, OpenBao and kube-apiserver on loopback, the generated CRDs applied, the
+operator running against them with its own database role and least-privilege OpenBao
+token, and the example manifests applied. Settings go to ``.dev/env``.
+"""
 
 import contextlib
 import logging
 import shlex
+import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from tenant_operator.devenv.kube import KubeApi
+from tenant_operator.devenv.kubedev import apply_crds
 from tenant_operator.devenv.openbao import OpenBaoServer
+from tenant_operator.devenv.operator import (
+    OperatorProcess,
+    operator_env,
+    operator_token,
+    prepare_database,
+)
 from tenant_operator.devenv.postgres import PostgresServer
+from tenant_operator.devenv.process import ServiceError
+from tenant_operator.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -21,15 +37,37 @@ class DevStack:
 
     postgres: PostgresServer
     openbao: OpenBaoServer
-    extra_env: dict[str, str] = field(default_factory=dict)
+    kube: KubeApi
+    operator: OperatorProcess
 
     def env(self) -> dict[str, str]:
         return {
             "DATABASE_URL": self.postgres.dsn(DEV_DATABASE),
             "BAO_ADDR": self.openbao.addr,
             "BAO_TOKEN": self.openbao.root_token,
-            **self.extra_env,
+            "KUBECONFIG": str(self.kube.kubeconfig),
+            "KUBECTL": str(self.kube.binaries.kubectl),
+            "OPERATOR_LOG": str(self.operator.log_path),
         }
+
+    def apply(self, directory: Path) -> None:
+        """Apply every manifest in ``directory`` (sorted), as a user would."""
+        for path in sorted(directory.glob("*.yaml")):
+            result = self.kube.kubectl("apply", "-f", str(path))
+            if result.returncode != 0:
+                raise ServiceError(f"kubectl apply -f {path} failed:\n{result.stderr}")
+            print(result.stdout.strip(), flush=True)
+
+    def wait_ready(self, timeout: float = 120.0) -> str:
+        """Wait until every Tenant is Ready; return ``kubectl get tenants -o wide``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = self.kube.kubectl(
+                "wait", "--for=condition=Ready", "tenants", "--all", "--timeout=10s"
+            )
+            if result.returncode == 0:
+                break
+        return self.kube.kubectl("get", "tenants", "-o", "wide").stdout
 
 
 def render_env(env: Mapping[str, str]) -> str:
@@ -44,8 +82,22 @@ def write_env_file(path: Path, env: Mapping[str, str]) -> None:
 
 
 @contextlib.contextmanager
-def dev_stack() -> Iterator[DevStack]:
-    """Start PostgreSQL (durable) and OpenBao; stop both on exit."""
-    with PostgresServer(durable=True) as pg, OpenBaoServer() as bao:
-        pg.create_database(DEV_DATABASE)
-        yield DevStack(postgres=pg, openbao=bao)
+def dev_stack(workdir: Path, crds: Path) -> Iterator[DevStack]:
+    """Start everything; stop it all (in reverse order) on exit."""
+    settings = Settings()
+    workdir.mkdir(parents=True, exist_ok=True)
+    with (
+        PostgresServer(durable=True) as pg,
+        OpenBaoServer() as bao,
+        KubeApi() as kube,
+    ):
+        apply_crds(kube, sorted(crds.glob("*.yaml")))
+        env = operator_env(
+            database_url=prepare_database(pg, DEV_DATABASE, settings),
+            bao_addr=bao.addr,
+            bao_token=operator_token(bao, settings),
+            kubeconfig=kube.kubeconfig,
+            drift_period_seconds="30",
+        )
+        with OperatorProcess(env, workdir / "operator.log") as operator:
+            yield DevStack(postgres=pg, openbao=bao, kube=kube, operator=operator)
