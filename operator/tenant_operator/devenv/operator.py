@@ -76,6 +76,11 @@ class OperatorProcess:
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int | None:
+        """The operator's process id while it runs (``None`` when stopped)."""
+        return self._proc.pid if self._proc else None
+
+    @property
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.env['TENANT_OPERATOR_METRICS_PORT']}/metrics"
 
