@@ -14,6 +14,16 @@ subprocess (``tenant-operator run --standalone``), wired as the e2e tests wire i
 
 The per-system raw floors are in bench/postgres.py and bench/openbao.py.
 """
+# ruff: noqa: E402, PTH100, PTH120
+
+import os
+import sys
+
+# Run as a script, this file's directory is sys.path[0] and its name would shadow the
+# stdlib ``operator`` module (imported by enum, random, ...): drop that entry first
+# (os.path, not pathlib: pathlib itself imports re -> enum -> operator).
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
 import argparse
 import statistics
