@@ -6,6 +6,7 @@ PostgreSQL and OpenBao tools use, so ``.dev/env`` works for both the operator an
 Tests build smaller values by passing keyword arguments; nothing reads a global.
 """
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -63,6 +64,35 @@ class Settings(BaseSettings):
         description="Tenant workloads run in <prefix><slug>; its service accounts get the role.",
     )
     bao_timeout_seconds: float = Field(10.0, gt=0)
+    bao_auth_jwt_path: Path = Field(
+        Path("/var/run/secrets/kubernetes.io/serviceaccount/token"),
+        description="Service-account JWT the operator logs in with through bao_auth_role "
+        "(re-read at every login, so a rotated projected token is picked up).",
+    )
+    # The Kubernetes-auth config the operator writes to every tenant auth mount (namespace
+    # layout) or to the shared auth mount (mount layout): where OpenBao checks the
+    # service-account tokens of tenant workloads with the TokenReview API.
+    kubernetes_host: str = Field(
+        "https://kubernetes.default.svc",
+        min_length=1,
+        description="URL of the Kubernetes API that OpenBao sends TokenReview requests to.",
+    )
+    kubernetes_ca_cert: str | None = Field(
+        None,
+        description="PEM CA certificate OpenBao trusts for kubernetes_host. None: the CA of "
+        "OpenBao's own pod, so OpenBao must run in a Kubernetes pod.",
+    )
+    kubernetes_token_reviewer_jwt: SecretStr | None = Field(
+        None,
+        description="Bearer token OpenBao presents to the TokenReview API. None: OpenBao's "
+        "own pod service-account token (bind that account to system:auth-delegator), or, "
+        "outside a pod or with kubernetes_disable_local_ca_jwt, the JWT of whoever logs in.",
+    )
+    kubernetes_disable_local_ca_jwt: bool = Field(
+        False,
+        description="Never use the CA and token of OpenBao's own pod (needs "
+        "kubernetes_ca_cert); for an OpenBao that checks tokens of another cluster.",
+    )
 
     # Kubernetes
     allowed_secret_namespaces: tuple[str, ...] = ("tenant-secrets",)

@@ -8,7 +8,10 @@
 #     whoever holds this token can put any capability into such a policy and
 #     bind it to a service account: in this layout treat the token as an admin
 #     credential;
-#   - enable (never disable or tune) the shared auth mount kubernetes/;
+#   - enable (never disable or tune) the shared auth mount kubernetes/ and write
+#     its config (the Kubernetes API, CA certificate and token-reviewer JWT that
+#     OpenBao checks service-account tokens with; if the operator logs in
+#     through this same mount, that is its own login's config too);
 #   - write connector secrets (connectors/*) and owner invites (invites/*)
 #     into tenant mounts, and read/delete their metadata (versions and the
 #     content hash that avoids rewriting unchanged values);
@@ -36,6 +39,11 @@ path "sys/policies/acl/tenant-*" {
 # The shared Kubernetes auth mount (enabling an auth method needs sudo).
 path "sys/auth/kubernetes" {
   capabilities = ["create", "read", "update", "sudo"]
+}
+
+# The shared Kubernetes auth config (read never returns the reviewer JWT).
+path "auth/kubernetes/config" {
+  capabilities = ["create", "read", "update"]
 }
 
 # Tenant Kubernetes-auth roles.

@@ -4,8 +4,14 @@
 #   - create the parent namespace tenants/ and tenant namespaces tenants/<slug>,
 #     and delete tenant namespaces (erasure deletes everything inside them);
 #   - inside a tenant namespace: enable the KV v2 mount kv/ and the
-#     Kubernetes auth mount kubernetes/, write the policy 'tenant' and the
-#     role 'tenant' (policies it writes reach only that namespace);
+#     Kubernetes auth mount kubernetes/, write the auth mount's config (the
+#     Kubernetes API, CA certificate and token-reviewer JWT that OpenBao checks
+#     service-account tokens with), the policy 'tenant' and the
+#     role 'tenant' (policies it writes reach only that namespace).
+#     CAUTION: the role and the config decide who logs in as the tenant (the
+#     service accounts the role binds, the Kubernetes API that vouches for
+#     them), so the holder of this policy could bind its own service account,
+#     log in as the tenant and read its secrets that way; guard it as such;
 #   - write connector secrets (connectors/*) and owner invites (invites/*)
 #     into tenant mounts, and read/delete their metadata (versions and the
 #     content hash that avoids rewriting unchanged values);
@@ -43,6 +49,11 @@ path "tenants/+/sys/policies/acl/tenant" {
 # The tenant's Kubernetes auth mount (enabling an auth method needs sudo).
 path "tenants/+/sys/auth/kubernetes" {
   capabilities = ["create", "read", "update", "sudo"]
+}
+
+# The tenant's Kubernetes auth config (read never returns the reviewer JWT).
+path "tenants/+/auth/kubernetes/config" {
+  capabilities = ["create", "read", "update"]
 }
 
 # The tenant's Kubernetes-auth role.

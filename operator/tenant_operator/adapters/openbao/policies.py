@@ -56,8 +56,14 @@ def render_operator_policy(platform: PlatformPaths, kv_mount: str) -> str:
             f"#   - create the parent namespace {parent}/ and tenant namespaces {parent}/<slug>,\n"
             "#     and delete tenant namespaces (erasure deletes everything inside them);\n"
             f"#   - inside a tenant namespace: enable the KV v2 mount {kv_mount}/ and the\n"
-            f"#     Kubernetes auth mount {auth}/, write the policy {TENANT_POLICY!r} and the\n"
-            f"#     role {TENANT_POLICY!r} (policies it writes reach only that namespace);\n"
+            f"#     Kubernetes auth mount {auth}/, write the auth mount's config (the\n"
+            "#     Kubernetes API, CA certificate and token-reviewer JWT that OpenBao checks\n"
+            f"#     service-account tokens with), the policy {TENANT_POLICY!r} and the\n"
+            f"#     role {TENANT_POLICY!r} (policies it writes reach only that namespace).\n"
+            "#     CAUTION: the role and the config decide who logs in as the tenant (the\n"
+            "#     service accounts the role binds, the Kubernetes API that vouches for\n"
+            "#     them), so the holder of this policy could bind its own service account,\n"
+            "#     log in as the tenant and read its secrets that way; guard it as such;\n"
         )
         kv = f"{parent}/+/{kv_mount}"
     else:
@@ -69,7 +75,10 @@ def render_operator_policy(platform: PlatformPaths, kv_mount: str) -> str:
             "#     whoever holds this token can put any capability into such a policy and\n"
             "#     bind it to a service account: in this layout treat the token as an admin\n"
             "#     credential;\n"
-            f"#   - enable (never disable or tune) the shared auth mount {auth}/;\n"
+            f"#   - enable (never disable or tune) the shared auth mount {auth}/ and write\n"
+            "#     its config (the Kubernetes API, CA certificate and token-reviewer JWT that\n"
+            "#     OpenBao checks service-account tokens with; if the operator logs in\n"
+            "#     through this same mount, that is its own login's config too);\n"
         )
         kv = f"{parent}/+"
     header += (
@@ -115,6 +124,11 @@ def render_operator_policy(platform: PlatformPaths, kv_mount: str) -> str:
             '["create", "read", "update", "sudo"]',
         )
         body += _block(
+            "The tenant's Kubernetes auth config (read never returns the reviewer JWT).",
+            f"{parent}/+/auth/{auth}/config",
+            '["create", "read", "update"]',
+        )
+        body += _block(
             "The tenant's Kubernetes-auth role.",
             f"{parent}/+/auth/{auth}/role/{TENANT_POLICY}",
             '["create", "read", "update"]',
@@ -134,6 +148,11 @@ def render_operator_policy(platform: PlatformPaths, kv_mount: str) -> str:
             "The shared Kubernetes auth mount (enabling an auth method needs sudo).",
             f"sys/auth/{auth}",
             '["create", "read", "update", "sudo"]',
+        )
+        body += _block(
+            "The shared Kubernetes auth config (read never returns the reviewer JWT).",
+            f"auth/{auth}/config",
+            '["create", "read", "update"]',
         )
         body += _block(
             "Tenant Kubernetes-auth roles.",

@@ -1,8 +1,9 @@
 """Provision, verify and erase one tenant's OpenBao objects (blocking; run in a thread).
 
 Order of ``ensure_tenant``: namespace (namespace layout), KV v2 mount, policy, auth mount
-(namespace layout), role, transit key. Each step is read-compare-write, so a run that was
-cut short by an outage converges when it is repeated.
+and its Kubernetes config (namespace layout), role, transit key. Each step is
+read-compare-write, so a run that was cut short by an outage converges when it is repeated.
+In the mount layout the shared auth mount and its config belong to ``ensure_platform``.
 """
 
 from collections.abc import Iterable, Sequence
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from tenant_operator.adapters.openbao import objects
 from tenant_operator.adapters.openbao.client import ClientFactory
 from tenant_operator.adapters.openbao.errors import translated
+from tenant_operator.adapters.openbao.kubeauth import KubeAuth
 from tenant_operator.adapters.openbao.paths import PlatformPaths, TenantPaths
 from tenant_operator.adapters.openbao.policies import render_tenant_policy
 from tenant_operator.domain.naming import validate_label
@@ -64,8 +66,13 @@ def role_body(paths: TenantPaths, accounts: Sequence[tuple[str, str]]) -> dict[s
     }
 
 
-def ensure_platform(clients: ClientFactory, platform: PlatformPaths) -> list[str]:
-    """The objects all tenants share: parent namespace or auth mount, transit, audit mount."""
+def ensure_platform(
+    clients: ClientFactory, platform: PlatformPaths, kube_auth: KubeAuth | None = None
+) -> list[str]:
+    """The objects all tenants share: parent namespace or auth mount, transit, audit mount.
+
+    In the mount layout, ``kube_auth`` (if given) is written to the shared auth mount.
+    """
     changed = []
     ops = clients(platform.namespace)
     if platform.layout == "namespace":
@@ -76,6 +83,12 @@ def ensure_platform(clients: ClientFactory, platform: PlatformPaths) -> list[str
         with translated(f"enabling the Kubernetes auth mount {platform.auth_mount}"):
             if objects.ensure_auth(ops, platform.auth_mount, "kubernetes"):
                 changed.append(f"auth mount {platform.auth_mount} enabled")
+        if kube_auth is not None:
+            with translated(
+                f"configuring the Kubernetes auth mount {platform.auth_mount}", redact=True
+            ):
+                if kube_auth.ensure(ops, platform.auth_mount):
+                    changed.append(f"auth config of {platform.auth_mount} written")
     with translated(
         f"enabling the platform mounts {platform.transit_mount}, {platform.audit_mount}"
     ):
@@ -87,8 +100,12 @@ def ensure_platform(clients: ClientFactory, platform: PlatformPaths) -> list[str
 
 
 def ensure_tenant(
-    clients: ClientFactory, paths: TenantPaths, accounts: Sequence[tuple[str, str]]
+    clients: ClientFactory,
+    paths: TenantPaths,
+    accounts: Sequence[tuple[str, str]],
+    kube_auth: KubeAuth | None = None,
 ) -> SecretsState:
+    """The tenant's objects; in the namespace layout ``kube_auth`` configures its auth mount."""
     changed: list[str] = []
     if paths.layout == "namespace":
         with translated(f"creating namespace {paths.namespace}"):
@@ -105,6 +122,11 @@ def ensure_tenant(
         with translated(f"enabling auth mount {paths.auth_mount} of tenant {paths.slug}"):
             if objects.ensure_auth(inner, paths.auth_mount, "kubernetes"):
                 changed.append(f"auth mount {paths.auth_mount} enabled")
+        if kube_auth is not None:
+            action = f"configuring auth mount {paths.auth_mount} of tenant {paths.slug}"
+            with translated(action, redact=True):
+                if kube_auth.ensure(inner, paths.auth_mount):
+                    changed.append(f"auth config of {paths.auth_mount} written")
     with translated(f"writing Kubernetes-auth role {paths.auth_role} of tenant {paths.slug}"):
         role = role_body(paths, accounts)
         if objects.ensure_role(inner, paths.auth_mount, paths.auth_role, role):
@@ -123,8 +145,15 @@ def ensure_tenant(
     )
 
 
-def verify_tenant(clients: ClientFactory, paths: TenantPaths) -> tuple[str, ...]:
-    """Drift: what differs from what ``ensure_tenant`` would make (empty = fine)."""
+def verify_tenant(
+    clients: ClientFactory, paths: TenantPaths, kube_auth: KubeAuth | None = None
+) -> tuple[str, ...]:
+    """Drift: what differs from what ``ensure_tenant`` would make (empty = fine).
+
+    With ``kube_auth``, an auth config that exists but differs is drift (the tenant's own
+    mount, or in the mount layout the shared one). A missing config is not: OpenBao outside
+    a pod refuses one without ``kubernetes_ca_cert``, and ``ensure_*`` warned about that.
+    """
     problems: list[str] = []
     with translated(f"verifying the OpenBao objects of tenant {paths.slug}"):
         if paths.layout == "namespace":
@@ -144,6 +173,12 @@ def verify_tenant(clients: ClientFactory, paths: TenantPaths) -> tuple[str, ...]
             and objects.read(inner, f"sys/auth/{paths.auth_mount}") is None
         ):
             problems.append(f"auth mount {paths.auth_mount} is missing")
+        if kube_auth is not None:
+            wrong_config = kube_auth.differences(inner, paths.auth_mount)
+            if wrong_config and wrong_config != ["config"]:
+                problems.append(
+                    f"auth config of {paths.auth_mount} differs ({', '.join(wrong_config)})"
+                )
         role = objects.read(inner, f"auth/{paths.auth_mount}/role/{paths.auth_role}")
         wrong = objects.role_differences(role, {"token_policies": [paths.policy]})
         if wrong:

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from tenant_operator.adapters.openbao import provision, routing
 from tenant_operator.adapters.openbao.client import BaoClients, ClientFactory
+from tenant_operator.adapters.openbao.kubeauth import KubeAuth
 from tenant_operator.adapters.openbao.paths import (
     DEFAULT_PLATFORM_MOUNT,
     build_platform_paths,
@@ -31,8 +32,10 @@ class OpenBaoTenants:
     """Provision, route into, verify and erase tenants' OpenBao objects.
 
     ``client_factory`` builds an hvac client per namespace; by default a :class:`BaoClients`
-    over ``token`` (or ``settings.bao_token``). ``audit_mount`` is the platform KV v2 mount
-    that holds the mirrored audit-chain heads.
+    over ``token`` (or ``settings.bao_token``, or a Kubernetes-auth login with
+    ``settings.bao_auth_role``). ``audit_mount`` is the platform KV v2 mount that holds the
+    mirrored audit-chain heads. The Kubernetes-auth config written to tenant auth mounts
+    comes from ``settings.kubernetes_*``.
     """
 
     def __init__(
@@ -47,6 +50,7 @@ class OpenBaoTenants:
         self._owned = client_factory is None
         self.clients: ClientFactory = client_factory or BaoClients(settings, token)
         self.platform = build_platform_paths(settings, audit_mount=audit_mount)
+        self.kube_auth = KubeAuth.from_settings(settings)
         self._platform_ready = False
 
     def __repr__(self) -> str:
@@ -58,7 +62,9 @@ class OpenBaoTenants:
 
     async def ensure_platform(self) -> tuple[str, ...]:
         """The shared objects (parent namespace or auth mount, transit and audit mounts)."""
-        changed = await asyncio.to_thread(provision.ensure_platform, self.clients, self.platform)
+        changed = await asyncio.to_thread(
+            provision.ensure_platform, self.clients, self.platform, self.kube_auth
+        )
         self._platform_ready = True
         if changed:
             log.info("OpenBao platform objects: %s", "; ".join(changed))
@@ -81,7 +87,9 @@ class OpenBaoTenants:
         if not self._platform_ready:
             shared = await self.ensure_platform()
         try:
-            state = await asyncio.to_thread(provision.ensure_tenant, self.clients, paths, accounts)
+            state = await asyncio.to_thread(
+                provision.ensure_tenant, self.clients, paths, accounts, self.kube_auth
+            )
         except OperatorError:
             self._platform_ready = False  # check the shared objects again next time
             raise
@@ -92,9 +100,18 @@ class OpenBaoTenants:
         return state
 
     async def verify_tenant(self, slug: str) -> tuple[str, ...]:
-        """Drift problems of the tenant's OpenBao objects; empty means none."""
+        """Drift problems of the tenant's OpenBao objects; empty means none.
+
+        On drift the shared objects are checked again by the next ``ensure_tenant`` too (in
+        the mount layout the shared auth mount's config is one of them).
+        """
         paths = build_tenant_paths(self.settings, slug)
-        return await asyncio.to_thread(provision.verify_tenant, self.clients, paths)
+        problems = await asyncio.to_thread(
+            provision.verify_tenant, self.clients, paths, self.kube_auth
+        )
+        if problems:
+            self._platform_ready = False
+        return problems
 
     async def drop_tenant(self, slug: str) -> bool:
         """Erase the tenant's place and destroy its transit key; True if anything was there."""
