@@ -15,6 +15,7 @@ from typing import Any
 from tenant_operator.api.tenant import PAUSED_ANNOTATION
 from tenant_operator.domain.errors import OperatorError
 from tenant_operator.flows import is_true
+from tenant_operator.reconcile import check_chain
 from tenant_operator.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,9 @@ async def inspect(rt: Runtime, tenant: Mapping[str, Any]) -> list[str]:
     isolation = await rt.ports.verify_isolation(slug)
     problems += [f"PostgreSQL: {p}" for p in isolation.problems]
     problems += [f"OpenBao: {p}" for p in await rt.ports.bao.verify_tenant(slug)]
-    chain = await rt.ports.audit.verify(slug)
-    if not chain.ok:
-        problems.append(f"audit chain broken at entry {chain.first_bad_seq}: {chain.reason}")
+    _, _, broken = await check_chain(rt.ports, slug)
+    if broken:
+        problems.append(f"audit chain: {broken[1]}")
     return problems
 
 

@@ -5,6 +5,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tenant_operator.domain.audit import ChainRow
+
 
 class DatabaseState(Protocol):
     @property
@@ -92,6 +94,7 @@ class AuditTrail(Protocol):
         detail: Mapping[str, object],
     ) -> AuditHead: ...
     async def head(self, tenant: str | None) -> AuditHead | None: ...
+    async def rows(self, tenant: str | None) -> list[ChainRow]: ...
     async def verify(self, tenant: str | None) -> VerifyResult: ...
     async def redact(self, tenant: str) -> Any: ...
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from tenant_operator.api.tenant import Tenant
+from tenant_operator.domain import audit as chain
 from tenant_operator.domain import conditions as cond
 from tenant_operator.domain import subprocessors as subs
 from tenant_operator.domain.errors import OperatorError, PermanentError
@@ -184,8 +185,6 @@ class _Run:
 
     async def audit(self) -> cond.Check:
         slug, audit = self.plan.slug, self.ports.audit
-        mirrored = await self.ports.bao.read_audit_head(slug)
-        before = await audit.head(slug)
         for change in self.out.changes:
             await audit.append(
                 slug,
@@ -194,45 +193,36 @@ class _Run:
                 target=change.target,
                 detail=change.detail,
             )
-        result = await audit.verify(slug)
-        head = await audit.head(slug)
-        if head is not None:
-            self.out.status["audit"] = {"seq": head.seq, "head": head.hash}
-        if not result.ok:
-            return cond.failed(
-                cond.AUDIT_CHAIN_VERIFIED,
-                "AuditChainBroken",
-                f"entry {result.first_bad_seq}: {result.reason}",
-                permanent=True,
-            )
-        rewritten = _rewritten(mirrored, before)
-        if rewritten:
-            return cond.failed(
-                cond.AUDIT_CHAIN_VERIFIED, "AuditHeadMismatch", rewritten, permanent=True
-            )
-        if head is not None:
-            await self.ports.bao.mirror_audit_head(slug, head.seq, head.hash)
-        return cond.ok(cond.AUDIT_CHAIN_VERIFIED, f"{result_count(result)} entries verified")
+        rows, mirrored, problem = await check_chain(self.ports, slug)
+        if rows:
+            self.out.status["audit"] = {"seq": rows[-1].seq, "head": f"sha256:{rows[-1].hash}"}
+        if problem:
+            return cond.failed(cond.AUDIT_CHAIN_VERIFIED, *problem, permanent=True)
+        if rows and mirrored != (rows[-1].seq, rows[-1].hash):
+            await self.ports.bao.mirror_audit_head(slug, rows[-1].seq, rows[-1].hash)
+        return cond.ok(cond.AUDIT_CHAIN_VERIFIED, f"{len(rows)} entries verified")
 
     def _changed(self, action: str, target: str, what: tuple[str, ...]) -> None:
         if what:
             self.out.changes.append(Change(action, target, {"changed": list(what)}))
 
 
-def _rewritten(mirrored: tuple[int, str] | None, head: Any) -> str | None:
-    """Why the chain in Postgres disagrees with the head mirrored to OpenBao, if it does."""
-    if mirrored is None:
-        return None
-    seq, digest = mirrored
-    if head is None or head.seq < seq:
-        return f"the chain ends before entry {seq}, which OpenBao recorded: entries were removed"
-    if head.seq == seq and head.hash != digest:
-        return f"entry {seq} differs from the head recorded in OpenBao: the chain was rewritten"
-    return None
+async def check_chain(
+    ports: Ports, slug: str
+) -> tuple[list[chain.ChainRow], tuple[int, str] | None, tuple[str, str] | None]:
+    """The tenant's chain, its head mirrored in OpenBao and, if broken, (reason, message).
 
-
-def result_count(result: Any) -> int:
-    return int(getattr(result, "checked", 0))
+    The chain is verified in full and against the mirrored head, so a rewrite inside
+    PostgreSQL alone is detected.
+    """
+    rows = await ports.audit.rows(slug)
+    mirrored = await ports.bao.read_audit_head(slug)
+    result = chain.verify_chain(rows)
+    if not result.ok:
+        broken = f"entry {result.first_bad_seq}: {result.reason}"
+        return rows, mirrored, ("AuditChainBroken", broken)
+    problem = chain.mirror_problem(rows, chain.AuditHead(*mirrored) if mirrored else None)
+    return rows, mirrored, ("AuditHeadMismatch", problem) if problem else None
 
 
 def _stamp(moment: datetime) -> str:

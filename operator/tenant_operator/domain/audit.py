@@ -195,3 +195,22 @@ def verify_chain(
             seq = min(expected_head.seq, last.seq if last else 0) + 1
             return _bad(checked, seq, f"head mismatch: expected seq {expected_head.seq}")
     return VerifyResult(ok=True, checked=checked)
+
+
+def mirror_problem(rows: Sequence[ChainRow], mirrored: AuditHead | None) -> str | None:
+    """Why the stored chain disagrees with the head mirrored outside PostgreSQL, if it does.
+
+    The chain may have grown since the mirror was written (an append whose mirroring has
+    not happened yet is not tampering), but the mirrored entry must still be there,
+    unchanged: otherwise entries were removed or the chain was rewritten.
+    """
+    if mirrored is None:
+        return None
+    stored = next((row for row in rows if row.seq == mirrored.seq), None)
+    if stored is None:
+        return (
+            f"entry {mirrored.seq}, recorded outside PostgreSQL, is missing: entries were removed"
+        )
+    if stored.hash != mirrored.hash:
+        return f"entry {mirrored.seq} differs from the head recorded outside PostgreSQL: rewritten"
+    return None

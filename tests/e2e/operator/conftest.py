@@ -2,6 +2,7 @@
 
 import base64
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -141,6 +142,17 @@ def stack(
     crds: list[Path],
     api_client: Any,
     postgres_server: PostgresServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    # A durable OpenBao of its own: an outage test stops and restarts it, keeping state.
+    with OpenBaoServer(durable=True) as openbao_server:
+        yield from _stack(kube_api, api_client, postgres_server, openbao_server, tmp_path_factory)
+
+
+def _stack(
+    kube_api: KubeApi,
+    api_client: Any,
+    postgres_server: PostgresServer,
     openbao_server: OpenBaoServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
@@ -164,6 +176,11 @@ def stack(
     log_path = tmp_path_factory.mktemp("operator") / "operator.log"
     with OperatorProcess(env, log_path) as operator:
         yield Stack(api_client, postgres_server, openbao_server, operator, settings, {token})
+
+
+def metrics(stack: Stack) -> str:
+    with urllib.request.urlopen(stack.operator.metrics_url, timeout=5) as resp:
+        return str(resp.read().decode())
 
 
 def unique(prefix: str) -> str:
