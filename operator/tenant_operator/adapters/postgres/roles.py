@@ -1,4 +1,4 @@
-"""One-time bootstrap of the three roles, run by a DBA (or a superuser in tests).
+"""One-time bootstrap of the three roles and the audit guard, run by a DBA (or a superuser).
 
 What a DBA runs in production, once per cluster and database (or calls
 :func:`bootstrap_roles` with a superuser/``CREATEROLE`` connection)::
@@ -9,6 +9,20 @@ What a DBA runs in production, once per cluster and database (or calls
     GRANT integraci_owner TO integraci_operator;         -- DDL via SET ROLE integraci_owner
     GRANT integraci_app TO integraci_operator;           -- isolation probes via SET ROLE
     GRANT CREATE ON DATABASE integraci TO integraci_owner;   -- platform and t_<slug> schemas
+    -- the audit guard, in the schema integraci_guard (owned by the DBA, not by the owner):
+    -- the statements of statements.guard.install_guard, then
+    SELECT integraci_guard.seal(classid, objid) FROM integraci_guard.audit_objects();
+    CREATE EVENT TRIGGER integraci_audit_guard_ddl ON ddl_command_end
+        EXECUTE FUNCTION integraci_guard.guard_ddl();
+    CREATE EVENT TRIGGER integraci_audit_guard_drop ON sql_drop
+        EXECUTE FUNCTION integraci_guard.guard_drop();
+
+The audit guard refuses, for every non-superuser (the owner role included, so the operator
+through ``SET ROLE``), any ALTER, DROP or ``CREATE OR REPLACE`` of the audit log, its
+triggers (and rules, policies, indexes, columns) and the functions ``audit_log_append_only``
+and ``redact_audit`` once created; the transaction rolls back. Creating them (the platform
+migrations, run as the owner) stays allowed: see :mod:`.statements.guard`. Event triggers
+need a superuser, so only the DBA can install, disable or drop the guard.
 
 None of the three is a superuser or has BYPASSRLS. The operator then applies the platform
 migrations itself at start (:func:`tenant_operator.adapters.postgres.migrations.migrate`).
@@ -19,6 +33,7 @@ import psycopg
 from psycopg import sql
 
 from tenant_operator.adapters.postgres.errors import server_label, translate
+from tenant_operator.adapters.postgres.statements import guard
 from tenant_operator.adapters.postgres.statements import queries as q
 from tenant_operator.domain.naming import validate_identifier
 from tenant_operator.settings import Settings
@@ -27,7 +42,13 @@ from tenant_operator.settings import Settings
 async def bootstrap_roles(
     superuser_conninfo: str, settings: Settings, operator_password: str | None = None
 ) -> tuple[str, ...]:
-    """Create the missing roles and grants (idempotent); return what was created."""
+    """Create the missing roles, grants and audit guard (idempotent); return what was created.
+
+    Needs a superuser (event triggers); re-running it upgrades the guard's functions and seals
+    audit objects migrated before the guard existed.
+    """
+    platform = validate_identifier(settings.platform_schema, what="platform schema")
+    validate_identifier(guard.guard_schema(platform), what="audit guard schema")
     owner = sql.Identifier(validate_identifier(settings.owner_role, what="owner role"))
     app = sql.Identifier(validate_identifier(settings.app_role, what="app role"))
     operator = sql.Identifier(validate_identifier(settings.operator_role, what="operator role"))
@@ -61,6 +82,14 @@ async def bootstrap_roles(
                     sql.Identifier(conn.info.dbname), owner
                 )
             )
+            for statement in guard.install_guard(platform):
+                await conn.execute(statement)
+            await conn.execute(guard.seal_existing(platform))
+            for name, event, function in guard.guard_triggers(platform):
+                if await (await conn.execute(guard.EVENT_TRIGGER_EXISTS, [name])).fetchone():
+                    continue
+                await conn.execute(guard.create_event_trigger(name, event, platform, function))
+                created.append(f"created event trigger {name} (audit guard)")
     except psycopg.Error as exc:
         raise translate(exc, server_label(superuser_conninfo)) from exc
     return tuple(created)
