@@ -124,8 +124,13 @@ def deletion_refused(body: Mapping[str, Any], error: OperatorError) -> dict[str,
     return {"conditions": _conditions(body, [check, stalled], datetime.now(UTC))}
 
 
-async def subprocessor_changed(body: Mapping[str, Any], rt: Runtime) -> Result:
-    """Record a register entry in PostgreSQL and re-evaluate every tenant against it."""
+async def subprocessor_changed(
+    body: Mapping[str, Any], rt: Runtime, *, fan_out: bool = True
+) -> Result:
+    """Record a register entry in PostgreSQL and, with ``fan_out``, nudge every tenant.
+
+    At operator start (resume) there is no fan-out: every tenant resumes on its own.
+    """
     now = datetime.now(UTC)
     meta = body.get("metadata", {})
     deleting = bool(meta.get("deletionTimestamp"))
@@ -145,7 +150,7 @@ async def subprocessor_changed(body: Mapping[str, Any], rt: Runtime) -> Result:
                 transfer_mechanism=sub.spec.transfer_mechanism,
                 notice_days=sub.spec.notice_days,
             )
-        for tenant in await rt.kube.list_all():
+        for tenant in await rt.kube.list_all() if fan_out else []:
             await rt.kube.nudge(
                 str(tenant["metadata"]["name"]), f"sub-processor {sub.metadata.name}"
             )

@@ -125,8 +125,8 @@ async def connector_secret(
 @kopf.on.update(GROUP, VERSION, SUBPROCESSORS, id="register")
 @kopf.on.delete(GROUP, VERSION, SUBPROCESSORS, id="register", optional=True)
 async def subprocessor(
-    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_: Any
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, reason: str, **_: Any
 ) -> None:
-    result = await flows.subprocessor_changed(body, memo.runtime)
+    result = await flows.subprocessor_changed(body, memo.runtime, fan_out=reason != "resume")
     patch.status.update(result.status)
     raise_for(result.error, retry)

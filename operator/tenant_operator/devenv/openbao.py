@@ -16,7 +16,6 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from tenant_operator.devenv import process
@@ -39,7 +38,7 @@ def find_bao() -> Path:
     raise process.ServiceError(INSTALL_HINT)
 
 
-class OpenBaoServer:
+class OpenBaoServer(process.Service):
     """``bao server -dev`` on 127.0.0.1 with a random root token (held, never logged)."""
 
     def __init__(
@@ -163,14 +162,3 @@ class OpenBaoServer:
     def stop(self) -> None:
         self.pause()
         shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -12,7 +12,6 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 import hvac
@@ -67,7 +66,7 @@ def operator_env(
     return env
 
 
-class OperatorProcess:
+class OperatorProcess(process.Service):
     """``tenant-operator run --standalone`` as a child process, log in ``log_path``."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
@@ -109,14 +108,3 @@ class OperatorProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 import psycopg
@@ -39,7 +38,7 @@ def find_bin_dir() -> Path:
     raise process.ServiceError(INSTALL_HINT)
 
 
-class PostgresServer:
+class PostgresServer(process.Service):
     """A PostgreSQL cluster in a temp dir, listening on 127.0.0.1 only.
 
     ``durable=False`` (the test default) turns fsync off: fast, and fine for data that is
@@ -131,14 +130,3 @@ class PostgresServer:
     def stop(self) -> None:
         self.pause()
         shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

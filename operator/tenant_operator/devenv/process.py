@@ -1,5 +1,6 @@
 """Process plumbing shared by the local-service launchers."""
 
+import abc
 import logging
 import os
 import pwd
@@ -9,11 +10,34 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 log = logging.getLogger(__name__)
 
 #: Unprivileged account used to run servers that refuse root (initdb, postgres).
 FALLBACK_USER = "tenantop-svc"
+
+
+class Service(abc.ABC):
+    """A local service: ``with Service() as svc`` starts it and always stops it."""
+
+    @abc.abstractmethod
+    def start(self) -> Self: ...
+
+    @abc.abstractmethod
+    def stop(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 class ServiceError(RuntimeError):
