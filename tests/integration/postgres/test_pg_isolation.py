@@ -187,3 +187,85 @@ def test_verifier_passes_then_catches_weakened_tables(pg, tiers) -> None:
     assert "t_schema_b.rogue: row level security is not enabled" in text
     assert "t_schema_b.rogue: the application role sees rows with no context" in text
     assert asyncio.run(verify("shared-a")) == (True, ())
+
+
+def provision_schema_tenant(pg, slug: str) -> None:
+    async def main() -> None:
+        async with pg.pool() as pool:
+            await PostgresTenants(pool, pg.settings).ensure_tenant(
+                slug, organisation="C", plan="enterprise", isolation="schema"
+            )
+
+    asyncio.run(main())
+
+
+def verify_problems(pg, slug: str) -> list[str]:
+    async def main() -> tuple[str, ...]:
+        async with pg.pool() as pool:
+            return (await verify_isolation(pool, pg.settings, slug)).problems
+
+    return list(asyncio.run(main()))
+
+
+def test_canary_catches_an_open_policy_on_an_empty_table(pg) -> None:
+    """Without rows, the old probe saw nothing; the canary shows the policy lets rows out."""
+    provision_schema_tenant(pg, "canary-open")
+    assert verify_problems(pg, "canary-open") == []
+    with pg.superuser() as su:  # the canaries were rolled back
+        for table in ("accounts", "connectors", "pipeline_runs", "deploy_events"):
+            count = su.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("t_canary_open", table))
+            ).fetchone()
+            assert count == (0,), table
+        assert su.execute("SELECT count(*) FROM t_canary_open.deploy_events").fetchone() == (0,)
+        su.execute("CREATE POLICY open ON t_canary_open.deploy_events USING (true)")
+    problems = verify_problems(pg, "canary-open")
+    assert "t_canary_open.deploy_events: the application role sees rows with no context" in (
+        problems
+    )
+    assert (
+        "t_canary_open.deploy_events: the application role sees rows with a random tenant's"
+        " context (the tenant's canary among them)" in problems
+    )
+
+
+def test_canary_catches_a_leaking_view_the_static_checks_cannot_see(pg) -> None:
+    """A superuser-owned view bypasses RLS; every table is empty and statically correct."""
+    provision_schema_tenant(pg, "canary-view")
+    with pg.superuser() as su:
+        su.execute("CREATE VIEW t_canary_view.all_accounts AS SELECT * FROM t_canary_view.accounts")
+        su.execute(
+            sql.SQL("GRANT SELECT ON t_canary_view.all_accounts TO {}").format(
+                sql.Identifier(pg.settings.app_role)
+            )
+        )
+        su.execute("CREATE VIEW t_canary_view.unreadable AS SELECT * FROM t_canary_view.accounts")
+    assert verify_problems(pg, "canary-view") == [
+        "t_canary_view.all_accounts: the application role sees rows with no context",
+        "t_canary_view.all_accounts: the application role sees rows with a random tenant's context",
+    ]
+
+
+def test_canary_catches_an_open_policy_on_the_shared_tables(pg, tiers) -> None:
+    with pg.superuser() as su:
+        assert su.execute("SELECT count(*) FROM integraci.usage_metrics").fetchone() == (0,)
+        su.execute("CREATE POLICY open ON integraci.usage_metrics FOR SELECT USING (true)")
+    try:
+        problems = verify_problems(pg, "shared-a")
+    finally:
+        with pg.superuser() as su:
+            su.execute("DROP POLICY open ON integraci.usage_metrics")
+    assert "integraci.usage_metrics: the application role sees rows with no context" in problems
+    assert verify_problems(pg, "shared-a") == []
+
+
+def test_a_refused_canary_insert_is_reported(pg) -> None:
+    provision_schema_tenant(pg, "canary-ro")
+    with pg.superuser() as su:
+        su.execute(
+            sql.SQL("REVOKE INSERT ON t_canary_ro.connectors FROM {}").format(
+                sql.Identifier(pg.settings.app_role)
+            )
+        )
+    (problem,) = verify_problems(pg, "canary-ro")
+    assert problem.startswith("t_canary_ro.connectors: the canary insert failed: permission denied")

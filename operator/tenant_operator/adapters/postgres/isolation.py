@@ -3,20 +3,37 @@
 Static checks, on every table holding a ``tenant_id`` in the tenant's schema (``schema``
 tier) or the platform schema (``shared`` tier, and the sub-processor records of both):
 RLS enabled and forced, exactly one policy, the expected fail-closed one for all commands
-and all roles. Probes, inside one transaction ``SET LOCAL ROLE <app>`` that is rolled back:
-no context, an empty context and a random tenant's context each see no rows; the tenant's
-own context sees only its rows. The application role must not be superuser or BYPASSRLS.
+and all roles. The application role must not be superuser or BYPASSRLS.
+
+Canary probe, inside one transaction that is always rolled back, ``SET LOCAL ROLE <app>``:
+with the tenant's context, insert a canary row into every template table (``accounts``,
+``connectors``, ``pipeline_runs``, ``deploy_events``, ``usage_metrics``; not
+``subprocessor_records``, whose rows must reference a register entry the application role
+cannot read, nor unknown tables, whose required columns are unknown: those get the probe
+without a canary). Then, with the context cleared (``''``), every probed relation must show
+no rows at all; with a random tenant's context, none either (the canary included); with the
+tenant's own context, the canary and no other tenant's rows. Views and materialized views
+with a ``tenant_id`` that the application role can read are probed the same way (they carry
+no RLS of their own). The canary makes the probe meaningful on empty tables: a policy that
+lets rows through is caught even before the tenant has any. Cost: one INSERT per template
+table and three context switches with one query each per schema, all in one rollback.
 """
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from tenant_operator.adapters.postgres.errors import pg_errors
 from tenant_operator.adapters.postgres.session import Conn, Pool, label, set_tenant
 from tenant_operator.adapters.postgres.statements import queries as q
-from tenant_operator.adapters.postgres.statements.common import POLICY_EXPRESSION, POLICY_NAME
+from tenant_operator.adapters.postgres.statements.common import (
+    POLICY_EXPRESSION,
+    POLICY_NAME,
+    TEMPLATE_TABLES,
+)
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.naming import validate_slug
 from tenant_operator.settings import Settings
@@ -28,7 +45,8 @@ class IsolationReport:
     problems: tuple[str, ...]
 
 
-async def _static_checks(conn: Conn, schema: str) -> list[str]:
+async def _static_checks(conn: Conn, schema: str) -> tuple[list[str], list[str]]:
+    """The schema's tenant tables, and the problems of their RLS."""
     problems: list[str] = []
     tables = await (await conn.execute(q.TENANT_TABLES, [schema])).fetchall()
     for name, enabled, forced in tables:
@@ -52,26 +70,75 @@ async def _static_checks(conn: Conn, schema: str) -> list[str]:
                 f"{where}: expected exactly the fail-closed policy {POLICY_NAME} "
                 f"(found: {found}, or it differs)"
             )
-    return problems
+    return [str(t[0]) for t in tables], problems
 
 
-async def _probe(conn: Conn, schema: str, table: str, tenant_id: uuid.UUID) -> list[str]:
+def _canary_values(table: str, tenant_id: uuid.UUID) -> tuple[tuple[str, ...], list[object]]:
+    """Columns (after tenant_id) and values of the canary row of a template table."""
+    token = "isolation-canary-" + uuid.uuid4().hex
+    if table == "accounts":
+        return ("email", "name"), [tenant_id, token + "@canary.invalid", token]
+    if table == "connectors":
+        cols = ("name", "type", "config", "ref", "version")
+        return cols, [tenant_id, token, "canary", Jsonb({}), "openbao://" + token, 0]
+    if table == "pipeline_runs":
+        return ("pipeline", "status"), [tenant_id, token, "canary"]
+    if table == "deploy_events":
+        return ("environment", "version"), [tenant_id, token, "canary"]
+    return ("metric", "period_start", "quantity"), [tenant_id, token, datetime.now(UTC), 0]
+
+
+async def _probe(
+    conn: Conn, schema: str, tables: list[str], views: list[str], tenant_id: uuid.UUID
+) -> list[str]:
+    """The canary probe of one schema (as the application role, inside the caller's rollback)."""
     problems: list[str] = []
-    where = f"{schema}.{table}"
+    await set_tenant(conn, tenant_id)
+    canaries: dict[str, str] = {}
+    for table in tables:
+        if table in TEMPLATE_TABLES:
+            columns, values = _canary_values(table, tenant_id)
+            try:
+                cur = await conn.execute(q.insert_canary(schema, table, columns), values)
+            except psycopg.Error as exc:
+                raise _CanaryRefused(f"{schema}.{table}: the canary insert failed: {exc}") from exc
+            row = await cur.fetchone()
+            assert row is not None  # RETURNING of one inserted row
+            canaries[table] = str(row[0])
+    relations = [(name, name in canaries) for name in tables] + [(v, False) for v in views]
+    if not relations:
+        return problems
+    query = q.probe_visibility(schema, relations)
     contexts: tuple[tuple[str, uuid.UUID | None], ...] = (
         ("no context", None),
         ("a random tenant's context", uuid.uuid4()),
+        ("the tenant's own context", tenant_id),
     )
     for what, context in contexts:
         await set_tenant(conn, context)
-        row = await (await conn.execute(q.probe_rows(schema, table), [None])).fetchone()
-        if row and row[0]:
-            problems.append(f"{where}: the application role sees rows with {what}")
-    await set_tenant(conn, tenant_id)
-    row = await (await conn.execute(q.probe_rows(schema, table), [tenant_id])).fetchone()
-    if row and row[0]:
-        problems.append(f"{where}: the tenant's context sees another tenant's rows")
+        params: list[object] = []
+        for name, with_canary in relations:
+            params += [name, context, context]
+            if with_canary:
+                params.append(canaries[name])
+        for name, foreign, canary in await (await conn.execute(query, params)).fetchall():
+            where = f"{schema}.{name}"
+            if context is None and foreign:
+                problems.append(f"{where}: the application role sees rows with {what}")
+            elif context is not None and context != tenant_id and (foreign or canary):
+                problems.append(
+                    f"{where}: the application role sees rows with {what}"
+                    + (" (the tenant's canary among them)" if canary else "")
+                )
+            elif context == tenant_id and foreign:
+                problems.append(f"{where}: the tenant's context sees another tenant's rows")
+            elif context == tenant_id and name in canaries and not canary:
+                problems.append(f"{where}: the tenant's context does not see its own canary row")
     return problems
+
+
+class _CanaryRefused(Exception):
+    """A canary insert failed: the transaction is aborted, report and stop probing."""
 
 
 async def verify_isolation(pool: Pool, settings: Settings, slug: str) -> IsolationReport:
@@ -92,13 +159,18 @@ async def verify_isolation(pool: Pool, settings: Settings, slug: str) -> Isolati
                         f"application role {settings.app_role} is missing, superuser or BYPASSRLS"
                     )
                 targets = [p] if schema is None else [p, schema]
+                relations: list[tuple[str, list[str], list[str]]] = []
                 for target in targets:
-                    problems += await _static_checks(conn, target)
+                    tables, found = await _static_checks(conn, target)
+                    problems += found
+                    cur = await conn.execute(q.TENANT_VIEWS, [target, settings.app_role])
+                    views = [str(row[0]) for row in await cur.fetchall()]
+                    relations.append((target, tables, views))
                 await conn.execute(q.set_role(settings.app_role))
-                for target in targets:
-                    tables = await (await conn.execute(q.TENANT_TABLES, [target])).fetchall()
-                    for table in tables:
-                        problems += await _probe(conn, target, table[0], tenant_id)
+                for target, tables, views in relations:
+                    problems += await _probe(conn, target, tables, views, tenant_id)
+        except _CanaryRefused as exc:
+            problems.append(str(exc))
         except psycopg.errors.InsufficientPrivilege as exc:
             problems.append(f"probe as {settings.app_role} was refused: {exc}")
     return IsolationReport(ok=not problems, problems=tuple(problems))

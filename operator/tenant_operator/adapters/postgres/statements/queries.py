@@ -3,6 +3,8 @@
 Statements that name a schema are functions of it; the schema goes in as an Identifier.
 """
 
+from collections.abc import Sequence
+
 from psycopg import sql
 
 # --- sessions and locks ---------------------------------------------------------------------
@@ -226,11 +228,48 @@ POLICIES = sql.SQL(
 ROLE_FLAGS = sql.SQL("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = %s")
 
 
-def probe_rows(schema: str, table: str) -> sql.Composed:
-    """Rows visible outside the given tenant (the parameter may be NULL: all visible rows)."""
-    return sql.SQL(
-        "SELECT count(*) FROM (SELECT 1 FROM {} WHERE tenant_id IS DISTINCT FROM %s LIMIT 1) x"
-    ).format(sql.Identifier(schema, table))
+#: Views and materialized views of a schema with a tenant_id column that the given role can
+#: read (they have no RLS of their own: one owned by a superuser shows every tenant's rows).
+TENANT_VIEWS = sql.SQL(
+    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'"
+    " AND NOT a.attisdropped"
+    " WHERE n.nspname = %s AND c.relkind IN ('v', 'm')"
+    " AND has_table_privilege(%s, c.oid, 'SELECT') ORDER BY c.relname"
+)
+
+
+def insert_canary(schema: str, table: str, columns: Sequence[str]) -> sql.Composed:
+    """Insert one row (tenant_id first, then ``columns``) and return its ctid as text."""
+    return sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING ctid::text").format(
+        sql.Identifier(schema, table),
+        sql.SQL(", ").join(sql.Identifier(c) for c in ("tenant_id", *columns)),
+        sql.SQL(", ").join(sql.Placeholder() for _ in range(len(columns) + 1)),
+    )
+
+
+def probe_visibility(schema: str, relations: Sequence[tuple[str, bool]]) -> sql.Composed:
+    """One row per relation: its name, whether it shows rows outside the context, and
+    whether the canary is visible.
+
+    ``relations`` are (name, with_canary); per relation the parameters are its name, the
+    context twice (NULL: any visible row counts) and, if ``with_canary``, the canary's ctid.
+    """
+    parts = []
+    for name, with_canary in relations:
+        rel = sql.Identifier(schema, name)
+        canary = (
+            sql.SQL("EXISTS (SELECT 1 FROM {} WHERE ctid = %s::tid)").format(rel)
+            if with_canary
+            else sql.SQL("false")
+        )
+        parts.append(
+            sql.SQL(
+                "SELECT %s::text, EXISTS (SELECT 1 FROM {} WHERE %s::uuid IS NULL"
+                " OR tenant_id IS DISTINCT FROM %s::uuid), {}"
+            ).format(rel, canary)
+        )
+    return sql.SQL(" UNION ALL ").join(parts)
 
 
 def select_tenant_by_id(platform: str) -> sql.Composed:
