@@ -11,8 +11,12 @@ module checks that none of them ever reached a log line.
 """
 
 import asyncio
+import functools
 import logging
+import secrets
+import tempfile
 from collections.abc import Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import hvac
@@ -20,6 +24,7 @@ import pytest
 
 from tenant_operator.adapters.openbao.policies import POLICY_FILES
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
+from tenant_operator.devenv.certs import write_kube_pki
 from tenant_operator.devenv.openbao import OpenBaoServer
 from tenant_operator.settings import Settings
 
@@ -27,6 +32,16 @@ T = TypeVar("T")
 LAYOUTS = ("namespace", "mount")
 MOUNT_LAYOUT_NAMESPACE = "vault-oss"
 OPERATOR_POLICY = "tenant-operator"
+#: The auth mounts' config names a Kubernetes API that is never asked here (no logins in
+#: these tests; tests/e2e/openbao logs in against a real one); the reviewer JWT is fake.
+KUBERNETES_HOST = "https://127.0.0.1:6443"
+REVIEWER_JWT = "integration-reviewer-jwt-" + secrets.token_hex(8)
+
+
+@functools.cache
+def kubernetes_ca_pem() -> str:
+    """A throwaway CA certificate (OpenBao parses the PEM when the config is written)."""
+    return write_kube_pki(Path(tempfile.mkdtemp(prefix="bao-ca-")) / "pki").ca_cert.read_text()
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -60,7 +75,7 @@ def bao_log_records() -> Iterator[list[logging.LogRecord]]:
 @pytest.fixture(scope="session")
 def bao_secrets() -> set[str]:
     """Every token and secret value the OpenBao tests use (checked against the logs)."""
-    return set()
+    return {REVIEWER_JWT}
 
 
 @pytest.fixture(autouse=True)
@@ -86,6 +101,9 @@ def settings_for(server: OpenBaoServer, layout: str) -> Settings:
         bao_namespace=namespace,
         bao_timeout_seconds=5.0,
         tenant_service_accounts=("tenant-app",),
+        kubernetes_host=KUBERNETES_HOST,
+        kubernetes_ca_cert=kubernetes_ca_pem(),
+        kubernetes_token_reviewer_jwt=REVIEWER_JWT,
     )
 
 

@@ -1,12 +1,20 @@
 """ensure / verify / drop against a real OpenBao, holding only the operator's policy."""
 
+import logging
+
 import hvac
 import pytest
 from hvac import exceptions as hv
 
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.devenv.openbao import OpenBaoServer
-from tests.integration.openbao.conftest import root_in, run
+from tests.integration.openbao.conftest import (
+    KUBERNETES_HOST,
+    REVIEWER_JWT,
+    kubernetes_ca_pem,
+    root_in,
+    run,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -109,3 +117,41 @@ def test_audit_heads_round_trip(tenants: OpenBaoTenants) -> None:
     run(tenants.mirror_audit_head(None, 3, "sha256:" + "b" * 64))
     assert run(tenants.read_audit_head("audited")) == (7, "sha256:" + "a" * 64)
     assert run(tenants.read_audit_head(None)) == (3, "sha256:" + "b" * 64)
+
+
+def test_auth_config_is_written_once_by_the_least_privilege_operator(
+    openbao_server: OpenBaoServer, tenants: OpenBaoTenants, layout: str
+) -> None:
+    first = run(tenants.ensure_tenant("configured"))
+    assert run(tenants.ensure_tenant("configured")).changed == ()
+    state = run(tenants.ensure_tenant("configured"))
+    config = root_in(openbao_server, state.namespace).adapter.get("/v1/auth/kubernetes/config")[
+        "data"
+    ]
+    assert config["kubernetes_host"] == KUBERNETES_HOST
+    assert config["kubernetes_ca_cert"] == kubernetes_ca_pem()
+    assert config["token_reviewer_jwt_set"] is True
+    assert REVIEWER_JWT not in str(config)
+    if layout == "namespace":
+        assert "auth config of kubernetes written" in first.changed
+    # A new operator process cannot read the reviewer JWT back: it writes the config once.
+    fresh = OpenBaoTenants(tenants.settings, tenants.clients)
+    assert "auth config of kubernetes written" in run(fresh.ensure_tenant("configured")).changed
+    assert run(fresh.ensure_tenant("configured")).changed == ()
+
+
+def test_without_a_ca_outside_a_pod_provisioning_warns_but_succeeds(
+    openbao_server: OpenBaoServer,
+    tenants: OpenBaoTenants,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = tenants.settings.model_copy(update={"kubernetes_ca_cert": None})
+    adapter = OpenBaoTenants(settings, tenants.clients)
+    with caplog.at_level(logging.WARNING, logger="tenant_operator"):
+        state = run(adapter.ensure_tenant("no-ca"))
+        run(adapter.ensure_tenant("no-ca"))
+    assert state.policy in ("tenant", "tenant-no-ca")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1  # once per mount, not per reconcile
+    assert "kubernetes_ca_cert" in warnings[0] and "cannot log in" in warnings[0]
+    assert run(adapter.verify_tenant("no-ca")) == ()
