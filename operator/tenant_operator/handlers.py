@@ -33,7 +33,7 @@ def configure(settings: kopf.OperatorSettings, ours: Settings) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
-    settings.batching.worker_limit = ours.max_workers
+    settings.queueing.worker_limit = ours.max_workers
     settings.persistence.finalizer = f"{GROUP}/tenant-operator"
     # kopf ignores every annotation under its storages' prefix, so it must not be ours
     # (integraci.io/paused and the nudge annotation have to reach the update handler).
