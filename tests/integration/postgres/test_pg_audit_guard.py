@@ -35,6 +35,8 @@ REFUSED = [
     "ALTER TABLE integraci.audit_log RENAME TO audit_log_old",
     "ALTER TABLE integraci.audit_log ENABLE ROW LEVEL SECURITY",
     "CREATE INDEX sneaky ON integraci.audit_log (actor)",
+    "CREATE POLICY hide ON integraci.audit_log USING (false)",
+    "CREATE SCHEMA elsewhere; CREATE TABLE elsewhere.forged () INHERITS (integraci.audit_log)",
     "DROP TABLE integraci.audit_log",
     "DROP TABLE integraci.audit_log CASCADE",
     "DROP SCHEMA integraci CASCADE",
@@ -58,6 +60,15 @@ def as_owner(pg, statement: str) -> None:
 
 @pytest.mark.parametrize("statement", REFUSED)
 def test_owner_cannot_alter_or_drop_the_audit_objects(pg, statement) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="audit guard"):
+        as_owner(pg, statement)
+
+
+def test_renaming_the_platform_schema_does_not_open_a_way_around(pg) -> None:
+    statement = (
+        "ALTER SCHEMA integraci RENAME TO renamed;"
+        " DROP TRIGGER audit_log_append_only ON renamed.audit_log"
+    )
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="audit guard"):
         as_owner(pg, statement)
 
