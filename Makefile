@@ -51,9 +51,10 @@ lint: venv
 crds: venv
 	$(BIN)/tenant-operator crds
 
-bench: venv
-	$(BIN)/python bench/postgres.py
-	$(BIN)/python bench/openbao.py
+bench: venv cluster-bins
+	$(BIN)/python -m bench.postgres
+	$(BIN)/python -m bench.openbao
+	$(BIN)/python -m bench.operator
 
 clean:
 	rm -rf $(VENV) .dev .mypy_cache .ruff_cache .pytest_cache

@@ -9,7 +9,7 @@ then times
 * the raw floor: the same recorded requests replayed with a plain ``requests.Session``
   (slug substituted), no hvac, no asyncio, no checks.
 
-Usage: ``.venv/bin/python bench/openbao.py [--tenants 200]``
+Usage: ``.venv/bin/python -m bench.openbao [--tenants 200]``
 """
 
 import argparse

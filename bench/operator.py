@@ -1,6 +1,9 @@
 """Benchmark the operator end to end on a throwaway local stack.
 
-    .venv/bin/python bench/operator.py [--samples 20] [--burst 200] [--burst-timeout 600]
+    .venv/bin/python -m bench.operator [--samples 20] [--burst 200] [--burst-timeout 600]
+
+Run it as a module (``-m``), like every script here: run as a path, ``bench/`` would be
+first on ``sys.path`` and this file would shadow the stdlib ``operator`` module.
 
 Starts PostgreSQL (``durable=False``: fsync and synchronous_commit off, as in the test
 suite), OpenBao (dev), a real kube-apiserver with the committed CRDs, and the operator as a
@@ -14,16 +17,6 @@ subprocess (``tenant-operator run --standalone``), wired as the e2e tests wire i
 
 The per-system raw floors are in bench/postgres.py and bench/openbao.py.
 """
-# ruff: noqa: E402, PTH100, PTH120
-
-import os
-import sys
-
-# Run as a script, this file's directory is sys.path[0] and its name would shadow the
-# stdlib ``operator`` module (imported by enum, random, ...): drop that entry first
-# (os.path, not pathlib: pathlib itself imports re -> enum -> operator).
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
 import argparse
 import statistics

@@ -1,6 +1,6 @@
 """Benchmark the PostgreSQL adapter on a throwaway local server.
 
-    .venv/bin/python bench/postgres.py [--tenants 20] [--rows 1000000] [--appends 4000]
+    .venv/bin/python -m bench.postgres [--tenants 20] [--rows 1000000] [--appends 4000]
 
 Starts its own PostgresServer with ``durable=False`` (fsync and synchronous_commit off, as
 in the test suite), bootstraps the roles, migrates, then prints:

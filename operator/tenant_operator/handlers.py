@@ -33,7 +33,10 @@ def configure(settings: kopf.OperatorSettings, ours: Settings) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
+    # Bounded, but an object's worker holds its slot until idle_timeout after its last
+    # event: kopf's 5 s default capped a burst at worker_limit objects per 5 s.
     settings.queueing.worker_limit = ours.max_workers
+    settings.queueing.idle_timeout = ours.worker_idle_seconds
     settings.persistence.finalizer = f"{GROUP}/tenant-operator"
     # kopf ignores every annotation under its storages' prefix, so it must not be ours
     # (integraci.io/paused and the nudge annotation have to reach the update handler).

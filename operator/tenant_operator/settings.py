@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     allowed_secret_namespaces: tuple[str, ...] = ("tenant-secrets",)
     drift_period_seconds: float = Field(300.0, gt=0)
     drift_batch_size: int = Field(20, ge=1)
-    max_workers: int = Field(8, ge=1)
+    max_workers: int = Field(
+        32, ge=1, description="Objects kopf processes at once (each holds one worker)."
+    )
+    worker_idle_seconds: float = Field(
+        0.5, gt=0, description="How long an idle object's worker keeps its slot."
+    )
     metrics_port: int = Field(9090, ge=0, le=65535)
     liveness_port: int = Field(8080, ge=0, le=65535)
