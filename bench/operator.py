@@ -32,14 +32,8 @@ from kubernetes.client.exceptions import ApiException
 from tenant_operator.devenv.kube import KubeApi
 from tenant_operator.devenv.kubedev import apply_crds
 from tenant_operator.devenv.openbao import OpenBaoServer
-from tenant_operator.devenv.operator import (
-    OperatorProcess,
-    operator_env,
-    operator_token,
-    prepare_database,
-)
+from tenant_operator.devenv.operator import operator_for
 from tenant_operator.devenv.postgres import PostgresServer
-from tenant_operator.settings import Settings
 
 GROUP, VERSION, PLURAL = "integraci.io", "v1alpha1", "tenants"
 CRD_DIR = Path(__file__).resolve().parents[1] / "crds"
@@ -150,7 +144,6 @@ def main() -> None:
     parser.add_argument("--burst-timeout", type=float, default=600.0)
     args = parser.parse_args()
 
-    settings = Settings()
     workdir = Path(tempfile.mkdtemp(prefix="bench-operator-"))
     print("starting PostgreSQL (durable=False: fsync off), OpenBao, kube-apiserver ...", flush=True)
     with (
@@ -161,21 +154,9 @@ def main() -> None:
         apply_crds(kube, sorted(CRD_DIR.glob("*.yaml")))
         api = config.new_client_from_config(config_file=str(kube.kubeconfig))
         with api:
-            core = client.CoreV1Api(api)
-            for ns in ("tenant-secrets", "default"):
-                try:
-                    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
-                except ApiException as exc:
-                    if exc.status != 409:
-                        raise
-            env = operator_env(
-                database_url=prepare_database(pg, DB, settings),
-                bao_addr=bao.addr,
-                bao_token=operator_token(bao, settings),
-                kubeconfig=kube.kubeconfig,
-            )
             log_path = workdir / "operator.log"
-            with OperatorProcess(env, log_path) as operator:
+            running = operator_for(pg, bao, kube, dbname=DB, log_path=log_path)
+            with running as operator:
                 print(f"operator running (pid {operator.pid}), log {log_path}", flush=True)
                 custom = client.CustomObjectsApi(api)
                 latency(custom, args.samples)

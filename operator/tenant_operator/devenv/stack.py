@@ -16,15 +16,9 @@ from pathlib import Path
 from tenant_operator.devenv.kube import KubeApi
 from tenant_operator.devenv.kubedev import apply_crds
 from tenant_operator.devenv.openbao import OpenBaoServer
-from tenant_operator.devenv.operator import (
-    OperatorProcess,
-    operator_env,
-    operator_token,
-    prepare_database,
-)
+from tenant_operator.devenv.operator import OperatorProcess, operator_for
 from tenant_operator.devenv.postgres import PostgresServer
 from tenant_operator.devenv.process import ServiceError
-from tenant_operator.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +78,6 @@ def write_env_file(path: Path, env: Mapping[str, str]) -> None:
 @contextlib.contextmanager
 def dev_stack(workdir: Path, crds: Path) -> Iterator[DevStack]:
     """Start everything; stop it all (in reverse order) on exit."""
-    settings = Settings()
     workdir.mkdir(parents=True, exist_ok=True)
     with (
         PostgresServer(durable=True) as pg,
@@ -92,12 +85,9 @@ def dev_stack(workdir: Path, crds: Path) -> Iterator[DevStack]:
         KubeApi() as kube,
     ):
         apply_crds(kube, sorted(crds.glob("*.yaml")))
-        env = operator_env(
-            database_url=prepare_database(pg, DEV_DATABASE, settings),
-            bao_addr=bao.addr,
-            bao_token=operator_token(bao, settings),
-            kubeconfig=kube.kubeconfig,
-            drift_period_seconds="30",
+        log_path = workdir / "operator.log"
+        running = operator_for(
+            pg, bao, kube, dbname=DEV_DATABASE, log_path=log_path, drift_period_seconds="30"
         )
-        with OperatorProcess(env, workdir / "operator.log") as operator:
+        with running as operator:
             yield DevStack(postgres=pg, openbao=bao, kube=kube, operator=operator)

@@ -25,6 +25,7 @@ from kubernetes.client.exceptions import ApiException
 from tenant_operator.devenv.kube import KubeApi
 from tenant_operator.devenv.openbao import OpenBaoServer
 from tenant_operator.settings import Settings
+from tests.logcapture import capture
 
 REVIEWER_NAMESPACE = "openbao-system"
 REVIEWER_ACCOUNT = "openbao-token-reviewer"
@@ -34,29 +35,10 @@ OPERATOR_ACCOUNT = "tenant-operator"
 LAYOUTS = ("namespace", "mount")
 
 
-class _Collect(logging.Handler):
-    def __init__(self, sink: list[logging.LogRecord]) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.sink = sink
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.sink.append(record)
-
-
 @pytest.fixture(scope="session")
 def e2e_bao_log_records() -> Iterator[list[logging.LogRecord]]:
-    records: list[logging.LogRecord] = []
-    handler = _Collect(records)
-    root = logging.getLogger()
-    names = ("", "hvac", "urllib3", "kubernetes", "tenant_operator")
-    saved = {name: logging.getLogger(name).level for name in names}
-    root.addHandler(handler)
-    for name in saved:
-        logging.getLogger(name).setLevel(logging.DEBUG)
-    yield records
-    root.removeHandler(handler)
-    for name, level in saved.items():
-        logging.getLogger(name).setLevel(level)
+    with capture(("hvac", "urllib3", "kubernetes", "tenant_operator")) as records:
+        yield records
 
 
 @pytest.fixture(scope="session")

@@ -17,12 +17,7 @@ from kubernetes.client.exceptions import ApiException
 
 from tenant_operator.devenv.kube import KubeApi
 from tenant_operator.devenv.openbao import OpenBaoServer
-from tenant_operator.devenv.operator import (
-    OperatorProcess,
-    operator_env,
-    operator_token,
-    prepare_database,
-)
+from tenant_operator.devenv.operator import OperatorProcess, ensure_namespaces, operator_for
 from tenant_operator.devenv.postgres import PostgresServer
 from tenant_operator.settings import Settings
 
@@ -157,24 +152,19 @@ def _stack(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     settings = Settings()
-    dsn = prepare_database(postgres_server, DB, settings)
-    token = operator_token(openbao_server, settings)
-    core = client.CoreV1Api(api_client)
-    for ns in (SECRETS_NS, "default"):
-        try:
-            core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-    env = operator_env(
-        database_url=dsn,
-        bao_addr=openbao_server.addr,
-        bao_token=token,
-        kubeconfig=kube_api.kubeconfig,
+    log_path = tmp_path_factory.mktemp("operator") / "operator.log"
+    ensure_namespaces(kube_api, ["default"])
+    running = operator_for(
+        postgres_server,
+        openbao_server,
+        kube_api,
+        dbname=DB,
+        log_path=log_path,
+        settings=settings,
         drift_period_seconds="2",
     )
-    log_path = tmp_path_factory.mktemp("operator") / "operator.log"
-    with OperatorProcess(env, log_path) as operator:
+    with running as operator:
+        token = operator.env["BAO_TOKEN"]
         yield Stack(api_client, postgres_server, openbao_server, operator, settings, {token})
 
 

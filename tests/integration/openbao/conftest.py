@@ -27,6 +27,7 @@ from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.devenv.certs import write_kube_pki
 from tenant_operator.devenv.openbao import OpenBaoServer
 from tenant_operator.settings import Settings
+from tests.logcapture import capture
 
 T = TypeVar("T")
 LAYOUTS = ("namespace", "mount")
@@ -48,28 +49,10 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-class _Collect(logging.Handler):
-    def __init__(self, sink: list[logging.LogRecord]) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.sink = sink
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.sink.append(record)
-
-
 @pytest.fixture(scope="session")
 def bao_log_records() -> Iterator[list[logging.LogRecord]]:
-    records: list[logging.LogRecord] = []
-    handler = _Collect(records)
-    root = logging.getLogger()
-    saved = {name: logging.getLogger(name).level for name in ("", "hvac", "urllib3")}
-    root.addHandler(handler)
-    for name in saved:
-        logging.getLogger(name).setLevel(logging.DEBUG)
-    yield records
-    root.removeHandler(handler)
-    for name, level in saved.items():
-        logging.getLogger(name).setLevel(level)
+    with capture(("hvac", "urllib3")) as records:
+        yield records
 
 
 @pytest.fixture(scope="session")
