@@ -130,9 +130,9 @@ class _Run:
     async def subprocessors(self) -> cond.Check:
         assert self.db is not None
         previous = {
-            s.name: s.effective_at
+            s.name: s.objected_at
             for s in (self.tenant.status.sub_processors if self.tenant.status else [])
-            if s.state.value == subs.OBJECTED and s.effective_at is not None
+            if s.state.value == subs.OBJECTED and s.objected_at is not None
         }
         created = self.tenant.metadata.creation_timestamp
         decisions = subs.decide(
@@ -150,7 +150,12 @@ class _Run:
             "tenant.subprocessors.ensured", f"postgres:subprocessors/{self.plan.slug}", changed
         )
         self.out.status["subProcessors"] = [
-            {"name": d.name, "state": d.state, "effectiveAt": _stamp(d.effective_at)}
+            {
+                "name": d.name,
+                "state": d.state,
+                "effectiveAt": _stamp(d.effective_at),
+                **({"objectedAt": _stamp(d.objected_at)} if d.objected_at else {}),
+            }
             for d in decisions
         ]
         self.out.revisit_at = subs.next_change(decisions, self.now)

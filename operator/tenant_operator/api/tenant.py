@@ -224,6 +224,8 @@ class SubProcessorStatus(ApiModel):
     """Active, PendingNotice or Objected."""
     effective_at: datetime | None = None
     """When the notice period ends (or ended)."""
+    objected_at: datetime | None = None
+    """When the tenant objected (Objected only)."""
 
 
 class AuditStatus(ApiModel):

@@ -65,6 +65,10 @@ def test_new_subprocessor_waits_out_notice_for_enterprise_and_can_be_objected(
     assert accepted and accepted["status"] == "False" and accepted["reason"] == "Objected"
     assert vendor in accepted["message"]
     assert stack.wait_ready(enterprise)  # an objection is the tenant's right, not a failure
+    objected_at = entry(stack, enterprise, vendor)["objectedAt"]  # type: ignore[index]
+    stack.patch_tenant(enterprise, {"spec": {"organisation": "Renamed Ltd"}})
+    stack.wait_ready(enterprise)
+    assert entry(stack, enterprise, vendor)["objectedAt"] == objected_at  # type: ignore[index]
     rows = stack.sql(
         "SELECT r.state, r.objected_at IS NOT NULL FROM integraci.subprocessor_records r"
         " JOIN integraci.tenants t ON t.id = r.tenant_id WHERE t.slug = %s AND r.name = %s",
