@@ -29,8 +29,13 @@ log = logging.getLogger(__name__)
 class Result:
     status: dict[str, Any] = field(default_factory=dict)
     error: OperatorError | None = None
-    #: Seconds after which to look at the object again although nothing failed.
-    revisit_after: float | None = None
+
+
+#: The aspect a refused spec is about (an invalid manifest is about no single aspect).
+PLAN_ERROR_ASPECTS = {
+    "SecretNamespaceForbidden": cond.CONNECTORS_ROUTED,
+    "IsolationImmutable": cond.DATABASE_READY,
+}
 
 
 def is_true(annotations: Mapping[str, str], key: str) -> bool:
@@ -90,11 +95,12 @@ async def tenant_changed(
             workload_namespace_prefix=rt.settings.tenant_workload_namespace_prefix,
         )
     except PermanentError as exc:
-        aspect = cond.CONNECTORS_ROUTED if exc.reason.startswith("Secret") else cond.DATABASE_READY
-        checks = [cond.failed(aspect, exc.reason, exc.message, permanent=True)]
+        aspect = PLAN_ERROR_ASPECTS.get(exc.reason)
+        failure = cond.failed(aspect or cond.READY, exc.reason, exc.message, permanent=True)
+        checks = [*cond.summarize([failure]), *([failure] if aspect else [])]
         status = {
             "observedGeneration": meta.get("generation"),
-            "conditions": _conditions(body, [*cond.summarize(checks), *checks], now),
+            "conditions": _conditions(body, checks, now),
         }
         rt.metrics.reconciles.labels("stalled").inc()
         return Result(status=status, error=exc)
@@ -107,8 +113,7 @@ async def tenant_changed(
         "observedGeneration": meta.get("generation"),
         "conditions": _conditions(body, outcome.checks, now),
     }
-    revisit = (outcome.revisit_at - now).total_seconds() if outcome.revisit_at else None
-    return Result(status=status, error=outcome.error, revisit_after=revisit)
+    return Result(status=status, error=outcome.error)
 
 
 def _outcome_label(error: OperatorError | None) -> str:

@@ -14,6 +14,7 @@ from tenant_operator.domain.errors import OperatorError, RetryableError
 from tenant_operator.settings import Settings
 
 MAX_BACKOFF = 60.0
+PREVENTED_RECHECK = 30.0
 KOPF_PREFIX = f"kopf.{GROUP}"
 
 
@@ -104,20 +105,18 @@ async def tenant_erasure(
     except OperatorError as exc:
         kopf.warn(body, reason=exc.reason, message=exc.message)
         patch.status.update(flows.deletion_refused(body, exc))
-        # Keep the finalizer (never give up on a deletion): retry, slowly when prevented.
-        raise kopf.TemporaryError(
-            exc.message,
-            delay=30
-            if exc.reason == "DeletionPrevented"
-            else min(MAX_BACKOFF, 2.0 ** min(retry, 6)),
-        ) from None
+        # A deletion is never given up, so even a refusal is retried (slowly when prevented).
+        delay = PREVENTED_RECHECK if exc.reason == "DeletionPrevented" else None
+        raise_for(RetryableError(exc.message, reason=exc.reason, delay=delay), retry)
     logger.info("tenant deleted: %s", "; ".join(done))
 
 
 @kopf.on.event("", "v1", "secrets")
 async def connector_secret(
-    namespace: str | None, name: str, memo: kopf.Memo, **kwargs: Any
+    type: str | None, namespace: str | None, name: str, memo: kopf.Memo, **kwargs: Any
 ) -> None:
+    if type is None:  # the initial listing: every tenant resumes on its own anyway
+        return
     index: kopf.Index[tuple[str | None, str], str] = kwargs["tenants_by_secret"]
     for slug in index.get((namespace, name), []):
         await memo.runtime.kube.nudge(slug, f"secret {namespace}/{name} changed")

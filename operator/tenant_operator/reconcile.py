@@ -40,8 +40,6 @@ class Outcome:
     checks: list[cond.Check] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     error: OperatorError | None = None
-    #: When to look again although nothing failed (a sub-processor notice ending).
-    revisit_at: datetime | None = None
 
 
 @dataclass
@@ -158,7 +156,6 @@ class _Run:
             }
             for d in decisions
         ]
-        self.out.revisit_at = subs.next_change(decisions, self.now)
         objected = sorted(d.name for d in decisions if d.state == subs.OBJECTED)
         if objected:
             return cond.Check(

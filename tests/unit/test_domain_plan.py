@@ -91,18 +91,6 @@ def test_notice_decisions(
     assert [d.state for d in decided] == [state]
 
 
-def test_next_change_is_the_end_of_the_earliest_notice() -> None:
-    decided = subprocessors.decide(
-        [entry("a", 1, 30), entry("b", 1, 10)],
-        enterprise=True,
-        tenant_created_at=NOW,
-        objections=(),
-        previous_objected_at={},
-        now=NOW + timedelta(days=2),
-    )
-    assert subprocessors.next_change(decided, NOW) == NOW + timedelta(days=11)
-
-
 def row(seq: int, digest: str) -> audit.ChainRow:
     return audit.ChainRow(seq, NOW, "op", "act", "t", {}, "d", "p", digest)
 

@@ -59,9 +59,3 @@ def decide(
         else:
             decisions.append(Decision(entry.name, ACTIVE, notified_at, effective_at, None))
     return decisions
-
-
-def next_change(decisions: Sequence[Decision], now: datetime) -> datetime | None:
-    """When the earliest pending notice ends (a tenant to look at again then)."""
-    pending = [d.effective_at for d in decisions if d.state == PENDING_NOTICE]
-    return min(pending) if pending and min(pending) > now else None
