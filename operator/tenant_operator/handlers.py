@@ -45,7 +45,7 @@ def configure(settings: kopf.OperatorSettings, ours: Settings) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=KOPF_PREFIX, key="last-handled-configuration"
     )
-    settings.peering.name = "tenant-operator"
+    settings.peering.lifetime = ours.peering_lifetime_seconds
 
 
 @kopf.on.startup()

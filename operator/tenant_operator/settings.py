@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     max_workers: int = Field(
         32, ge=1, description="Objects kopf processes at once (each holds one worker)."
     )
+    peering_lifetime_seconds: int = Field(
+        60, ge=5, description="How long a replica's peering record counts as alive."
+    )
     worker_idle_seconds: float = Field(
         0.5, gt=0, description="How long an idle object's worker keeps its slot."
     )

@@ -33,7 +33,7 @@ def tenant_schema() -> dict[str, Any]:
 
 
 def test_schemas_are_structural() -> None:
-    for path in CRDS.glob("*.yaml"):
+    for path in (CRDS / name for name in crdgen.render_crds()):
         crd = yaml.safe_load(path.read_text())
         keys = {key for _, key in walk(crd["spec"]["versions"][0]["schema"])}
         assert not keys & {"$ref", "anyOf", "oneOf", "allOf", "$defs", "title", "const"}, path

@@ -69,11 +69,15 @@ def operator_env(
 
 
 class OperatorProcess(process.Service):
-    """``tenant-operator run --standalone`` as a child process, log in ``log_path``."""
+    """``tenant-operator run`` as a child process (standalone unless told), log in ``log_path``."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, *, standalone: bool = True, priority: int = 0
+    ) -> None:
         self.env = env
         self.log_path = log_path
+        self.standalone = standalone
+        self.priority = priority
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -90,7 +94,9 @@ class OperatorProcess(process.Service):
         return f"http://127.0.0.1:{self.env['TENANT_OPERATOR_LIVENESS_PORT']}/healthz"
 
     def start(self) -> Self:
-        argv = [sys.executable, "-m", "tenant_operator.cli", "run", "--standalone"]
+        argv = [sys.executable, "-m", "tenant_operator.cli", "run", f"--priority={self.priority}"]
+        if self.standalone:
+            argv.append("--standalone")
         self._proc = process.spawn(argv, None, log_path=self.log_path, env=self.env)
         process.wait_until(
             self._alive, what="tenant-operator", proc=self._proc, log_path=self.log_path

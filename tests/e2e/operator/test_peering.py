@@ -1,0 +1,91 @@
+"""Two replicas with kopf peering: one works, the other stands by and takes over."""
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from tenant_operator.devenv.operator import OperatorProcess
+from tenant_operator.devenv.process import free_port
+from tests.e2e.operator.conftest import SECRETS_NS, Stack, unique
+
+RESUMING = "Resuming operations after the pause"
+
+
+def replica(stack: Stack, log_dir: Path, name: str, priority: int) -> OperatorProcess:
+    env = dict(stack.operator.env)
+    env["TENANT_OPERATOR_METRICS_PORT"] = str(free_port())
+    env["TENANT_OPERATOR_LIVENESS_PORT"] = str(free_port())
+    env["TENANT_OPERATOR_PEERING_LIFETIME_SECONDS"] = "10"
+    return OperatorProcess(env, log_dir / f"{name}.log", standalone=False, priority=priority)
+
+
+@pytest.fixture
+def peering(stack: Stack) -> Iterator[None]:
+    """The peering object of the tenant-operator neighbourhood; the standalone one stops."""
+    body = {
+        "apiVersion": "kopf.dev/v1",
+        "kind": "KopfPeering",
+        "metadata": {"name": "tenant-operator", "namespace": SECRETS_NS},
+    }
+    try:
+        stack.custom.create_namespaced_custom_object(
+            "kopf.dev", "v1", SECRETS_NS, "kopfpeerings", body
+        )
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    stack.operator.stop()
+    try:
+        yield
+    finally:
+        stack.operator.start()
+
+
+@contextlib.contextmanager
+def replica_logs_on_failure(*replicas: OperatorProcess) -> Iterator[None]:
+    try:
+        yield
+    except AssertionError as exc:
+        tails = [
+            f"--- {r.log_path.name}:\n" + "\n".join(r.log().splitlines()[-25:]) for r in replicas
+        ]
+        raise AssertionError(f"{exc}\n" + "\n".join(tails)) from None
+
+
+def handled(operator: OperatorProcess, slug: str) -> bool:
+    """This replica provisioned ``slug`` (the OpenBao adapter logs each new tenant)."""
+    return f"OpenBao tenant {slug}:" in operator.log()
+
+
+@pytest.mark.usefixtures("peering")
+def test_standby_replica_pauses_and_takes_over(stack: Stack, tmp_path: Path) -> None:
+    with (
+        replica(stack, tmp_path, "active", 100) as active,
+        replica(stack, tmp_path, "standby", 50) as standby,
+        replica_logs_on_failure(active, standby),
+    ):
+        # With mandatory peering every replica starts paused; only the highest resumes.
+        stack.wait("the active replica to resume", lambda: RESUMING in active.log())
+        peers = stack.custom.get_namespaced_custom_object(
+            "kopf.dev", "v1", SECRETS_NS, "kopfpeerings", "tenant-operator"
+        )["status"]
+        assert sorted(p["priority"] for p in peers.values()) == [50, 100]
+        assert RESUMING not in standby.log()
+        first = unique("ha")
+        stack.apply_tenant(first)
+        stack.wait_ready(first)
+        assert handled(active, first)
+        assert not handled(standby, first)
+        active.stop()
+        stack.wait(
+            "the standby to resume",
+            lambda: RESUMING in standby.log(),
+            timeout=60,
+        )
+        second = unique("ha")
+        stack.apply_tenant(second)
+        stack.wait_ready(second)
+        assert handled(standby, second)
