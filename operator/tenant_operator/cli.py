@@ -58,6 +58,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tenant_operator.settings import Settings
 
     settings = Settings()
+    logging.getLogger().handlers.clear()  # kopf installs its own handler and format
+    log_format = kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL
+    kopf.configure(verbose=args.verbose, log_format=log_format, log_refkey="object")
     liveness = (
         f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
     )

@@ -107,5 +107,8 @@ class Settings(BaseSettings):
     worker_idle_seconds: float = Field(
         0.5, gt=0, description="How long an idle object's worker keeps its slot."
     )
+    log_format: Literal["json", "text"] = Field(
+        "json", description="json: one object per line, with the Kubernetes object it is about."
+    )
     metrics_port: int = Field(9090, ge=0, le=65535)
     liveness_port: int = Field(8080, ge=0, le=65535)

@@ -87,7 +87,13 @@ def dev_stack(workdir: Path, crds: Path) -> Iterator[DevStack]:
         apply_crds(kube, sorted(crds.glob("*.yaml")))
         log_path = workdir / "operator.log"
         running = operator_for(
-            pg, bao, kube, dbname=DEV_DATABASE, log_path=log_path, drift_period_seconds="30"
+            pg,
+            bao,
+            kube,
+            dbname=DEV_DATABASE,
+            log_path=log_path,
+            drift_period_seconds="30",
+            log_format="text",
         )
         with running as operator:
             yield DevStack(postgres=pg, openbao=bao, kube=kube, operator=operator)
