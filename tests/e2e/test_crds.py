@@ -11,26 +11,25 @@ from tenant_operator.devenv.kube import KubeApi
 pytestmark = pytest.mark.e2e
 
 
-def _load(path: Path) -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load(path.read_text())
-    return document
+def _load(paths: list[Path]) -> list[dict[str, Any]]:
+    """Every CRD in the files (a file may hold several documents)."""
+    return [doc for path in paths for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
 def test_every_crd_is_established_and_listable(kube_api: KubeApi, crds: list[Path]) -> None:
-    for path in crds:
-        crd = _load(path)
+    for crd in _load(crds):
         plural = crd["spec"]["names"]["plural"]
         group = crd["spec"]["group"]
 
         result = kube_api.kubectl("get", f"{plural}.{group}", "-o", "name")
 
-        assert result.returncode == 0, f"{path.name}: {result.stderr}"
+        assert result.returncode == 0, f"{plural}.{group}: {result.stderr}"
 
 
 def test_kubectl_explain_tenant_spec_shows_the_schema_descriptions(
     kube_api: KubeApi, crds: list[Path]
 ) -> None:
-    tenant_crd = next(_load(p) for p in crds if _load(p)["spec"]["names"]["kind"] == "Tenant")
+    tenant_crd = next(c for c in _load(crds) if c["spec"]["names"]["kind"] == "Tenant")
     version = next(v for v in tenant_crd["spec"]["versions"] if v.get("storage"))
     spec_schema = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
     described = {

@@ -80,3 +80,24 @@ def test_update_and_secret_rotation(stack: Stack) -> None:
     meta = kv.read_secret_metadata("connectors/github", mount_point="kv")
     assert meta["data"]["current_version"] == 2
     stack.wait_ready(slug)
+
+
+def test_plan_change_keeps_isolation_and_connector_changes_are_routed(stack: Stack) -> None:
+    slug = unique("chg")
+    stack.put_secret(f"{slug}-gh", {"token": "gh-s3cr3t"})
+    stack.put_secret(f"{slug}-gl", {"token": "gl-s3cr3t"})
+    stack.apply_tenant(slug, plan="team", connectors=[connector("github", f"{slug}-gh")])
+    stack.wait_ready(slug)
+    gitlab = {**connector("gitlab", f"{slug}-gl"), "type": "gitlab"}
+    stack.patch_tenant(slug, {"spec": {"plan": "enterprise", "connectors": [gitlab]}})
+    status = stack.wait_ready(slug)["status"]
+    assert status["database"]["isolation"] == "shared"  # fixed at creation
+    assert [c["name"] for c in status["connectors"]] == ["gitlab"]
+    rows = stack.sql(
+        "SELECT t.plan, c.name, c.ref FROM integraci.tenants t"
+        " JOIN integraci.connectors c ON c.tenant_id = t.id WHERE t.slug = %s",
+        [slug],
+    )
+    assert rows == [("enterprise", "gitlab", f"openbao://tenants/{slug}/kv/connectors/gitlab")]
+    kv = stack.bao_root(f"tenants/{slug}").secrets.kv.v2
+    assert kv.list_secrets("connectors", mount_point="kv")["data"]["keys"] == ["gitlab"]
