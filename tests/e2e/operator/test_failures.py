@@ -74,9 +74,18 @@ def test_drift_is_found_and_repaired(stack: Stack) -> None:
         return forced == [(True,)] and 'path "*"' not in policy
 
     stack.wait("drift repaired", repaired, timeout=60)
-    events = stack.core.list_namespaced_event("default").items
-    found = [e for e in events if e.involved_object.name == slug and e.reason == "DriftDetected"]
-    assert found and "PostgreSQL" in found[0].message
+
+    def reported() -> bool:
+        # One scan may see both drifts, or two scans one each: read all the events.
+        events = stack.core.list_namespaced_event("default").items
+        text = " ".join(
+            e.message
+            for e in events
+            if e.involved_object.name == slug and e.reason == "DriftDetected"
+        )
+        return "PostgreSQL" in text and "OpenBao" in text
+
+    stack.wait("DriftDetected events naming both drifts", reported)
     stack.wait_ready(slug)
 
 
