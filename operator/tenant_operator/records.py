@@ -18,7 +18,7 @@ def connector_record(connector: ConnectorPlan, ref: str, version: int) -> Connec
 def subprocessor_record(decision: Decision) -> SubProcessorRecord:
     return SubProcessorRecord(
         name=decision.name,
-        state=decision.state,  # type: ignore[arg-type]
+        state=decision.state,
         notified_at=decision.notified_at,
         effective_at=decision.effective_at,
         objected_at=decision.objected_at,

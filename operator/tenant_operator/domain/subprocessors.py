@@ -9,10 +9,12 @@ makes it Objected for that tenant, whatever the plan.
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
-ACTIVE = "Active"
-PENDING_NOTICE = "PendingNotice"
-OBJECTED = "Objected"
+State = Literal["Active", "PendingNotice", "Objected"]
+ACTIVE: State = "Active"
+PENDING_NOTICE: State = "PendingNotice"
+OBJECTED: State = "Objected"
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class Decision:
     """The state of one sub-processor for one tenant."""
 
     name: str
-    state: str
+    state: State
     notified_at: datetime
     effective_at: datetime
     objected_at: datetime | None
