@@ -1,5 +1,6 @@
 """Pieces shared by the API models: the base model, names, metadata and conditions."""
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -7,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from tenant_operator.domain import naming
+from tenant_operator.domain.errors import PermanentError
 
 GROUP = "integraci.io"
 VERSION = "v1alpha1"
@@ -80,6 +82,15 @@ class Condition(ApiModel):
     """The .metadata.generation the condition was set for."""
     last_transition_time: datetime
     """When the status last changed (not when the condition was last checked)."""
+
+
+def checked_name(metadata: ObjectMeta, validate: Callable[[str], str]) -> ObjectMeta:
+    """``metadata`` if ``validate`` accepts its name, else the ValueError pydantic reports."""
+    try:
+        validate(metadata.name)
+    except PermanentError as exc:
+        raise ValueError(exc.message) from None
+    return metadata
 
 
 def list_map(*keys: str) -> dict[str, Any]:

@@ -10,10 +10,10 @@ from tenant_operator.api.common import (
     Condition,
     ObjectMeta,
     Text,
+    checked_name,
     list_map,
 )
 from tenant_operator.domain import naming
-from tenant_operator.domain.errors import PermanentError
 
 KIND = "SubProcessor"
 PLURAL = "subprocessors"
@@ -59,8 +59,6 @@ class SubProcessor(ApiModel):
     @field_validator("metadata")
     @classmethod
     def _name(cls, metadata: ObjectMeta) -> ObjectMeta:
-        try:
-            naming.validate_label(metadata.name, what="sub-processor name")
-        except PermanentError as exc:
-            raise ValueError(exc.message) from None
-        return metadata
+        return checked_name(
+            metadata, lambda name: naming.validate_label(name, what="sub-processor name")
+        )

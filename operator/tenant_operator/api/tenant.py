@@ -20,10 +20,10 @@ from tenant_operator.api.common import (
     Slug,
     Subdomain,
     Text,
+    checked_name,
     list_map,
 )
 from tenant_operator.domain import naming
-from tenant_operator.domain.errors import PermanentError
 
 KIND = "Tenant"
 PLURAL = "tenants"
@@ -274,11 +274,7 @@ class Tenant(ApiModel):
     @field_validator("metadata")
     @classmethod
     def _slug(cls, metadata: ObjectMeta) -> ObjectMeta:
-        try:
-            naming.validate_slug(metadata.name)
-        except PermanentError as exc:
-            raise ValueError(exc.message) from None
-        return metadata
+        return checked_name(metadata, naming.validate_slug)
 
     @property
     def slug(self) -> Slug:
