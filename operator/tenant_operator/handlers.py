@@ -10,7 +10,7 @@ from tenant_operator import drift, erasure, flows, runtime
 from tenant_operator.api.common import GROUP, VERSION
 from tenant_operator.api.subprocessor import PLURAL as SUBPROCESSORS
 from tenant_operator.api.tenant import PLURAL as TENANTS
-from tenant_operator.domain.errors import OperatorError, RetryableError
+from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.settings import Settings
 
 MAX_BACKOFF = 60.0
@@ -46,13 +46,19 @@ def configure(settings: kopf.OperatorSettings, ours: Settings) -> None:
         prefix=KOPF_PREFIX, key="last-handled-configuration"
     )
     settings.peering.lifetime = ours.peering_lifetime_seconds
+    # No cluster-wide watching of CRDs and namespaces (least privilege: the chart grants
+    # neither). The allowed namespaces are exact names; runtime.start checks the CRDs.
+    settings.scanning.disabled = True
 
 
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     ours = memo.get("settings") or Settings()
     configure(settings, ours)
-    memo.runtime = rt = await runtime.start(ours)
+    try:
+        memo.runtime = rt = await runtime.start(ours)
+    except PermanentError as exc:  # e.g. the CRDs are not installed: exit, saying so
+        raise kopf.PermanentError(f"{exc.reason}: {exc.message}") from None
     rt.metrics.serve(ours.metrics_port)
     memo.scanner = asyncio.create_task(drift.run_scanner(rt), name="drift scanner")
 

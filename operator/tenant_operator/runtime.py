@@ -7,6 +7,7 @@ from functools import partial
 from kubernetes import client
 
 from tenant_operator.adapters.kubernetes.client import build_api_client
+from tenant_operator.adapters.kubernetes.discovery import require_served
 from tenant_operator.adapters.kubernetes.secrets import KubeSecrets
 from tenant_operator.adapters.kubernetes.tenants import KubeTenants
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
@@ -15,6 +16,9 @@ from tenant_operator.adapters.postgres.isolation import verify_isolation
 from tenant_operator.adapters.postgres.migrations import migrate
 from tenant_operator.adapters.postgres.session import Pool, make_pool
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
+from tenant_operator.api.common import GROUP, VERSION
+from tenant_operator.api.subprocessor import PLURAL as SUBPROCESSORS
+from tenant_operator.api.tenant import PLURAL as TENANTS
 from tenant_operator.metrics import Metrics
 from tenant_operator.ports import Ports
 from tenant_operator.settings import Settings
@@ -35,12 +39,16 @@ class Runtime:
 
 
 async def start(settings: Settings) -> Runtime:
-    """Open the pool, migrate, ensure OpenBao's platform objects, connect to Kubernetes."""
+    """Check the CRDs are served, open the pool, migrate, ensure OpenBao's platform objects."""
+    api_client = build_api_client()
     pool = make_pool(
         settings.database_url.get_secret_value(), settings, timeout=settings.pool_timeout_seconds
     )
-    await pool.open()
     try:
+        await require_served(
+            api_client, [(GROUP, VERSION, TENANTS), (GROUP, VERSION, SUBPROCESSORS)]
+        )
+        await pool.open()
         version = await migrate(pool, settings)
         log.info("platform schema %s at version %d", settings.platform_schema, version)
         db = PostgresTenants(pool, settings)
@@ -51,8 +59,8 @@ async def start(settings: Settings) -> Runtime:
         await bao.ensure_platform()
     except BaseException:
         await pool.close()
+        api_client.close()  # type: ignore[no-untyped-call]
         raise
-    api_client = build_api_client()
     ports = Ports(
         db=db,
         audit=AuditLog(pool, settings),
