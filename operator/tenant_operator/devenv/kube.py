@@ -34,6 +34,17 @@ log = logging.getLogger(__name__)
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 _PORT_ATTEMPTS = 3
+# Audit what service accounts do (tests run the operator as one to prove its RBAC):
+# the request's user, verb, resource and the answer's code; nothing for other users.
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+"""
 
 _T = TypeVar("_T")
 
@@ -73,6 +84,11 @@ class KubeApi:
     @property
     def apiserver_log(self) -> Path:
         return self.log_dir / "kube-apiserver.log"
+
+    @property
+    def audit_log(self) -> Path:
+        """JSON lines: every request a service account made, with the answer's code."""
+        return self.log_dir / "audit.log"
 
     @property
     def kubectl_cache_dir(self) -> Path:
@@ -199,6 +215,9 @@ class KubeApi:
             "--disable-admission-plugins=ServiceAccount",
             "--allow-privileged=true",
             "--profiling=false",
+            f"--audit-policy-file={self._write_audit_policy()}",
+            f"--audit-log-path={self.audit_log}",
+            "--audit-log-format=json",
         ]
         self._apiserver = spawn(argv, None, log_path=self.apiserver_log, env=_child_env())
         context = _client_tls(pki)
@@ -209,6 +228,12 @@ class KubeApi:
             log_path=self.apiserver_log,
             timeout=self.startup_timeout,
         )
+
+
+    def _write_audit_policy(self) -> Path:
+        path = self.workdir / "audit-policy.yaml"
+        path.write_text(AUDIT_POLICY)
+        return path
 
 
 def _free_ports(count: int) -> list[int]:
