@@ -4,6 +4,9 @@ The build script puts them in ``${XDG_CACHE_HOME:-~/.cache}/tenant-operator/bin/
 where ``<tag>`` is ``kube-<k8s version>_etcd-<etcd version>``, both read from the
 ``go.mod`` files under ``tools/kube/``; ``TENANT_OPERATOR_BIN_DIR`` overrides the whole
 directory. This module reads the same convention, so both agree on one place.
+
+``tools/helm/build.sh`` puts ``helm`` in ``.../tenant-operator/bin/helm-<helm version>/``
+(the version read from ``tools/helm/go.mod``); ``TENANT_OPERATOR_HELM_DIR`` overrides it.
 """
 
 import os
@@ -14,9 +17,12 @@ from pathlib import Path
 
 BIN_DIR_ENV = "TENANT_OPERATOR_BIN_DIR"
 BUILD_HINT = "run `make cluster-bins` (or `bash tools/kube/build.sh`)"
+HELM_DIR_ENV = "TENANT_OPERATOR_HELM_DIR"
+HELM_BUILD_HINT = "run `make cluster-bins` (or `bash tools/helm/build.sh`)"
 
 _KUBE_MODULE = "k8s.io/kubernetes"
 _ETCD_MODULE = "go.etcd.io/etcd/server/v3"
+_HELM_MODULE = "helm.sh/helm/v3"
 
 
 class KubeBinariesMissing(FileNotFoundError):
@@ -61,8 +67,41 @@ def kube_bin_dir(environ: Mapping[str, str], tools_dir: Path | None = None) -> P
     tools = tools_dir if tools_dir is not None else find_tools_dir()
     kube_version = pinned_version(tools / "go.mod", _KUBE_MODULE)
     etcd_version = pinned_version(tools / "etcd" / "go.mod", _ETCD_MODULE)
+    return _bin_cache(environ) / f"kube-{kube_version}_etcd-{etcd_version}"
+
+
+def find_helm(*, environ: Mapping[str, str] | None = None, tools_dir: Path | None = None) -> Path:
+    """Locate the built ``helm`` or raise :class:`KubeBinariesMissing` naming the fix.
+
+    ``tools_dir`` is ``tools/kube`` as for :func:`find_kube_binaries`; helm's go.mod is
+    its sibling ``tools/helm/go.mod``.
+    """
+    env = os.environ if environ is None else environ
+    directory = helm_bin_dir(env, tools_dir)
+    helm = directory / "helm"
+    if not os.access(helm, os.X_OK):
+        raise KubeBinariesMissing(f"helm not found in {directory}; {HELM_BUILD_HINT}")
+    return helm
+
+
+def helm_bin_dir(environ: Mapping[str, str], tools_dir: Path | None = None) -> Path:
+    """The directory tools/helm/build.sh writes to (honours TENANT_OPERATOR_HELM_DIR)."""
+    override = environ.get(HELM_DIR_ENV)
+    if override:
+        return Path(override)
+    tools = tools_dir if tools_dir is not None else find_tools_dir()
+    go_mod = tools.parent / "helm" / "go.mod"
+    if not go_mod.is_file():
+        raise KubeBinariesMissing(
+            f"cannot find {go_mod}; set {HELM_DIR_ENV} to the directory holding helm"
+        )
+    return _bin_cache(environ) / f"helm-{pinned_version(go_mod, _HELM_MODULE)}"
+
+
+def _bin_cache(environ: Mapping[str, str]) -> Path:
+    """``${XDG_CACHE_HOME:-~/.cache}/tenant-operator/bin``, the root both build scripts use."""
     cache_root = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_root) / "tenant-operator" / "bin" / f"kube-{kube_version}_etcd-{etcd_version}"
+    return Path(cache_root) / "tenant-operator" / "bin"
 
 
 def find_tools_dir(start: Path | None = None) -> Path:
