@@ -119,6 +119,22 @@ def cmd_verify_audit(args: argparse.Namespace) -> int:
     return asyncio.run(verify_audit_command(dsn, settings, args.tenant))
 
 
+def cmd_bootstrap_roles(_args: argparse.Namespace) -> int:
+    """Create the operator's roles and the audit guard (run once, with a superuser's DSN)."""
+    import asyncio
+    import os
+
+    from tenant_operator.adapters.postgres.bootstrap_command import (
+        PASSWORD_ENV,
+        bootstrap_command,
+    )
+    from tenant_operator.settings import Settings
+
+    settings = Settings()
+    dsn = settings.database_url.get_secret_value()
+    return asyncio.run(bootstrap_command(dsn, settings, os.environ.get(PASSWORD_ENV)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tenant-operator", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -141,6 +157,17 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify-audit", help=cmd_verify_audit.__doc__)
     verify.add_argument("--tenant", help="tenant slug (default: the platform chain)")
     verify.set_defaults(func=cmd_verify_audit)
+
+    bootstrap = sub.add_parser(
+        "bootstrap-roles",
+        help=cmd_bootstrap_roles.__doc__,
+        description="Create (idempotently) the owner, application and operator roles, their "
+        "grants and the audit guard's event triggers in the database of DATABASE_URL, which "
+        "here is a superuser's DSN (event triggers need one). The operator role's password "
+        "is read from TENANT_OPERATOR_OPERATOR_PASSWORD; role names from the "
+        "TENANT_OPERATOR_*_ROLE settings. Prints what it did and the operator's DSN shape.",
+    )
+    bootstrap.set_defaults(func=cmd_bootstrap_roles)
 
     dev = sub.add_parser("dev", help=cmd_dev.__doc__)
     dev.add_argument("--env-file", default=".dev/env", help="where to write the settings")
