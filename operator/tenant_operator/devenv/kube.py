@@ -229,7 +229,6 @@ class KubeApi:
             timeout=self.startup_timeout,
         )
 
-
     def _write_audit_policy(self) -> Path:
         path = self.workdir / "audit-policy.yaml"
         path.write_text(AUDIT_POLICY)
