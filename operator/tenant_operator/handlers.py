@@ -30,6 +30,9 @@ def raise_for(error: OperatorError | None, retry: int) -> None:
 
 def configure(settings: kopf.OperatorSettings, ours: Settings) -> None:
     """kopf settings chosen on purpose (see the README's "Runtime" section)."""
+    # Handler warnings and failures become Events (kopf posts none by default), so
+    # `kubectl describe tenant` shows why a tenant is stuck; INFO would flood the API.
+    settings.posting.loggers = True
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
