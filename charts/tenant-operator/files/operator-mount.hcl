@@ -1,0 +1,87 @@
+# tenant-operator: least-privilege ACL policy, layout 'mount', rendered for the default settings.
+# Attach it to the operator's token or Kubernetes-auth role in the operator's
+# namespace. What it CAN do:
+#   - enable, read and disable KV v2 mounts tenants/<slug>/ (disabling a
+#     mount erases its data);
+#   - write and delete policies and roles on kubernetes/ named tenant-*.
+#     CAUTION: the tenant-* prefix is reserved for the operator, and
+#     whoever holds this token can put any capability into such a policy and
+#     bind it to a service account: in this layout treat the token as an admin
+#     credential;
+#   - enable (never disable or tune) the shared auth mount kubernetes/ and write
+#     its config (the Kubernetes API, CA certificate and token-reviewer JWT that
+#     OpenBao checks service-account tokens with; if the operator logs in
+#     through this same mount, that is its own login's config too);
+#   - write connector secrets (connectors/*) and owner invites (invites/*)
+#     into tenant mounts, and read/delete their metadata (versions and the
+#     content hash that avoids rewriting unchanged values);
+#   - enable (never disable or tune) the platform mounts transit/ and
+#     platform/; create, read, configure, rotate and delete transit keys
+#     named tenant-* (deletion is the crypto-shredding of erasure);
+#   - read and write audit chain heads under platform/data/audit/.
+# What it CANNOT do:
+#   - read any secret value in a tenant mount (not even the ones it wrote), list
+#     tenant mounts, or touch keys outside connectors/ and invites/;
+#   - encrypt, decrypt, export or back up with transit keys;
+#   - create tokens, read or change any other policy, mount, auth method or
+#     namespace, or anything under sys/ besides the paths below.
+
+# Tenant KV v2 mounts: enable, read type, disable (erasure).
+path "sys/mounts/tenants/+" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+
+# Tenant ACL policies.
+path "sys/policies/acl/tenant-*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+
+# The shared Kubernetes auth mount (enabling an auth method needs sudo).
+path "sys/auth/kubernetes" {
+  capabilities = ["create", "read", "update", "sudo"]
+}
+
+# The shared Kubernetes auth config (read never returns the reviewer JWT).
+path "auth/kubernetes/config" {
+  capabilities = ["create", "read", "update"]
+}
+
+# Tenant Kubernetes-auth roles.
+path "auth/kubernetes/role/tenant-*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+
+# Connector secrets: write-only values.
+path "tenants/+/data/connectors/*" {
+  capabilities = ["create", "update"]
+}
+
+# Connector metadata: versions and the content hash; delete drops a connector.
+path "tenants/+/metadata/connectors/*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+
+# Owner invites: write-only.
+path "tenants/+/data/invites/*" {
+  capabilities = ["create", "update"]
+}
+
+# Platform transit mount (enable and read its type only).
+path "sys/mounts/transit" {
+  capabilities = ["create", "read", "update"]
+}
+
+# Platform KV v2 mount for audit heads (enable and read its type only).
+path "sys/mounts/platform" {
+  capabilities = ["create", "read", "update"]
+}
+
+# Tenant transit keys: create, read, configure deletion_allowed, rotate, destroy.
+path "transit/keys/tenant-*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+
+# Audit chain heads (not secret; mirrored to detect a rewrite inside PostgreSQL).
+path "platform/data/audit/*" {
+  capabilities = ["create", "read", "update"]
+}

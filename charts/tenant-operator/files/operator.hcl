@@ -1,0 +1,97 @@
+# tenant-operator: least-privilege ACL policy, layout 'namespace', rendered for the default settings.
+# Attach it to the operator's token or Kubernetes-auth role in the operator's
+# namespace. What it CAN do:
+#   - create the parent namespace tenants/ and tenant namespaces tenants/<slug>,
+#     and delete tenant namespaces (erasure deletes everything inside them);
+#   - inside a tenant namespace: enable the KV v2 mount kv/ and the
+#     Kubernetes auth mount kubernetes/, write the auth mount's config (the
+#     Kubernetes API, CA certificate and token-reviewer JWT that OpenBao checks
+#     service-account tokens with), the policy 'tenant' and the
+#     role 'tenant' (policies it writes reach only that namespace).
+#     CAUTION: the role and the config decide who logs in as the tenant (the
+#     service accounts the role binds, the Kubernetes API that vouches for
+#     them), so the holder of this policy could bind its own service account,
+#     log in as the tenant and read its secrets that way; guard it as such;
+#   - write connector secrets (connectors/*) and owner invites (invites/*)
+#     into tenant mounts, and read/delete their metadata (versions and the
+#     content hash that avoids rewriting unchanged values);
+#   - enable (never disable or tune) the platform mounts transit/ and
+#     platform/; create, read, configure, rotate and delete transit keys
+#     named tenant-* (deletion is the crypto-shredding of erasure);
+#   - read and write audit chain heads under platform/data/audit/.
+# What it CANNOT do:
+#   - read any secret value in a tenant mount (not even the ones it wrote), list
+#     tenant mounts, or touch keys outside connectors/ and invites/;
+#   - encrypt, decrypt, export or back up with transit keys;
+#   - create tokens, read or change any other policy, mount, auth method or
+#     namespace, or anything under sys/ besides the paths below.
+
+# The parent of all tenant namespaces.
+path "sys/namespaces/tenants" {
+  capabilities = ["create", "read", "update"]
+}
+
+# Tenant namespaces: create, check, erase.
+path "tenants/sys/namespaces/+" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+
+# The tenant's KV v2 mount (enable and read its type; no tune, no disable).
+path "tenants/+/sys/mounts/kv" {
+  capabilities = ["create", "read", "update"]
+}
+
+# The tenant's ACL policy, confined to its namespace.
+path "tenants/+/sys/policies/acl/tenant" {
+  capabilities = ["create", "read", "update"]
+}
+
+# The tenant's Kubernetes auth mount (enabling an auth method needs sudo).
+path "tenants/+/sys/auth/kubernetes" {
+  capabilities = ["create", "read", "update", "sudo"]
+}
+
+# The tenant's Kubernetes auth config (read never returns the reviewer JWT).
+path "tenants/+/auth/kubernetes/config" {
+  capabilities = ["create", "read", "update"]
+}
+
+# The tenant's Kubernetes-auth role.
+path "tenants/+/auth/kubernetes/role/tenant" {
+  capabilities = ["create", "read", "update"]
+}
+
+# Connector secrets: write-only values.
+path "tenants/+/kv/data/connectors/*" {
+  capabilities = ["create", "update"]
+}
+
+# Connector metadata: versions and the content hash; delete drops a connector.
+path "tenants/+/kv/metadata/connectors/*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+
+# Owner invites: write-only.
+path "tenants/+/kv/data/invites/*" {
+  capabilities = ["create", "update"]
+}
+
+# Platform transit mount (enable and read its type only).
+path "sys/mounts/transit" {
+  capabilities = ["create", "read", "update"]
+}
+
+# Platform KV v2 mount for audit heads (enable and read its type only).
+path "sys/mounts/platform" {
+  capabilities = ["create", "read", "update"]
+}
+
+# Tenant transit keys: create, read, configure deletion_allowed, rotate, destroy.
+path "transit/keys/tenant-*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+
+# Audit chain heads (not secret; mirrored to detect a rewrite inside PostgreSQL).
+path "platform/data/audit/*" {
+  capabilities = ["create", "read", "update"]
+}
