@@ -1,0 +1,171 @@
+"""The Helm chart as ``helm template`` renders it (the real helm, built from its Go module)."""
+
+import re
+from typing import Any
+
+import pytest
+
+from tenant_operator.settings import Settings
+from tests.e2e.chart import CHART, REPO_ROOT, ChartError, documents, find, only
+
+POLICY_DIR = REPO_ROOT / "operator" / "tenant_operator" / "adapters" / "openbao"
+
+
+def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (one,) = only(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    return dict(one)
+
+
+def env(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container(docs)["env"]}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO_ROOT / "crds").glob("*.yaml")))
+def test_chart_crds_are_the_generated_ones(name: str) -> None:
+    chart_copy = CHART / "crds" / name
+    assert chart_copy.exists(), f"{chart_copy} is missing: run `make crds`"
+    assert chart_copy.read_text() == (REPO_ROOT / "crds" / name).read_text(), (
+        f"{chart_copy} differs from crds/{name}: run `make crds`"
+    )
+
+
+def test_chart_has_no_crd_the_repo_lacks() -> None:
+    extra = {p.name for p in (CHART / "crds").glob("*")} - {
+        p.name for p in (REPO_ROOT / "crds").glob("*.yaml")
+    }
+    assert not extra, f"charts/tenant-operator/crds has stale files: {extra}"
+
+
+@pytest.mark.parametrize("name", ["operator.hcl", "operator-mount.hcl"])
+def test_chart_ships_the_operators_openbao_policy(name: str) -> None:
+    assert (CHART / "files" / name).read_text() == (POLICY_DIR / name).read_text(), (
+        f"charts/tenant-operator/files/{name} differs from the operator's: run `make crds`"
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"database.existingSecret": ""}, "database.existingSecret is required"),
+        ({"openbao.address": ""}, "openbao.address is required"),
+        ({"openbao.layout": "flat"}, 'openbao.layout must be namespace or mount, not "flat"'),
+        ({"openbao.auth.method": "approle"}, "openbao.auth.method must be kubernetes or token"),
+        ({"openbao.auth.method": "token"}, "openbao.auth.token.existingSecret is required"),
+        ({"tenants.allowedSecretNamespaces": []}, "must name at least one namespace"),
+        ({"peering.enabled": False}, "replicaCount > 1 needs peering.enabled=true"),
+    ],
+)
+def test_missing_or_wrong_values_fail_the_render_naming_the_value(
+    values: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ChartError, match=re.escape(message)):
+        documents(values)
+
+
+def test_two_replicas_peer_under_restricted_pod_security() -> None:
+    docs = documents()
+    deployment = only(docs, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    main = container(docs)
+    assert deployment["spec"]["replicas"] == 2
+    assert main["args"] == ["run"]  # peering, not --standalone
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert main["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        assert main[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert {p["name"]: p["containerPort"] for p in main["ports"]} == {
+        "health": 8080,
+        "metrics": 9090,
+    }
+    assert main["resources"]["requests"] and main["resources"]["limits"]["memory"]
+    assert [v["mountPath"] for v in main["volumeMounts"]] == ["/tmp"]
+    assert only(docs, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
+    peerings = find(docs, "KopfPeering")
+    assert [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in peerings] == [
+        ("tenant-secrets", "tenant-operator")
+    ]
+
+
+def test_one_standalone_replica_without_peering() -> None:
+    docs = documents({"replicaCount": 1, "peering.enabled": False})
+    assert container(docs)["args"] == ["run", "--standalone"]
+    assert find(docs, "KopfPeering") == []
+
+
+def test_every_operator_setting_the_chart_sets_exists() -> None:
+    """A misspelt TENANT_OPERATOR_* variable would be silently ignored by the operator."""
+    fields = {name.upper() for name in Settings.model_fields}
+    ours = [name for name in env(documents()) if name.startswith("TENANT_OPERATOR_")]
+    assert ours
+    assert [n for n in ours if n.removeprefix("TENANT_OPERATOR_") not in fields] == []
+
+
+def test_the_environment_parses_into_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = env(documents({"tenants.allowedSecretNamespaces": ["a", "b"]}))
+    for name, value in values.items():
+        if isinstance(value, str):
+            monkeypatch.setenv(name, value)
+    parsed = Settings()
+    assert parsed.allowed_secret_namespaces == ("a", "b")
+    assert parsed.tenant_service_accounts == ("tenant-app",)
+    assert parsed.bao_auth_role == "tenant-operator"
+    assert parsed.bao_addr == "https://openbao.openbao.svc:8200"
+    assert parsed.liveness_port == 8080
+
+
+def test_openbao_auth_by_kubernetes_role_or_token_secret() -> None:
+    by_role = env(documents())
+    assert by_role["TENANT_OPERATOR_BAO_AUTH_ROLE"] == "tenant-operator"
+    assert "BAO_TOKEN" not in by_role
+    by_token = env(
+        documents({"openbao.auth.method": "token", "openbao.auth.token.existingSecret": "bao"})
+    )
+    assert by_token["BAO_TOKEN"] == {"secretKeyRef": {"name": "bao", "key": "token"}}
+    assert "TENANT_OPERATOR_BAO_AUTH_ROLE" not in by_token
+    assert by_token["DATABASE_URL"] == {
+        "secretKeyRef": {"name": "tenant-operator-database", "key": "DATABASE_URL"}
+    }
+
+
+def test_secrets_are_readable_only_in_the_allowed_namespaces() -> None:
+    docs = documents({"tenants.allowedSecretNamespaces": ["conn-a", "conn-b"]})
+    (cluster_role,) = find(docs, "ClusterRole")
+    granted = {r for rule in cluster_role["rules"] for r in rule["resources"]}
+    assert "secrets" not in granted
+    assert not any("*" in rule["verbs"] + rule["resources"] for rule in cluster_role["rules"])
+    roles = [r for r in find(docs, "Role") if r["metadata"]["namespace"] != "default"]
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["conn-a", "conn-b"]
+    (events,) = find(docs, "Role", "tenant-operator-events")
+    assert events["rules"] == [{"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}]
+    for role in roles:
+        assert {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]} in (
+            role["rules"]
+        )
+    bindings = find(docs, "RoleBinding")
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["conn-a", "conn-b", "default"]
+
+
+@pytest.mark.parametrize(
+    ("layout", "policy"), [("namespace", "operator.hcl"), ("mount", "operator-mount.hcl")]
+)
+def test_the_openbao_policy_of_the_layout_is_shipped(layout: str, policy: str) -> None:
+    (config_map,) = find(documents({"openbao.layout": layout}), "ConfigMap")
+    assert config_map["data"]["operator.hcl"] == (POLICY_DIR / policy).read_text().rstrip("\n")
+
+
+def test_service_monitor_and_network_policy_are_optional() -> None:
+    assert find(documents(), "ServiceMonitor") == []
+    monitor = only(documents({"metrics.serviceMonitor.enabled": True}), "ServiceMonitor")
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert find(documents({"networkPolicy.enabled": False}), "NetworkPolicy") == []
+    policy = only(documents(), "NetworkPolicy")
+    ports = sorted({p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]})
+    assert ports == [53, 443, 5432, 6443, 8200]
