@@ -10,12 +10,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: dev test venv system-deps cluster-bins lint crds bench clean
+.PHONY: dev test venv system-deps cluster-bins lint chart-lint crds bench kind-e2e clean
+
+HELM = $$(bash tools/helm/build.sh --print-dir)/helm
+CHART := charts/tenant-operator
+# What a user must set (the README's Install section); enough for lint and template.
+CHART_VALUES := --set database.existingSecret=tenant-operator-database \
+	--set openbao.address=https://openbao.openbao.svc:8200
 
 dev: system-deps venv cluster-bins
 	$(BIN)/tenant-operator dev
 
-test: system-deps venv cluster-bins lint
+test: system-deps venv cluster-bins lint chart-lint
 	@set +e; $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$rc
@@ -38,8 +44,12 @@ system-deps:
 	  fi; \
 	fi
 
+# kube-apiserver, kubectl, etcd, helm and the GitOps health checker, built from their
+# Go modules into ~/.cache/tenant-operator/bin (nothing is built when they are there).
 cluster-bins:
 	bash tools/kube/build.sh
+	bash tools/helm/build.sh
+	bash tools/gitops/build.sh
 
 lint: venv
 	$(BIN)/ruff check operator tests bench
@@ -48,13 +58,26 @@ lint: venv
 	$(BIN)/lint-imports
 	$(BIN)/tenant-operator crds --check
 
+# The image cannot be built here (no Docker engine); hadolint reviews its Dockerfile.
+chart-lint: venv cluster-bins
+	$(BIN)/hadolint Dockerfile
+	$(HELM) lint --strict $(CHART) $(CHART_VALUES)
+	$(HELM) template tenant-operator $(CHART) $(CHART_VALUES) >/dev/null
+
+# The chart carries copies of the CRDs and of the operator's OpenBao policies.
 crds: venv
 	$(BIN)/tenant-operator crds
+	cp crds/*.yaml $(CHART)/crds/
+	cp operator/tenant_operator/adapters/openbao/operator*.hcl $(CHART)/files/
 
 bench: venv cluster-bins
 	$(BIN)/python -m bench.postgres
 	$(BIN)/python -m bench.openbao
 	$(BIN)/python -m bench.operator
+
+# For users with Docker and kind (it cannot run here): see the README.
+kind-e2e:
+	bash tools/kind-e2e.sh
 
 clean:
 	rm -rf $(VENV) .dev .mypy_cache .ruff_cache .pytest_cache
