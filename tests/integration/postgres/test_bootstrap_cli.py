@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from tenant_operator.adapters.postgres.bootstrap_command import operator_dsn_shape
 from tenant_operator.adapters.postgres.migrations import migrate
@@ -79,10 +80,15 @@ def operator_dsn(server: PostgresServer, password: str) -> str:
 def test_bootstrap_creates_the_roles_and_the_operator_logs_in_with_its_password(
     server: PostgresServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out = bootstrap(monkeypatch, capsys, server.dsn(DB))
+    # The server logs every statement of this session: the password must not be in one.
+    logged = make_conninfo(server.dsn(DB), options="-c log_statement=all")
+    code, out = bootstrap(monkeypatch, capsys, logged)
 
     assert code == 0, out
     assert PASSWORD not in out
+    server_log = server.log_path.read_text()
+    assert f'CREATE ROLE "{OPERATOR}" LOGIN NOBYPASSRLS PASSWORD \'SCRAM-SHA-256$' in server_log
+    assert PASSWORD not in server_log
     for role in ROLES.values():
         assert f"created role {role}" in out
     assert "created event trigger integraci_audit_guard_ddl" in out

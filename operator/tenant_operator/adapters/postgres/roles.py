@@ -52,25 +52,27 @@ async def bootstrap_roles(
     owner = sql.Identifier(validate_identifier(settings.owner_role, what="owner role"))
     app = sql.Identifier(validate_identifier(settings.app_role, what="app role"))
     operator = sql.Identifier(validate_identifier(settings.operator_role, what="operator role"))
-    password = (
-        sql.SQL("")
-        if operator_password is None
-        else sql.SQL(" PASSWORD {}").format(sql.Literal(operator_password))
-    )
-    wanted = (
-        (settings.owner_role, sql.SQL("CREATE ROLE {} NOLOGIN NOBYPASSRLS").format(owner)),
-        (settings.app_role, sql.SQL("CREATE ROLE {} LOGIN NOBYPASSRLS").format(app)),
-        (
-            settings.operator_role,
-            sql.SQL("CREATE ROLE {} LOGIN NOBYPASSRLS{}").format(operator, password),
-        ),
-    )
     created: list[str] = []
     try:
         async with (
             await psycopg.AsyncConnection.connect(superuser_conninfo, autocommit=True) as conn,
             conn.transaction(),
         ):
+            password: sql.Composable = sql.SQL("")
+            if operator_password is not None:
+                # Send a SCRAM verifier, never the password: the statement may be logged.
+                verifier = conn.pgconn.encrypt_password(
+                    operator_password.encode(), settings.operator_role.encode(), b"scram-sha-256"
+                )
+                password = sql.SQL(" PASSWORD {}").format(sql.Literal(verifier.decode()))
+            wanted = (
+                (settings.owner_role, sql.SQL("CREATE ROLE {} NOLOGIN NOBYPASSRLS").format(owner)),
+                (settings.app_role, sql.SQL("CREATE ROLE {} LOGIN NOBYPASSRLS").format(app)),
+                (
+                    settings.operator_role,
+                    sql.SQL("CREATE ROLE {} LOGIN NOBYPASSRLS{}").format(operator, password),
+                ),
+            )
             for name, create in wanted:
                 if await (await conn.execute(q.ROLE_EXISTS, [name])).fetchone() is None:
                     await conn.execute(create)
