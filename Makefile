@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: dev test venv system-deps cluster-bins lint chart-lint crds bench kind-e2e clean
+.PHONY: dev test venv system-deps cluster-bins kube-bins lint chart-lint crds bench kind-e2e clean
 
 HELM = $$(bash tools/helm/build.sh --print-dir)/helm
 CHART := charts/tenant-operator
@@ -18,7 +18,7 @@ CHART := charts/tenant-operator
 CHART_VALUES := --set database.existingSecret=tenant-operator-database \
 	--set openbao.address=https://openbao.openbao.svc:8200
 
-dev: system-deps venv cluster-bins
+dev: system-deps venv kube-bins
 	$(BIN)/tenant-operator dev
 
 test: system-deps venv cluster-bins lint chart-lint
@@ -46,10 +46,13 @@ system-deps:
 
 # kube-apiserver, kubectl, etcd, helm and the GitOps health checker, built from their
 # Go modules into ~/.cache/tenant-operator/bin (nothing is built when they are there).
-cluster-bins:
-	bash tools/kube/build.sh
+cluster-bins: kube-bins
 	bash tools/helm/build.sh
 	bash tools/gitops/build.sh
+
+# What `make dev` needs: kube-apiserver, kubectl and etcd.
+kube-bins:
+	bash tools/kube/build.sh
 
 lint: venv
 	$(BIN)/ruff check operator tests bench
@@ -70,7 +73,7 @@ crds: venv
 	cp crds/*.yaml $(CHART)/crds/
 	cp operator/tenant_operator/adapters/openbao/operator*.hcl $(CHART)/files/
 
-bench: venv cluster-bins
+bench: venv kube-bins
 	$(BIN)/python -m bench.postgres
 	$(BIN)/python -m bench.openbao
 	$(BIN)/python -m bench.operator
