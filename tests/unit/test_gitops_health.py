@@ -16,6 +16,7 @@ from tests.gitops_health import (
     ARGOCD_CM_KEY,
     GITOPS_DIR_ENV,
     LUA_SCRIPT,
+    REPO_ROOT,
     argocd_health,
     judge_with_go,
     kstatus,
@@ -229,3 +230,12 @@ def test_a_missing_binary_fails_with_the_build_command(
     monkeypatch.setenv(GITOPS_DIR_ENV, str(tmp_path))
     with pytest.raises(AssertionError, match=r"bash tools/gitops/build\.sh"):
         judge_with_go([tenant("x")])
+
+
+def test_the_readme_gives_the_same_lua() -> None:
+    """Users copy the health check from the README: it must be the tested file."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    key = f"  {ARGOCD_CM_KEY}: |\n"
+    block = readme[readme.index(key) + len(key) : readme.index("\n```", readme.index(key))]
+    lua = "\n".join(line.removeprefix("    ") for line in block.split("\n"))
+    assert lua + "\n" == LUA_SCRIPT.read_text()
