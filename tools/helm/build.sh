@@ -15,10 +15,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-
-module_version() { # <go.mod> <module path> -> version pinned in the require block
-    awk -v m="$2" '{ for (i = 1; i < NF; i++) if ($i == m && $(i + 1) ~ /^v/) { print $(i + 1); exit } }' "$1"
-}
+# shellcheck source=tools/lib/gobuild.sh
+source "$here/../lib/gobuild.sh"
 
 helm_version="$(module_version "$here/go.mod" helm.sh/helm/v3)"
 client_go_version="$(module_version "$here/go.mod" k8s.io/client-go)"
@@ -28,27 +26,8 @@ if [[ -z "$helm_version" || -z "$client_go_version" ]]; then
     exit 1
 fi
 tag="helm-$helm_version"
-out="${TENANT_OPERATOR_HELM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tenant-operator/bin/$tag}"
-stamp="$out/.complete"
-
-complete() { [[ -f "$stamp" && -x "$out/helm" ]]; }
-
-if [[ "${1:-}" == --print-dir ]] || { complete && [[ "${HELM_BUILD_FORCE:-}" != 1 ]]; }; then
-    echo "$out"
-    exit 0
-fi
-
-go="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
-if [[ ! -x "$go" ]] && ! command -v "$go" >/dev/null; then
-    echo "build.sh: Go is required to build $tag (set GO=/path/to/go)" >&2
-    exit 1
-fi
-
-# Build into a scratch directory beside the target and move into place at the
-# end, so an interrupted build never looks complete.
-mkdir -p "$(dirname "$out")"
-work="$(mktemp -d "$(dirname "$out")/.build-$tag.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+out="$(cache_dir "${TENANT_OPERATOR_HELM_DIR:-}" "$tag")"
+skip_if_built "$out" "${HELM_BUILD_FORCE:-}" "${1:-}" helm
 
 # The version stamps helm's own Makefile sets for a release build: `helm version`
 # reports the tag, and the default Capabilities.KubeVersion (`helm template`,
@@ -63,16 +42,11 @@ ldflags="-s -w \
  -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 \
  -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$k8s_minor"
 
-export GOFLAGS="-mod=readonly ${GOFLAGS:-}"
-export CGO_ENABLED=0
-
+go="$(find_go "$tag")"
+make_scratch "$out" "$tag"
+go_env
 start=$SECONDS
 echo "build.sh: building helm $helm_version (this takes a while on a cold cache)" >&2
 (cd "$here" && "$go" build -trimpath -ldflags "$ldflags" -o "$work/helm" helm.sh/helm/v3/cmd/helm)
-printf 'helm %s\n' "$helm_version" >"$work/.complete"
-
-mkdir -p "$out"
-mv -f "$work/helm" "$out/helm"
-mv -f "$work/.complete" "$stamp"
+install_built "$work" "$out" "helm $helm_version" helm
 echo "build.sh: built in $((SECONDS - start))s" >&2
-echo "$out"

@@ -16,10 +16,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-
-module_version() { # <go.mod> <module path> -> version pinned in the require block
-    awk -v m="$2" '{ for (i = 1; i < NF; i++) if ($i == m && $(i + 1) ~ /^v/) { print $(i + 1); exit } }' "$1"
-}
+# shellcheck source=tools/lib/gobuild.sh
+source "$here/../lib/gobuild.sh"
 
 kube_version="$(module_version "$here/go.mod" k8s.io/kubernetes)"
 etcd_version="$(module_version "$here/etcd/go.mod" go.etcd.io/etcd/server/v3)"
@@ -28,31 +26,9 @@ if [[ -z "$kube_version" || -z "$etcd_version" ]]; then
     exit 1
 fi
 tag="kube-${kube_version}_etcd-${etcd_version}"
-out="${TENANT_OPERATOR_BIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tenant-operator/bin/$tag}"
-stamp="$out/.complete"
+out="$(cache_dir "${TENANT_OPERATOR_BIN_DIR:-}" "$tag")"
 binaries=(kube-apiserver kubectl etcd)
-
-complete() {
-    [[ -f "$stamp" ]] || return 1
-    for b in "${binaries[@]}"; do [[ -x "$out/$b" ]] || return 1; done
-}
-
-if [[ "${1:-}" == --print-dir ]] || { complete && [[ "${KUBE_BUILD_FORCE:-}" != 1 ]]; }; then
-    echo "$out"
-    exit 0
-fi
-
-go="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
-if [[ ! -x "$go" ]] && ! command -v "$go" >/dev/null; then
-    echo "build.sh: Go is required to build $tag (set GO=/path/to/go)" >&2
-    exit 1
-fi
-
-# Build into a scratch directory beside the target and move into place at the
-# end, so an interrupted build never looks complete.
-mkdir -p "$(dirname "$out")"
-work="$(mktemp -d "$(dirname "$out")/.build-$tag.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+skip_if_built "$out" "${KUBE_BUILD_FORCE:-}" "${1:-}" "${binaries[@]}"
 
 minor="${kube_version#v1.}"; minor="${minor%%.*}"
 version_pkg=k8s.io/component-base/version
@@ -62,17 +38,12 @@ ldflags="-s -w \
  -X $version_pkg.gitMinor=$minor \
  -X $version_pkg.gitTreeState=clean"
 
-export GOFLAGS="-mod=readonly ${GOFLAGS:-}"
-export CGO_ENABLED=0
-
+go="$(find_go "$tag")"
+make_scratch "$out" "$tag"
+go_env
 start=$SECONDS
 echo "build.sh: building kube-apiserver and kubectl $kube_version, etcd $etcd_version (this takes a while on a cold cache)" >&2
 (cd "$here" && "$go" build -trimpath -ldflags "$ldflags" -o "$work/" ./cmd/kube-apiserver ./cmd/kubectl)
 (cd "$here/etcd" && "$go" build -trimpath -ldflags "-s -w" -o "$work/etcd" .)
-printf 'kubernetes %s\netcd %s\n' "$kube_version" "$etcd_version" >"$work/.complete"
-
-mkdir -p "$out"
-for b in "${binaries[@]}"; do mv -f "$work/$b" "$out/$b"; done
-mv -f "$work/.complete" "$stamp"
+install_built "$work" "$out" "kubernetes $kube_version, etcd $etcd_version" "${binaries[@]}"
 echo "build.sh: built in $((SECONDS - start))s" >&2
-echo "$out"
