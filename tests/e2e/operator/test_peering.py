@@ -69,10 +69,18 @@ def test_standby_replica_pauses_and_takes_over(stack: Stack, tmp_path: Path) -> 
     ):
         # With mandatory peering every replica starts paused; only the highest resumes.
         stack.wait("the active replica to resume", lambda: RESUMING in active.log())
-        peers = stack.custom.get_namespaced_custom_object(
-            "kopf.dev", "v1", SECRETS_NS, "kopfpeerings", "tenant-operator"
-        )["status"]
-        assert sorted(p["priority"] for p in peers.values()) == [50, 100]
+
+        def priorities() -> list[int]:
+            peers = (
+                stack.custom.get_namespaced_custom_object(
+                    "kopf.dev", "v1", SECRETS_NS, "kopfpeerings", "tenant-operator"
+                ).get("status")
+                or {}
+            )
+            return sorted(p["priority"] for p in peers.values())
+
+        # A replica answers /healthz before its first peering keep-alive is written.
+        stack.wait("both replicas in the peering record", lambda: priorities() == [50, 100])
         assert RESUMING not in standby.log()
         first = unique("ha")
         stack.apply_tenant(first)
