@@ -98,6 +98,7 @@ def test_one_standalone_replica_without_peering() -> None:
     docs = documents({"replicaCount": 1, "peering.enabled": False})
     assert container(docs)["args"] == ["run", "--standalone"]
     assert find(docs, "KopfPeering") == []
+    assert find(docs, "PodDisruptionBudget") == []  # it would block every node drain
 
 
 def test_every_operator_setting_the_chart_sets_exists() -> None:
