@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tenant_operator.devenv.kubebin import pinned_version
+from tenant_operator.devenv.kubebin import bin_cache_root, pinned_version
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LUA_SCRIPT = REPO_ROOT / "deploy" / "argocd" / "tenant-health.lua"
@@ -136,8 +136,7 @@ def gitops_bin_dir() -> Path:
         f"gitops-{pinned_version(go_mod, 'sigs.k8s.io/cli-utils')}"
         f"_lua-{pinned_version(go_mod, 'github.com/yuin/gopher-lua')}"
     )
-    cache_root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_root) / "tenant-operator" / "bin" / tag
+    return bin_cache_root(os.environ) / tag
 
 
 def gitops_health_binary() -> Path:

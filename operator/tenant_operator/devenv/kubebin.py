@@ -67,7 +67,7 @@ def kube_bin_dir(environ: Mapping[str, str], tools_dir: Path | None = None) -> P
     tools = tools_dir if tools_dir is not None else find_tools_dir()
     kube_version = pinned_version(tools / "go.mod", _KUBE_MODULE)
     etcd_version = pinned_version(tools / "etcd" / "go.mod", _ETCD_MODULE)
-    return _bin_cache(environ) / f"kube-{kube_version}_etcd-{etcd_version}"
+    return bin_cache_root(environ) / f"kube-{kube_version}_etcd-{etcd_version}"
 
 
 def find_helm(*, environ: Mapping[str, str] | None = None, tools_dir: Path | None = None) -> Path:
@@ -95,10 +95,10 @@ def helm_bin_dir(environ: Mapping[str, str], tools_dir: Path | None = None) -> P
         raise KubeBinariesMissing(
             f"cannot find {go_mod}; set {HELM_DIR_ENV} to the directory holding helm"
         )
-    return _bin_cache(environ) / f"helm-{pinned_version(go_mod, _HELM_MODULE)}"
+    return bin_cache_root(environ) / f"helm-{pinned_version(go_mod, _HELM_MODULE)}"
 
 
-def _bin_cache(environ: Mapping[str, str]) -> Path:
+def bin_cache_root(environ: Mapping[str, str]) -> Path:
     """``${XDG_CACHE_HOME:-~/.cache}/tenant-operator/bin``, the root both build scripts use."""
     cache_root = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache_root) / "tenant-operator" / "bin"
