@@ -5,7 +5,9 @@
 Starts its own PostgresServer with ``durable=False`` (fsync and synchronous_commit off, as
 in the test suite), bootstraps the roles, migrates, then prints:
 
-1. provision time per tenant for each tier (``ensure_tenant`` + owner account);
+1. provision time per tenant for each tier (``ensure_tenant`` + owner account) against the
+   raw floor: the same SQL, recorded from one adapter provision and replayed with a bare
+   psycopg connection (bench/floor.py), and the ratio;
 2. the RLS overhead on ``pipeline_runs`` (>= 1M rows, index on (tenant_id, started_at)):
    the same query run as the application role with the tenant context already set, with
    RLS enabled vs. disabled (the "RLS only" query gets the explicit tenant filter when RLS
@@ -22,11 +24,13 @@ import uuid
 
 import psycopg
 
+from bench.floor import Replayer, recording
 from tenant_operator.adapters.postgres.audit import AuditLog
 from tenant_operator.adapters.postgres.migrations import migrate
 from tenant_operator.adapters.postgres.roles import bootstrap_roles
 from tenant_operator.adapters.postgres.session import make_pool
-from tenant_operator.adapters.postgres.tenants import PostgresTenants
+from tenant_operator.adapters.postgres.tenants import ISOLATIONS, PostgresTenants
+from tenant_operator.adapters.postgres.types import Isolation
 from tenant_operator.appkit import tenant_session_sync
 from tenant_operator.devenv.postgres import PostgresServer
 from tenant_operator.settings import Settings
@@ -45,21 +49,41 @@ COUNT_DAY = (
 
 
 async def provision(server: PostgresServer, settings: Settings, n: int) -> None:
-    async with make_pool(server.dsn(DB, settings.operator_role), settings) as pool:
+    """Adapter ms per provision vs. the same SQL replayed bare (bench/floor.py), per tier."""
+    dsn = server.dsn(DB, settings.operator_role)
+    async with make_pool(dsn, settings) as pool:
         tenants = PostgresTenants(pool, settings)
-        for isolation in ("shared", "schema"):
+
+        async def one(slug: str, isolation: Isolation) -> None:
+            state = await tenants.ensure_tenant(
+                slug, organisation="B", plan="team", isolation=isolation
+            )
+            await tenants.ensure_owner_account(state.tenant_id, name="O", email="o@b.example")
+
+        for isolation in ISOLATIONS:
+            recorded_slug = f"benchrec{isolation}"
+            with recording() as rec:
+                await one(recorded_slug, isolation)
             times = []
             for i in range(n):
                 start = time.perf_counter()
-                state = await tenants.ensure_tenant(
-                    f"bench-{isolation}-{i}", organisation="B", plan="team", isolation=isolation
-                )
-                await tenants.ensure_owner_account(state.tenant_id, name="O", email="o@b.example")
+                await one(f"benchad{isolation}{i}", isolation)
                 times.append(time.perf_counter() - start)
+            replayer = Replayer(dsn=dsn)
+            raw = []
+            try:
+                for i in range(n):
+                    start = time.perf_counter()
+                    replayer.replay(rec.calls, recorded_slug, f"benchraw{isolation}{i}")
+                    raw.append(time.perf_counter() - start)
+            finally:
+                replayer.close()
+            adapter, floor = statistics.median(times), statistics.median(raw)
             print(
-                f"provision {isolation:6s}: median"
-                f" {statistics.median(times) * 1000:6.1f} ms/tenant,"
-                f" p90 {sorted(times)[int(n * 0.9) - 1] * 1000:6.1f} ms  (n={n})"
+                f"provision {isolation:6s}: adapter median {adapter * 1000:6.1f} ms/tenant"
+                f" (p90 {sorted(times)[int(n * 0.9) - 1] * 1000:6.1f} ms), replayed SQL"
+                f" {floor * 1000:6.1f} ms -> ratio {adapter / floor:.2f}"
+                f"  (n={n}; {rec.counts()})"
             )
 
 
