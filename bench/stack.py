@@ -47,10 +47,18 @@ class Stack:
 
 
 @contextlib.contextmanager
-def local_stack() -> Iterator[Stack]:
-    """Start PostgreSQL, OpenBao and the kube-apiserver with the CRDs; tear all down after."""
-    print("starting PostgreSQL (durable=False: fsync off), OpenBao, kube-apiserver ...", flush=True)
-    with PostgresServer(durable=False) as pg, OpenBaoServer() as bao, KubeApi() as kube:
+def local_stack(*, durable_bao: bool = False) -> Iterator[Stack]:
+    """Start PostgreSQL, OpenBao and the kube-apiserver with the CRDs; tear all down after.
+
+    OpenBao is a dev server (in-memory storage) unless ``durable_bao`` (raft on disk).
+    """
+    kind = "raft storage" if durable_bao else "dev, in memory"
+    print(f"starting PostgreSQL (durable=False), OpenBao ({kind}), kube-apiserver ...", flush=True)
+    with (
+        PostgresServer(durable=False) as pg,
+        OpenBaoServer(durable=durable_bao) as bao,
+        KubeApi() as kube,
+    ):
         apply_crds(kube, sorted(CRD_DIR.glob("*.yaml")))
         api = config.new_client_from_config(config_file=str(kube.kubeconfig))
         with api:
@@ -235,6 +243,31 @@ def rss_mib(pids: list[int]) -> tuple[float, float]:
         rss += got["VmRSS"]
         hwm += got["VmHWM"]
     return rss / 1024, hwm / 1024
+
+
+def pss_mib(pids: list[int]) -> float:
+    """Sum of Pss (shared pages split between their users) from smaps_rollup, in MiB.
+
+    The honest total for a multi-process server such as PostgreSQL, whose RSS sum counts
+    shared_buffers once per backend.
+    """
+    total = 0
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def mem_available_mib() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return float("inf")
 
 
 def verdict(value: float, goal: float, *, lower_is_better: bool = True) -> str:
