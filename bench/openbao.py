@@ -7,7 +7,7 @@ then times
 * the adapter: ``await OpenBaoTenants.ensure_tenant(slug)`` for N new tenants, one at a
   time (hvac in a worker thread, read-compare-write), and
 * the raw floor: the same recorded requests replayed with a plain ``requests.Session``
-  (slug substituted), no hvac, no asyncio, no checks.
+  (slug substituted), no hvac, no asyncio, no checks (record and replay: bench/floor.py).
 
 Usage: ``.venv/bin/python -m bench.openbao [--tenants 200]``
 """
@@ -16,17 +16,15 @@ import argparse
 import asyncio
 import json
 import time
-from typing import Any
 
 import requests
 
-from tenant_operator.adapters.openbao.client import BaoClients
+from bench.floor import Call, Http, Replayer, recording
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.devenv.openbao import OpenBaoServer
 from tenant_operator.settings import Settings
 
 RECORDED_SLUG = "benchrecorded"
-Request = tuple[str, str, str | None, str | None]
 
 
 def settings_for(server: OpenBaoServer, layout: str) -> Settings:
@@ -38,22 +36,14 @@ def settings_for(server: OpenBaoServer, layout: str) -> Settings:
     )
 
 
-def record(server: OpenBaoServer, settings: Settings) -> list[Request]:
-    seen: list[Request] = []
-    session = requests.Session()
-
-    def hook(response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
-        req = response.request
-        raw = req.body
-        body = raw.decode() if isinstance(raw, bytes) else raw if isinstance(raw, str) else None
-        namespace = req.headers.get("X-Vault-Namespace")
-        seen.append((str(req.method), str(req.url), str(namespace) if namespace else None, body))
-
-    tenants = OpenBaoTenants(settings, BaoClients(settings, server.root_token, session=session))
+def record(server: OpenBaoServer, settings: Settings) -> list[Call]:
+    """The HTTP requests one new tenant costs, recorded from the adapter (bench/floor.py)."""
+    tenants = OpenBaoTenants(settings, token=server.root_token)
     asyncio.run(tenants.ensure_platform())
-    session.hooks["response"].append(hook)
-    asyncio.run(tenants.ensure_tenant(RECORDED_SLUG))
-    return seen
+    with recording() as rec:
+        asyncio.run(tenants.ensure_tenant(RECORDED_SLUG))
+    tenants.close()
+    return [call for call in rec.calls if isinstance(call, Http)]
 
 
 def time_adapter(server: OpenBaoServer, settings: Settings, n: int) -> float:
@@ -70,20 +60,15 @@ def time_adapter(server: OpenBaoServer, settings: Settings, n: int) -> float:
     return asyncio.run(go())
 
 
-def time_raw(server: OpenBaoServer, calls: list[Request], n: int) -> float:
-    session = requests.Session()
+def time_raw(server: OpenBaoServer, calls: list[Call], n: int) -> float:
+    replayer = Replayer(bao_token=server.root_token)
     start = time.perf_counter()
     for i in range(n):
-        slug = f"raw-{i:05d}"
-        for method, url, namespace, body in calls:
-            headers = {"X-Vault-Token": server.root_token}
-            if namespace:
-                headers["X-Vault-Namespace"] = namespace.replace(RECORDED_SLUG, slug)
-            data = body.replace(RECORDED_SLUG, slug) if body else None
-            session.request(
-                method, url.replace(RECORDED_SLUG, slug), data=data, headers=headers, timeout=10
-            )
-    return time.perf_counter() - start
+        replayer.replay(calls, RECORDED_SLUG, f"raw-{i:05d}")
+    elapsed = time.perf_counter() - start
+    if replayer.mismatches:
+        print(f"  ({replayer.mismatches} replayed answers differed from the recorded ones)")
+    return elapsed
 
 
 def main() -> None:
