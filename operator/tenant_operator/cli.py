@@ -55,6 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import kopf
 
     from tenant_operator import handlers  # noqa: F401  (registers the handlers)
+    from tenant_operator.adapters.kubernetes.peering import PeeringConfig, peering_identity
     from tenant_operator.settings import Settings
 
     settings = Settings()
@@ -64,13 +65,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     liveness = (
         f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
     )
+    peering = PeeringConfig(
+        name=None if args.standalone else "tenant-operator",
+        identity=peering_identity(),
+        priority=args.priority,
+    )
     kopf.run(
         namespaces=list(settings.allowed_secret_namespaces),
         standalone=args.standalone,
-        peering_name=None if args.standalone else "tenant-operator",
-        priority=args.priority,
+        peering_name=peering.name,
+        priority=peering.priority,
+        identity=peering.identity,  # type: ignore[arg-type]  # kopf's Identity: NewType(str)
         liveness_endpoint=liveness,
-        memo=kopf.Memo(settings=settings),
+        memo=kopf.Memo(settings=settings, peering=peering),
     )
     return 0
 

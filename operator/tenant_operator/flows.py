@@ -18,8 +18,8 @@ from tenant_operator.api.tenant import PAUSED_ANNOTATION, Tenant
 from tenant_operator.domain import conditions as cond
 from tenant_operator.domain.errors import OperatorError, PermanentError
 from tenant_operator.domain.plan import build_plan
-from tenant_operator.domain.subprocessors import RegisterEntry
 from tenant_operator.reconcile import reconcile_tenant
+from tenant_operator.resume import unchanged_since_ready
 from tenant_operator.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -58,29 +58,21 @@ def parse_tenant(body: Mapping[str, Any]) -> Tenant:
         raise PermanentError(f"invalid Tenant: {describe(exc)}", reason="InvalidSpec") from None
 
 
-def register_entry(body: Mapping[str, Any]) -> RegisterEntry | None:
-    """The register entry of a SubProcessor body (None when the object is invalid)."""
-    try:
-        sub = SubProcessor.model_validate(dict(body))
-    except ValidationError:
-        return None
-    created = sub.metadata.creation_timestamp
-    announced = datetime.fromisoformat(created) if created else datetime.now(UTC)
-    return RegisterEntry(sub.metadata.name, announced, sub.spec.notice_days)
-
-
 def _conditions(body: Mapping[str, Any], checks: Iterable[cond.Check], now: datetime) -> Any:
     previous = (body.get("status") or {}).get("conditions") or []
     generation = body.get("metadata", {}).get("generation")
     return cond.merge(previous, list(checks), generation=generation, now=now)
 
 
-async def tenant_changed(
-    body: Mapping[str, Any], register: Iterable[RegisterEntry], rt: Runtime
-) -> Result:
-    """Reconcile a created, updated, resumed or nudged Tenant."""
+async def tenant_changed(body: Mapping[str, Any], rt: Runtime, *, resuming: bool = False) -> Result:
+    """Reconcile a created, updated, resumed or nudged Tenant.
+
+    A resumed tenant (operator start) that is unchanged since it was last Ready is left as
+    it is: no I/O, no write (see :mod:`tenant_operator.resume`).
+    """
     now = datetime.now(UTC)
     meta = body.get("metadata", {})
+    rt.inventory.tenant_seen(str(meta.get("name")), body.get("spec") or {})
     if is_true(meta.get("annotations") or {}, PAUSED_ANNOTATION):
         rt.metrics.reconciles.labels("paused").inc()
         paused = cond.Check(cond.RECONCILING, "False", cond.PAUSED, f"{PAUSED_ANNOTATION} is true")
@@ -104,7 +96,14 @@ async def tenant_changed(
         }
         rt.metrics.reconciles.labels("stalled").inc()
         return Result(status=status, error=exc)
-    outcome = await reconcile_tenant(tenant, plan, list(register), rt.ports, now)
+    register = rt.inventory.entries()
+    if resuming and unchanged_since_ready(
+        body, tenant, plan, register, rt.inventory.secret_versions, now
+    ):
+        rt.metrics.reconciles.labels("resumed").inc()
+        return Result()
+    async with rt.admission:
+        outcome = await reconcile_tenant(tenant, plan, register, rt.ports, now)
     label = _outcome_label(outcome.error)
     rt.metrics.reconciles.labels(label).inc()
     rt.metrics.duration.labels(label).observe(time.monotonic() - started)
@@ -145,6 +144,7 @@ async def subprocessor_changed(
         error = PermanentError(f"invalid SubProcessor: {describe(exc)}", reason="InvalidSpec")
         check = cond.failed(cond.READY, error.reason, error.message, permanent=True)
         return Result(status={"conditions": _conditions(body, [check], now)}, error=error)
+    rt.inventory.subprocessor_changed(body, deleted=deleting)
     try:
         if not deleting:
             await rt.db.ensure_subprocessor(
@@ -155,10 +155,8 @@ async def subprocessor_changed(
                 transfer_mechanism=sub.spec.transfer_mechanism,
                 notice_days=sub.spec.notice_days,
             )
-        for tenant in await rt.kube.list_all() if fan_out else []:
-            await rt.kube.nudge(
-                str(tenant["metadata"]["name"]), f"sub-processor {sub.metadata.name}"
-            )
+        for slug in await rt.kube.names() if fan_out else []:
+            await rt.kube.nudge(slug, f"sub-processor {sub.metadata.name}")
     except OperatorError as exc:
         check = cond.failed(cond.READY, exc.reason, exc.message, permanent=False)
         return Result(status={"conditions": _conditions(body, [check], now)}, error=exc)

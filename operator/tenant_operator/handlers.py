@@ -7,6 +7,7 @@ from typing import Any
 import kopf
 
 from tenant_operator import drift, erasure, flows, runtime
+from tenant_operator.adapters.kubernetes.peering import PeeringConfig
 from tenant_operator.api.common import GROUP, VERSION
 from tenant_operator.api.subprocessor import PLURAL as SUBPROCESSORS
 from tenant_operator.api.tenant import PLURAL as TENANTS
@@ -58,8 +59,9 @@ def configure(settings: kopf.OperatorSettings, ours: Settings) -> None:
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     ours = memo.get("settings") or Settings()
     configure(settings, ours)
+    peering = memo.get("peering") or PeeringConfig(name=None, identity="standalone")
     try:
-        memo.runtime = rt = await runtime.start(ours)
+        memo.runtime = rt = await runtime.start(ours, peering)
     except PermanentError as exc:  # e.g. the CRDs are not installed: exit, saying so
         raise kopf.PermanentError(f"{exc.reason}: {exc.message}") from None
     rt.metrics.serve(ours.metrics_port)
@@ -72,32 +74,24 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     await runtime.stop(memo.runtime)
 
 
-@kopf.index(GROUP, VERSION, SUBPROCESSORS)
-def subprocessor_register(body: kopf.Body, **_: Any) -> Any:
-    entry = flows.register_entry(body)
-    return {entry.name: entry} if entry else None
-
-
-@kopf.index(GROUP, VERSION, TENANTS)
-def tenants_by_secret(spec: kopf.Spec, name: str, **_: Any) -> Any:
-    return {
-        (c["secretRef"]["namespace"], c["secretRef"]["name"]): name
-        for c in spec.get("connectors") or []
-        if isinstance(c, dict) and isinstance(c.get("secretRef"), dict)
-    }
+# No kopf indexes: kopf would hold every object until all indexes are complete, which with
+# more objects than workers never happens (see tenant_operator.inventory).
 
 
 @kopf.on.resume(GROUP, VERSION, TENANTS, id="tenant")
 @kopf.on.create(GROUP, VERSION, TENANTS, id="tenant")
 @kopf.on.update(GROUP, VERSION, TENANTS, id="tenant")
 async def tenant(
-    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **kwargs: Any
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, reason: str, **_: Any
 ) -> None:
-    index: kopf.Index[str, Any] = kwargs["subprocessor_register"]
-    register = [entry for entries in index.values() for entry in entries]
-    result = await flows.tenant_changed(body, register, memo.runtime)
-    patch.status.update(result.status)
+    result = await flows.tenant_changed(body, memo.runtime, resuming=reason == "resume")
+    patch.status.update(changed_only(body.get("status") or {}, result.status))
     raise_for(result.error, retry)
+
+
+def changed_only(current: Any, wanted: dict[str, Any]) -> dict[str, Any]:
+    """The status fields that differ from the object's (an unchanged tenant gets no PATCH)."""
+    return {key: value for key, value in wanted.items() if current.get(key) != value}
 
 
 @kopf.on.delete(GROUP, VERSION, TENANTS, id="tenant-erasure")
@@ -110,25 +104,29 @@ async def tenant_erasure(
     **_: Any,
 ) -> None:
     try:
-        done = await erasure.tenant_deleted(body, memo.runtime.ports)
+        async with memo.runtime.admission:
+            done = await erasure.tenant_deleted(body, memo.runtime.ports)
     except OperatorError as exc:
         kopf.warn(body, reason=exc.reason, message=exc.message)
         patch.status.update(flows.deletion_refused(body, exc))
         # A deletion is never given up, so even a refusal is retried (slowly when prevented).
         delay = PREVENTED_RECHECK if exc.reason == "DeletionPrevented" else None
         raise_for(RetryableError(exc.message, reason=exc.reason, delay=delay), retry)
+    memo.runtime.inventory.tenant_gone(body.get("metadata", {}).get("name"))
     logger.info("tenant deleted: %s", "; ".join(done))
 
 
 @kopf.on.event("", "v1", "secrets")
 async def connector_secret(
-    type: str | None, namespace: str | None, name: str, memo: kopf.Memo, **kwargs: Any
+    type: str | None, body: kopf.Body, namespace: str | None, name: str, memo: kopf.Memo, **_: Any
 ) -> None:
-    if type is None:  # the initial listing: every tenant resumes on its own anyway
+    rt = memo.runtime
+    version = None if type == "DELETED" else body.get("metadata", {}).get("resourceVersion")
+    changed = rt.inventory.secret_seen(str(namespace), name, version)
+    if type is None or not changed:  # the initial listing: tenants compare on resume
         return
-    index: kopf.Index[tuple[str | None, str], str] = kwargs["tenants_by_secret"]
-    for slug in index.get((namespace, name), []):
-        await memo.runtime.kube.nudge(slug, f"secret {namespace}/{name} changed")
+    for slug in rt.inventory.tenants_naming(str(namespace), name):
+        await rt.kube.nudge(slug, f"secret {namespace}/{name} changed")
 
 
 @kopf.on.resume(GROUP, VERSION, SUBPROCESSORS, id="register")

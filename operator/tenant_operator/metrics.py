@@ -12,6 +12,7 @@ class Metrics:
     duration: Histogram
     tenants_ready: Gauge
     drift_repairs: Counter
+    drift_scans: Histogram
 
     @classmethod
     def create(cls) -> "Metrics":
@@ -20,7 +21,8 @@ class Metrics:
             registry=registry,
             reconciles=Counter(
                 "tenant_operator_reconciles",
-                "Tenant reconciles by outcome (ready, retry, stalled, paused)",
+                "Tenant reconciles by outcome (ready, retry, stalled, paused; resumed: left "
+                "as it was at operator start, unchanged since Ready)",
                 ["outcome"],
                 registry=registry,
             ),
@@ -41,6 +43,12 @@ class Metrics:
                 "tenant_operator_drift_repairs",
                 "Tenants the drift scanner found drifted and re-reconciled",
                 registry=registry,
+            ),
+            drift_scans=Histogram(
+                "tenant_operator_drift_scan_seconds",
+                "Duration of one full drift scan (active replica only)",
+                registry=registry,
+                buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200),
             ),
         )
 

@@ -102,8 +102,15 @@ class SecretStore(Protocol):
     async def drop_tenant(self, slug: str) -> bool: ...
 
 
+class SecretContent(Protocol):
+    @property
+    def data(self) -> Mapping[str, bytes]: ...
+    @property
+    def version(self) -> str: ...
+
+
 class SecretSource(Protocol):
-    async def read(self, namespace: str, name: str) -> Mapping[str, bytes] | None: ...
+    async def read(self, namespace: str, name: str) -> SecretContent | None: ...
 
 
 class IsolationVerifier(Protocol):

@@ -100,16 +100,25 @@ class _Run:
         routed, records = [], []
         for connector in self.plan.connectors:
             namespace, name = connector.secret
-            data = await self.ports.k8s_secrets.read(namespace, name)
-            if data is None:
+            content = await self.ports.k8s_secrets.read(namespace, name)
+            if content is None:
                 raise PermanentError(
                     f"connector {connector.name}: Secret {namespace}/{name} does not exist; "
                     "create it (the tenant is reconciled again when it appears)",
                     reason="SecretNotFound",
                 )
-            route = await self.ports.bao.route_connector(self.plan.slug, connector.name, data)
+            route = await self.ports.bao.route_connector(
+                self.plan.slug, connector.name, content.data
+            )
             ref, version = route.ref, route.version
-            routed.append({"name": connector.name, "ref": ref, "version": version})
+            routed.append(
+                {
+                    "name": connector.name,
+                    "ref": ref,
+                    "version": version,
+                    "secretVersion": content.version,
+                }
+            )
             if route.changed:
                 self.out.changes.append(
                     Change("connector.secret.routed", ref, {"version": version})
@@ -127,35 +136,14 @@ class _Run:
 
     async def subprocessors(self) -> cond.Check:
         assert self.db is not None
-        previous = {
-            s.name: s.objected_at
-            for s in (self.tenant.status.sub_processors if self.tenant.status else [])
-            if s.state.value == subs.OBJECTED and s.objected_at is not None
-        }
-        created = self.tenant.metadata.creation_timestamp
-        decisions = subs.decide(
-            self.register,
-            enterprise=self.plan.plan.value == "enterprise",
-            tenant_created_at=datetime.fromisoformat(created) if created else self.now,
-            objections=self.plan.objections,
-            previous_objected_at=previous,
-            now=self.now,
-        )
+        decisions = subprocessor_decisions(self.tenant, self.plan, self.register, self.now)
         changed = await self.ports.db.ensure_subprocessor_records(
             self.db.tenant_id, [subprocessor_record(d) for d in decisions]
         )
         self._changed(
             "tenant.subprocessors.ensured", f"postgres:subprocessors/{self.plan.slug}", changed
         )
-        self.out.status["subProcessors"] = [
-            {
-                "name": d.name,
-                "state": d.state,
-                "effectiveAt": _stamp(d.effective_at),
-                **({"objectedAt": _stamp(d.objected_at)} if d.objected_at else {}),
-            }
-            for d in decisions
-        ]
+        self.out.status["subProcessors"] = subprocessor_status(decisions)
         objected = sorted(d.name for d in decisions if d.state == subs.OBJECTED)
         if objected:
             return cond.Check(
@@ -225,6 +213,38 @@ async def check_chain(
         return rows, mirrored, ("AuditChainBroken", broken)
     problem = chain.mirror_problem(rows, chain.AuditHead(*mirrored) if mirrored else None)
     return rows, mirrored, ("AuditHeadMismatch", problem) if problem else None
+
+
+def subprocessor_decisions(
+    tenant: Tenant, plan: TenantPlan, register: Sequence[subs.RegisterEntry], now: datetime
+) -> list[subs.Decision]:
+    """Each register entry's state for this tenant (pure: the status says what was decided)."""
+    previous = {
+        s.name: s.objected_at
+        for s in (tenant.status.sub_processors if tenant.status else [])
+        if s.state.value == subs.OBJECTED and s.objected_at is not None
+    }
+    created = tenant.metadata.creation_timestamp
+    return subs.decide(
+        register,
+        enterprise=plan.plan.value == "enterprise",
+        tenant_created_at=datetime.fromisoformat(created) if created else now,
+        objections=plan.objections,
+        previous_objected_at=previous,
+        now=now,
+    )
+
+
+def subprocessor_status(decisions: Sequence[subs.Decision]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": d.name,
+            "state": d.state,
+            "effectiveAt": _stamp(d.effective_at),
+            **({"objectedAt": _stamp(d.objected_at)} if d.objected_at else {}),
+        }
+        for d in decisions
+    ]
 
 
 def _stamp(moment: datetime) -> str:

@@ -1,5 +1,6 @@
 """Build and close what the operator talks to; kept in kopf's memo, never in globals."""
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from functools import partial
@@ -8,6 +9,7 @@ from kubernetes import client
 
 from tenant_operator.adapters.kubernetes.client import build_api_client
 from tenant_operator.adapters.kubernetes.discovery import require_served
+from tenant_operator.adapters.kubernetes.peering import PeeringConfig, PeeringView
 from tenant_operator.adapters.kubernetes.secrets import KubeSecrets
 from tenant_operator.adapters.kubernetes.tenants import KubeTenants
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
@@ -19,6 +21,7 @@ from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.api.common import GROUP, VERSION
 from tenant_operator.api.subprocessor import PLURAL as SUBPROCESSORS
 from tenant_operator.api.tenant import PLURAL as TENANTS
+from tenant_operator.inventory import Inventory
 from tenant_operator.metrics import Metrics
 from tenant_operator.ports import Ports
 from tenant_operator.settings import Settings
@@ -36,10 +39,19 @@ class Runtime:
     db: PostgresTenants
     kube: KubeTenants
     metrics: Metrics
+    inventory: Inventory
+    peering: PeeringView
+    #: How many tenants are worked on at once (reconciles and erasures): what PostgreSQL
+    #: and OpenBao are given, however many objects kopf has handed a worker.
+    admission: asyncio.Semaphore
 
 
-async def start(settings: Settings) -> Runtime:
-    """Check the CRDs are served, open the pool, migrate, ensure OpenBao's platform objects."""
+async def start(settings: Settings, peering: PeeringConfig | None = None) -> Runtime:
+    """Check the CRDs are served, open the pool, migrate, ensure OpenBao's platform objects.
+
+    Also lists the sub-processor register and the Secrets' versions (see inventory), before
+    any handler runs.
+    """
     api_client = build_api_client()
     pool = make_pool(
         settings.database_url.get_secret_value(), settings, timeout=settings.pool_timeout_seconds
@@ -57,6 +69,12 @@ async def start(settings: Settings) -> Runtime:
             log.info("upgraded tenant schemas: %s", upgraded)
         bao = OpenBaoTenants(settings)
         await bao.ensure_platform()
+        kube = KubeTenants(api_client)
+        k8s_secrets = KubeSecrets(api_client)
+        inventory = Inventory.build(
+            await kube.list_subprocessors(),
+            await k8s_secrets.versions(settings.allowed_secret_namespaces),
+        )
     except BaseException:
         await pool.close()
         api_client.close()  # type: ignore[no-untyped-call]
@@ -65,7 +83,7 @@ async def start(settings: Settings) -> Runtime:
         db=db,
         audit=AuditLog(pool, settings),
         bao=bao,
-        k8s_secrets=KubeSecrets(api_client),
+        k8s_secrets=k8s_secrets,
         verify_isolation=partial(verify_isolation, pool, settings),
     )
     return Runtime(
@@ -75,8 +93,15 @@ async def start(settings: Settings) -> Runtime:
         api_client=api_client,
         ports=ports,
         db=db,
-        kube=KubeTenants(api_client),
+        kube=kube,
         metrics=Metrics.create(),
+        inventory=inventory,
+        peering=PeeringView(
+            api_client,
+            peering or PeeringConfig(name=None, identity="standalone"),
+            settings.allowed_secret_namespaces,
+        ),
+        admission=asyncio.Semaphore(settings.max_concurrent_reconciles),
     )
 
 

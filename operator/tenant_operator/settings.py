@@ -98,8 +98,17 @@ class Settings(BaseSettings):
     allowed_secret_namespaces: tuple[str, ...] = ("tenant-secrets",)
     drift_period_seconds: float = Field(300.0, gt=0)
     drift_batch_size: int = Field(20, ge=1)
-    max_workers: int = Field(
-        32, ge=1, description="Objects kopf processes at once (each holds one worker)."
+    max_workers: int | None = Field(
+        None,
+        ge=1,
+        description="Objects kopf holds a worker for at once (None: one per object; a "
+        "waiting worker costs a few KiB). Work is bounded by max_concurrent_reconciles.",
+    )
+    max_concurrent_reconciles: int = Field(
+        8,
+        ge=1,
+        description="Tenants reconciled or erased at once: what PostgreSQL and OpenBao are "
+        "asked to take, whatever the number of tenants (keep it <= pool_max_size).",
     )
     peering_lifetime_seconds: int = Field(
         60, ge=5, description="How long a replica's peering record counts as alive."

@@ -205,6 +205,8 @@ class ConnectorStatus(ApiModel):
     """Opaque reference to the secret in OpenBao (openbao://...)."""
     version: int
     """KV version of the secret."""
+    secret_version: str | None = None
+    """resourceVersion of the Kubernetes Secret last routed (a change is routed again)."""
 
 
 class SubProcessorState(StrEnum):

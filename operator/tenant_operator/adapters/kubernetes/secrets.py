@@ -2,23 +2,32 @@
 
 import asyncio
 import base64
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tenant_operator.adapters.kubernetes.errors import TRANSPORT_ERRORS, translate
+from tenant_operator.adapters.kubernetes.paging import METADATA_ONLY, PAGE_SIZE, pages
+
+
+@dataclass(frozen=True)
+class SecretContent:
+    data: Mapping[str, bytes]
+    version: str
+    """The Secret's resourceVersion when it was read."""
 
 
 class KubeSecrets:
     def __init__(self, api_client: client.ApiClient) -> None:
         self._core = client.CoreV1Api(api_client)
 
-    async def read(self, namespace: str, name: str) -> Mapping[str, bytes] | None:
+    async def read(self, namespace: str, name: str) -> SecretContent | None:
         """The decoded data of a Secret, or None when it does not exist."""
         return await asyncio.to_thread(self._read, namespace, name)
 
-    def _read(self, namespace: str, name: str) -> Mapping[str, bytes] | None:
+    def _read(self, namespace: str, name: str) -> SecretContent | None:
         try:
             secret = self._core.read_namespaced_secret(name, namespace)
         except ApiException as exc:
@@ -28,4 +37,28 @@ class KubeSecrets:
         except TRANSPORT_ERRORS as exc:
             raise translate(exc, f"reading Secret {namespace}/{name}") from None
         data = {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
-        return data
+        meta = secret.metadata
+        return SecretContent(data, str(meta.resource_version if meta else ""))
+
+    async def versions(self, namespaces: Iterable[str]) -> dict[tuple[str, str], str]:
+        """The resourceVersion of every Secret in ``namespaces`` (metadata only, paged)."""
+        return await asyncio.to_thread(self._versions, tuple(namespaces))
+
+    def _versions(self, namespaces: tuple[str, ...]) -> dict[tuple[str, str], str]:
+        found: dict[tuple[str, str], str] = {}
+        for namespace in namespaces:
+
+            def fetch(token: str | None, namespace: str = namespace) -> object:
+                return self._core.list_namespaced_secret(
+                    namespace,
+                    limit=PAGE_SIZE,
+                    _continue=token,
+                    _headers=METADATA_ONLY,
+                    _preload_content=False,
+                )
+
+            for page in pages(fetch, f"Secrets in {namespace}"):
+                for item in page:
+                    meta = item["metadata"]
+                    found[(namespace, str(meta["name"]))] = str(meta["resourceVersion"])
+        return found

@@ -6,7 +6,7 @@ Secret changes, sub-processor changes and the drift scanner ask for a reconcile.
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +14,9 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tenant_operator.adapters.kubernetes.errors import TRANSPORT_ERRORS, translate
+from tenant_operator.adapters.kubernetes.paging import METADATA_ONLY, PAGE_SIZE, pages
 from tenant_operator.api.common import GROUP, VERSION
+from tenant_operator.api.subprocessor import PLURAL as SUBPROCESSORS
 from tenant_operator.api.tenant import PLURAL
 
 log = logging.getLogger(__name__)
@@ -23,22 +25,49 @@ NUDGE_ANNOTATION = "integraci.io/reconcile-requested"
 EVENTS_NAMESPACE = "default"  # events of cluster-scoped objects live here (as kubectl expects)
 
 
+async def _in_threads(
+    pages: Iterator[list[dict[str, Any]]],
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Fetch each page of a blocking LIST in a thread, off the event loop."""
+    while (page := await asyncio.to_thread(next, pages, None)) is not None:
+        yield page
+
+
 class KubeTenants:
     def __init__(self, api_client: client.ApiClient, *, component: str = "tenant-operator") -> None:
         self._custom = client.CustomObjectsApi(api_client)
         self._core = client.CoreV1Api(api_client)
         self._component = component
 
-    async def list_all(self) -> list[Mapping[str, Any]]:
-        return await asyncio.to_thread(self._list)
+    def _lister(self, plural: str, **extra: Any) -> Callable[[str | None], Any]:
+        def fetch(token: str | None) -> Any:
+            return self._custom.list_cluster_custom_object(
+                GROUP, VERSION, plural, limit=PAGE_SIZE, _continue=token, **extra
+            )
 
-    def _list(self) -> list[Mapping[str, Any]]:
-        try:
-            result = self._custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
-        except (ApiException, *TRANSPORT_ERRORS) as exc:
-            raise translate(exc, "list tenants") from None
-        items: list[Mapping[str, Any]] = result["items"] if isinstance(result, dict) else []
-        return items
+        return fetch
+
+    async def pages(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every Tenant, a page at a time (the whole fleet is never held at once)."""
+        async for page in _in_threads(pages(self._lister(PLURAL), "tenants")):
+            yield page
+
+    async def names(self) -> list[str]:
+        """The names of every Tenant (metadata only)."""
+        fetch = self._lister(PLURAL, _headers=METADATA_ONLY, _preload_content=False)
+
+        def collect() -> list[str]:
+            return [str(i["metadata"]["name"]) for p in pages(fetch, "tenants") for i in p]
+
+        return await asyncio.to_thread(collect)
+
+    async def list_subprocessors(self) -> list[dict[str, Any]]:
+        fetch = self._lister(SUBPROCESSORS)
+
+        def collect() -> list[dict[str, Any]]:
+            return [item for page in pages(fetch, "sub-processors") for item in page]
+
+        return await asyncio.to_thread(collect)
 
     async def nudge(self, slug: str, why: str) -> None:
         """Ask kopf to reconcile ``slug`` again (no-op if it is gone)."""
