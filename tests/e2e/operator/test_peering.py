@@ -1,6 +1,8 @@
 """Two replicas with kopf peering: one works, the other stands by and takes over."""
 
 import contextlib
+import re
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,6 +62,13 @@ def handled(operator: OperatorProcess, slug: str) -> bool:
     return f"OpenBao tenant {slug}:" in operator.log()
 
 
+def drift_scans(operator: OperatorProcess) -> float:
+    with urllib.request.urlopen(operator.metrics_url, timeout=5) as resp:
+        text = resp.read().decode()
+    found = re.search(r"^tenant_operator_drift_scan_seconds_count (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
 @pytest.mark.usefixtures("peering")
 def test_standby_replica_pauses_and_takes_over(stack: Stack, tmp_path: Path) -> None:
     with (
@@ -87,6 +96,9 @@ def test_standby_replica_pauses_and_takes_over(stack: Stack, tmp_path: Path) -> 
         stack.wait_ready(first)
         assert handled(active, first)
         assert not handled(standby, first)
+        # Only the active replica runs the drift scanner (a scan every 2 s here).
+        stack.wait("a drift scan on the active replica", lambda: drift_scans(active) >= 2)
+        assert drift_scans(standby) == 0
         active.stop()
         stack.wait(
             "the standby to resume",
