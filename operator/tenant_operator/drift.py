@@ -76,7 +76,11 @@ async def _scan(rt: Runtime, candidates: Sequence[Mapping[str, Any]]) -> dict[st
     size = rt.settings.drift_batch_size
     for start in range(0, len(candidates), size):
         batch = candidates[start : start + size]
+        began = time.monotonic()
         found = await asyncio.gather(*(inspect(rt, t) for t in batch), return_exceptions=True)
+        # A bounded pace: a large fleet is swept over a longer cycle, never at full speed.
+        pause = len(batch) / rt.settings.drift_tenants_per_second - (time.monotonic() - began)
+        await asyncio.sleep(max(0.0, pause))
         for tenant, problems in zip(batch, found, strict=True):
             slug = tenant["metadata"]["name"]
             if isinstance(problems, OperatorError):

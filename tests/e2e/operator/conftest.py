@@ -162,6 +162,7 @@ def _stack(
         log_path=log_path,
         settings=settings,
         drift_period_seconds="2",
+        drift_tenants_per_second="1000",
     )
     with running as operator:
         token = operator.env["BAO_TOKEN"]
