@@ -45,7 +45,7 @@ async def inspect(rt: Runtime, tenant: Mapping[str, Any]) -> list[str]:
     isolation = await rt.ports.verify_isolation(slug)
     problems += [f"PostgreSQL: {p}" for p in isolation.problems]
     problems += [f"OpenBao: {p}" for p in await rt.ports.bao.verify_tenant(slug)]
-    _, _, broken = await check_chain(rt.ports, slug)
+    broken = (await check_chain(rt.ports, slug)).problem
     if broken:
         problems.append(f"audit chain: {broken[1]}")
     return problems

@@ -183,36 +183,68 @@ class _Run:
                 target=change.target,
                 detail=change.detail,
             )
-        rows, mirrored, problem = await check_chain(self.ports, slug)
-        if rows:
-            self.out.status["audit"] = {"seq": rows[-1].seq, "head": f"sha256:{rows[-1].hash}"}
-        if problem:
-            return cond.failed(cond.AUDIT_CHAIN_VERIFIED, *problem, permanent=True)
-        if rows and mirrored != (rows[-1].seq, rows[-1].hash):
-            await self.ports.bao.mirror_audit_head(slug, rows[-1].seq, rows[-1].hash)
-        return cond.ok(cond.AUDIT_CHAIN_VERIFIED, f"{len(rows)} entries verified")
+        check = await check_chain(self.ports, slug)
+        head = check.head
+        if head is not None:
+            self.out.status["audit"] = {"seq": head.seq, "head": f"sha256:{head.hash}"}
+        if check.problem:
+            return cond.failed(cond.AUDIT_CHAIN_VERIFIED, *check.problem, permanent=True)
+        if head is not None and check.mirrored != head:
+            await self.ports.bao.mirror_audit_head(slug, head.seq, head.hash)
+        # The message names the verified head only, so an idle reconcile does not change it.
+        return cond.ok(cond.AUDIT_CHAIN_VERIFIED, f"{head.seq if head else 0} entries verified")
 
     def _changed(self, action: str, target: str, what: tuple[str, ...]) -> None:
         if what:
             self.out.changes.append(Change(action, target, {"changed": list(what)}))
 
 
-async def check_chain(
-    ports: Ports, slug: str
-) -> tuple[list[chain.ChainRow], tuple[int, str] | None, tuple[str, str] | None]:
-    """The tenant's chain, its head mirrored in OpenBao and, if broken, (reason, message).
+@dataclass(frozen=True)
+class ChainCheck:
+    """One verification of a tenant's chain against the head mirrored in OpenBao.
 
-    The chain is verified in full and against the mirrored head, so a rewrite inside
-    PostgreSQL alone is detected.
+    ``head`` is the newest entry in PostgreSQL (what the status shows), ``mirrored`` the
+    checkpoint read from OpenBao, ``checked`` how many entries this check verified and
+    ``problem``, if any, (reason, message).
     """
-    rows = await ports.audit.rows(slug)
-    mirrored = await ports.bao.read_audit_head(slug)
-    result = chain.verify_chain(rows)
+
+    head: chain.AuditHead | None
+    mirrored: chain.AuditHead | None
+    checked: int
+    problem: tuple[str, str] | None
+
+
+async def check_chain(ports: Ports, slug: str) -> ChainCheck:
+    """Verify the entries since the mirrored head: the cost follows what is new, not history.
+
+    The head mirrored in OpenBao (written only after a verification passed) is the
+    checkpoint; it is read first, so an append racing this check can only add rows after it.
+    Only the rows with ``seq >=`` the checkpoint are read (a primary-key range), the row at
+    the checkpoint must still carry the mirrored hash and hash to it, and every later row
+    must link to the one before. No mirror yet: verify from genesis. A cut below the
+    checkpoint leaves no row there: AuditHeadMismatch. Entries *before* the checkpoint are
+    not re-read: rewriting them is seen here only if their hashes were recomputed up to the
+    checkpoint (which changes its hash); a change that leaves the hashes alone is found by
+    ``tenant-operator verify-audit``, which verifies every entry from genesis.
+    """
+    raw = await ports.bao.read_audit_head(slug)
+    mirrored = chain.AuditHead(*raw) if raw else None
+    first = mirrored.seq if mirrored else 1
+    rows = await ports.audit.rows(slug, since=first)
+    if rows:
+        head: chain.AuditHead | None = chain.AuditHead(rows[-1].seq, rows[-1].hash)
+    else:  # nothing from the checkpoint on: the status still shows what PostgreSQL holds
+        stored = await ports.audit.head(slug) if mirrored else None
+        head = chain.AuditHead(stored.seq, stored.hash) if stored else None
+    result = chain.verify_chain(rows, first_seq=first)
+    log.debug("tenant %s: %d audit entries verified from seq %d", slug, result.checked, first)
     if not result.ok:
         broken = f"entry {result.first_bad_seq}: {result.reason}"
-        return rows, mirrored, ("AuditChainBroken", broken)
-    problem = chain.mirror_problem(rows, chain.AuditHead(*mirrored) if mirrored else None)
-    return rows, mirrored, ("AuditHeadMismatch", problem) if problem else None
+        return ChainCheck(head, mirrored, result.checked, ("AuditChainBroken", broken))
+    problem = chain.mirror_problem(rows, mirrored)
+    return ChainCheck(
+        head, mirrored, result.checked, ("AuditHeadMismatch", problem) if problem else None
+    )
 
 
 def subprocessor_decisions(

@@ -10,6 +10,7 @@ from tenant_operator.domain.audit import (
     GENESIS,
     AuditHead,
     ChainRow,
+    VerifyResult,
     canonical,
     detail_digest,
     entry_hash,
@@ -147,3 +148,42 @@ def test_split_body_reassembles_to_the_entry_hash() -> None:
         assert hashlib.sha256(text.encode()).hexdigest() == entry_hash(
             GENESIS, seq=seq, at=T0, actor='a"b', action="é", target="t\n", digest=digest
         )
+
+
+def test_a_segment_verifies_from_its_pinned_first_entry() -> None:
+    rows = build_chain(8)
+    assert verify_chain(rows[4:], first_seq=5) == VerifyResult(ok=True, checked=4)
+    assert verify_chain([], first_seq=5).ok  # nothing from there on: the mirror check decides
+
+
+def test_a_segment_still_recomputes_its_pinned_entry() -> None:
+    rows = build_chain(8)
+    forged = dataclasses.replace(rows[4], actor="mallory")
+    result = verify_chain([forged, *rows[5:]], first_seq=5)
+    assert (result.first_bad_seq, result.checked) == (5, 0)
+    assert result.reason is not None and result.reason.startswith("hash mismatch")
+
+
+def test_a_segment_missing_its_first_entry_is_a_gap_there() -> None:
+    rows = build_chain(8)
+    result = verify_chain(rows[5:], first_seq=5)
+    assert (result.first_bad_seq, result.reason) == (5, "gap: entry 5 is missing")
+
+
+def test_a_segment_names_a_reordering_through_hashes_stored_elsewhere() -> None:
+    rows = build_chain(8)
+    relinked = dataclasses.replace(rows[5], prev_hash=rows[1].hash)
+    result = verify_chain([rows[4], relinked], first_seq=5, elsewhere={rows[1].hash: 2})
+    assert result.reason == "reordered: entry 6 links to the entry now stored at 2"
+    plain = verify_chain([rows[4], relinked], first_seq=5)
+    assert plain.reason == "wrong prev_hash: does not match the previous hash"
+
+
+def test_a_non_canonical_detail_is_a_detail_mismatch_not_a_crash() -> None:
+    rows = build_chain(3)
+    rows[1] = dataclasses.replace(rows[1], detail={"n": 2.0})
+    result = verify_chain(rows)
+    assert (result.first_bad_seq, result.reason) == (
+        2,
+        "detail mismatch: the stored detail is not canonical JSON",
+    )

@@ -142,8 +142,13 @@ def _bad(checked: int, seq: int, reason: str) -> VerifyResult:
 
 
 def _check_row(row: ChainRow) -> str | None:
-    if row.detail is not None and detail_digest(row.detail) != row.detail_digest:
-        return "detail mismatch: the stored detail does not match its digest"
+    if row.detail is not None:
+        try:
+            digest = detail_digest(row.detail)
+        except TypeError:  # e.g. a float written behind the operator's back
+            return "detail mismatch: the stored detail is not canonical JSON"
+        if digest != row.detail_digest:
+            return "detail mismatch: the stored detail does not match its digest"
     recomputed = entry_hash(
         row.prev_hash,
         seq=row.seq,
@@ -159,7 +164,11 @@ def _check_row(row: ChainRow) -> str | None:
 
 
 def verify_chain(
-    rows: Sequence[ChainRow], *, expected_head: AuditHead | None = None
+    rows: Sequence[ChainRow],
+    *,
+    expected_head: AuditHead | None = None,
+    first_seq: int = 1,
+    elsewhere: Mapping[str, int] | None = None,
 ) -> VerifyResult:
     """Verify a chain given its rows ordered by ``seq``; report the first broken ``seq``.
 
@@ -167,9 +176,16 @@ def verify_chain(
     an entry stored at another position), ``wrong prev_hash``, ``hash mismatch``, ``detail
     mismatch``, and ``head mismatch`` when ``expected_head`` (the mirrored head) disagrees,
     which catches a truncated tail or a rewrite of the whole chain.
+
+    ``first_seq`` > 1 verifies a segment: the rows start at that entry, whose own
+    ``prev_hash`` is taken as given because the caller has pinned the entry (its stored hash
+    equals a checkpoint kept outside PostgreSQL, or every entry before it verified); the
+    entry's own hash is still recomputed, so its ``prev_hash`` cannot change unnoticed.
+    ``elsewhere`` maps hashes of entries outside ``rows`` to their seq, to name reorderings.
     """
-    hashes = {row.hash: row.seq for row in rows}
-    prev_hash, expected_seq = GENESIS, 1
+    hashes = {**(elsewhere or {}), **{row.hash: row.seq for row in rows}}
+    expected_seq = first_seq
+    prev_hash = GENESIS if first_seq == 1 or not rows else rows[0].prev_hash
     for checked, row in enumerate(rows):
         if row.seq != expected_seq:
             if row.seq > expected_seq:

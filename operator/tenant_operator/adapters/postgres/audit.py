@@ -83,10 +83,11 @@ class AuditLog:
         async with transaction(self.pool, self.settings) as conn:
             return await _head(conn, self.settings.platform_schema, chain)
 
-    async def rows(self, tenant: str | None) -> list[ChainRow]:
+    async def rows(self, tenant: str | None, *, since: int = 1) -> list[ChainRow]:
+        """The chain's entries with ``seq >= since``, in order (one index range read)."""
         chain = chain_of(tenant)
         async with transaction(self.pool, self.settings) as conn:
-            cur = await conn.execute(q.audit_rows(self.settings.platform_schema), [chain])
+            cur = await conn.execute(q.audit_rows(self.settings.platform_schema), [chain, since])
             return [ChainRow(*row) for row in await cur.fetchall()]
 
     async def verify(

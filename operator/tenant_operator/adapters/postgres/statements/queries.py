@@ -200,9 +200,10 @@ def audit_append(platform: str) -> sql.Composed:
 
 
 def audit_rows(platform: str) -> sql.Composed:
+    """Entries of a chain from a seq on (params: chain, first seq): a primary-key range."""
     return _p(
         "SELECT seq, at, actor, action, target, detail, detail_digest, prev_hash, hash"
-        " FROM {p}.audit_log WHERE chain = %s ORDER BY seq",
+        " FROM {p}.audit_log WHERE chain = %s AND seq >= %s ORDER BY seq",
         platform,
     )
 
