@@ -28,7 +28,6 @@ OpenBao KV write are part of its cost). Prints:
 
 import argparse
 import asyncio
-import inspect
 import logging
 import statistics
 import tempfile
@@ -181,7 +180,7 @@ def record_plans(stack: Stack, op: OperatorProcess, plans: list[str]) -> dict[st
                     creationTimestamp=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
                 )
                 with recording() as rec:
-                    result = await reconcile_in_process(tenant, rt)
+                    result = await flows.tenant_changed(tenant, rt)
                 if result.error is not None:
                     raise SystemExit(f"recorded reconcile failed: {result.error.message}")
                 recorded[plan] = (rec, result.status)
@@ -196,13 +195,6 @@ def record_plans(stack: Stack, op: OperatorProcess, plans: list[str]) -> dict[st
     finally:
         quiet.setLevel(level)
     return recorded
-
-
-async def reconcile_in_process(tenant: dict[str, Any], rt: Any) -> Any:
-    """``flows.tenant_changed`` for a new tenant (older signatures took the register too)."""
-    if "register" in inspect.signature(flows.tenant_changed).parameters:
-        return await flows.tenant_changed(tenant, [], rt)  # type: ignore[call-arg]
-    return await flows.tenant_changed(tenant, rt)
 
 
 class Floor:

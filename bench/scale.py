@@ -68,6 +68,7 @@ from bench.stack import (
     wait_for,
 )
 from tenant_operator.devenv.operator import OperatorProcess, operator_for
+from tenant_operator.settings import Settings
 
 DB = "bench"
 CHUNK_LABEL = "bench.integraci.io/chunk"
@@ -94,8 +95,11 @@ class Marks:
     """RSS after each chunk; the summary reports the 1k/5k/10k (and last) marks."""
 
     rows: dict[int, dict[str, tuple[float, float, float]]] = field(default_factory=dict)
+    after_restart: dict[str, tuple[float, float, float]] = field(default_factory=dict)
 
-    def take(self, tenants: int, op: OperatorProcess, stack: Stack) -> str:
+    def take(
+        self, tenants: int, op: OperatorProcess, stack: Stack, *, restart: bool = False
+    ) -> str:
         bao = openbao_pid(stack.bao)
         groups = {
             "operator": [op.pid] if op.pid else [],
@@ -103,7 +107,10 @@ class Marks:
             "openbao": [bao] if bao else [],
         }
         got = {k: (*rss_mib(pids), pss_mib(pids)) for k, pids in groups.items()}
-        self.rows[tenants] = got
+        if restart:
+            self.after_restart = got
+        else:
+            self.rows[tenants] = got
         return render(got)
 
 
@@ -297,7 +304,8 @@ def fill(stack: Stack, op: OperatorProcess, args: argparse.Namespace, marks: Mar
             return False
     print(
         f"all {args.tenants} Ready in {spent:.0f} s; cost per tenant of the "
-        f"last chunk / first chunk = {costs[-1] / costs[0]:.2f} (flat = 1.0)",
+        f"last chunk / first chunk = {costs[-1] / costs[0]:.2f} (flat = 1.0"
+        f"{'; one chunk only, so no curve' if len(costs) == 1 else ''})",
         flush=True,
     )
     return True
@@ -379,7 +387,7 @@ def restart(
         + (f"; watch error: {counter.error}" if counter.error else ""),
         flush=True,
     )
-    print(f"restart: after resume {marks.take(n, op, stack)}", flush=True)
+    print(f"restart: after resume {marks.take(n, op, stack, restart=True)}", flush=True)
     return {
         "resumed_s": elapsed if ok else float("inf"),
         "restart_writes": counter.count,
@@ -416,12 +424,15 @@ def drift_scan(op: OperatorProcess, tail: LogTail, timeout: float) -> dict[str, 
 
 def summary(n: int, marks: Marks, got: dict[str, float]) -> None:
     print(f"\n== summary for {n} tenants (goals are for 10,000 on 2 cores) ==")
-    for at in (1000, 5000, 10000, n):
+    for at in sorted({1000, 5000, 10000, n}):
         if at in marks.rows:
             row = marks.rows[at]
             print(f"RSS at {at:>6}: " + render(row))
+    if marks.after_restart:
+        print(f"after restart at {n:>6}: " + render(marks.after_restart))
     if marks.rows:
-        hwm = max(row["operator"][1] for row in marks.rows.values())
+        rows = [*marks.rows.values(), *([marks.after_restart] if marks.after_restart else [])]
+        hwm = max(row["operator"][1] for row in rows)
         print(f"operator peak RSS {hwm:.0f} MiB       goal <= 300 MiB: {verdict(hwm, 300)}")
     lines: list[tuple[str, str, Callable[[float], str]]] = [
         ("idle_cpu_pct", "idle CPU {:.2f} % of a core", lambda v: verdict(v, 5.0)),
@@ -450,6 +461,12 @@ def main() -> None:
         default=None,
         help="operator's drift period (default: its own)",
     )
+    parser.add_argument(
+        "--drift-pace",
+        type=float,
+        default=None,
+        help="operator's drift_tenants_per_second (default: its own)",
+    )
     parser.add_argument("--chunk-timeout", type=float, default=900.0)
     parser.add_argument(
         "--restart-timeout", type=float, default=None, help="default max(120, N/20) s"
@@ -464,6 +481,13 @@ def main() -> None:
     n = args.tenants
     restart_timeout = args.restart_timeout or max(120.0, n / 20)
     extra = {"drift_period_seconds": str(args.drift_period)} if args.drift_period else {}
+    if args.drift_pace:
+        extra["drift_tenants_per_second"] = str(args.drift_pace)
+    defaults = Settings()
+    period = args.drift_period or defaults.drift_period_seconds
+    pace = args.drift_pace or getattr(defaults, "drift_tenants_per_second", None)
+    # a full sweep takes n / pace seconds when the scanner is paced; wait for one, bounded
+    drift_timeout = period + (n / pace * 1.25 if pace else n / 10) + 120
     workdir = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     marks = Marks()
     got: dict[str, float] = {}
@@ -480,8 +504,10 @@ def main() -> None:
             if fill(stack, op, args, marks):
                 drift_tail = LogTail(log_path)
                 got.update(idle(stack, op, args.idle_seconds))
-                period = args.drift_period or 300.0
-                got.update(drift_scan(op, drift_tail, timeout=period + n / 10 + 60))
+                print(
+                    f"waiting for one full drift scan (at most {drift_timeout:.0f} s)", flush=True
+                )
+                got.update(drift_scan(op, drift_tail, timeout=drift_timeout))
                 got.update(restart(stack, op, n, restart_timeout, marks))
     summary(n, marks, got)
 
