@@ -49,6 +49,11 @@ def _p(template: str, platform: str) -> sql.Composed:
     return sql.SQL(template).format(p=sql.Identifier(platform))
 
 
+def _pb(template: str, platform: str) -> sql.Composed:
+    """Like _p, with ``{body}``: the canonical entry body (below) built in SQL."""
+    return sql.SQL(template).format(p=sql.Identifier(platform), body=_AUDIT_BODY)
+
+
 def select_tenant(platform: str) -> sql.Composed:
     return _p(
         "SELECT id, organisation, plan, isolation, schema_name, schema_version"
@@ -204,6 +209,95 @@ def audit_rows(platform: str) -> sql.Composed:
     return _p(
         "SELECT seq, at, actor, action, target, detail, detail_digest, prev_hash, hash"
         " FROM {p}.audit_log WHERE chain = %s AND seq >= %s ORDER BY seq",
+        platform,
+    )
+
+
+#: For the chunk checks of verify-audit: short range scans gain nothing from JIT compiling.
+NO_JIT = sql.SQL("SET LOCAL jit = off")
+
+#: The canonical entry body of domain.audit (keys sorted, no whitespace, strings escaped as
+#: JSON, ``at`` in UTC with microseconds) built from the row's columns; tested byte for byte
+#: against domain.audit on hostile strings. ``detail_digest`` is hex by CHECK constraint.
+_AUDIT_BODY = sql.SQL(
+    "'{\"action\":' || pg_catalog.to_json(action)::text"
+    " || ',\"actor\":' || pg_catalog.to_json(actor)::text"
+    " || ',\"at\":\"' || pg_catalog.to_char(at AT TIME ZONE 'UTC',"
+    ' \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\')'
+    ' || \'","detail_digest":"\' || detail_digest'
+    ' || \'","seq":\' || seq::text'
+    " || ',\"target\":' || pg_catalog.to_json(target)::text || '}'"
+)
+
+
+def audit_bodies(platform: str) -> sql.Composed:
+    """(seq, canonical body) of a chain's entries from a seq on (params: chain, first seq)."""
+    return _pb(
+        "SELECT seq, {body} FROM {p}.audit_log WHERE chain = %s AND seq >= %s ORDER BY seq",
+        platform,
+    )
+
+
+def audit_chunk_hashes(platform: str) -> sql.Composed:
+    """The first seq in [lo, hi] whose fields do not hash to its stored hash (chain, lo, hi).
+
+    Timestamps outside years 1000-9999 (and infinities) are reported too: there the text of
+    ``to_char`` and of Python's ``strftime`` may differ, so the operator judges those
+    entries itself. (The test as an aggregate FILTER is markedly cheaper than in WHERE, and
+    apart from the window of :func:`audit_chunk_links`: together they cost several times
+    more, measured on PostgreSQL 15.)
+    """
+    return _pb(
+        "SELECT min(seq) FILTER (WHERE pg_catalog.sha256(pg_catalog.convert_to("
+        "prev_hash || {body}, 'UTF8')) <> pg_catalog.decode(hash, 'hex')"
+        " OR at < '1000-01-01 00:00:00+00' OR at >= '10000-01-01 00:00:00+00')"
+        " FROM {p}.audit_log WHERE chain = %s AND seq BETWEEN %s AND %s",
+        platform,
+    )
+
+
+def audit_chunk_links(platform: str) -> sql.Composed:
+    """Links of the seqs [lo, hi], the row before lo included (chain, lo, before, hi, genesis).
+
+    Returns (rows in [lo, hi], their max seq, the first suspect seq): a missing seq, or a row
+    whose ``prev_hash`` is not the hash of the row before it (genesis for seq 1). Missing
+    seqs at the end of [lo, hi] show only in the count (the caller checks it); a missing
+    row ``lo - 1`` makes ``lo - 1`` the suspect (the previous chunk's count names the first).
+    """
+    return _p(
+        "SELECT count(*) FILTER (WHERE seq >= %(lo)s), max(seq), min(CASE"
+        " WHEN lag_seq IS NULL AND seq <> 1 THEN greatest(%(before)s, 1)"
+        " WHEN lag_seq IS NULL AND prev_hash <> %(genesis)s THEN seq"
+        " WHEN lag_seq IS NULL THEN NULL"
+        " WHEN seq <> lag_seq + 1 THEN lag_seq + 1"
+        " WHEN prev_hash <> lag_hash THEN seq END) FILTER (WHERE seq >= %(lo)s)"
+        " FROM (SELECT seq, prev_hash, lag(seq) OVER w AS lag_seq, lag(hash) OVER w AS lag_hash"
+        " FROM {p}.audit_log WHERE chain = %(chain)s AND seq BETWEEN %(before)s AND %(hi)s"
+        " WINDOW w AS (ORDER BY seq)) c",
+        platform,
+    )
+
+
+def audit_chunk_details(platform: str) -> sql.Composed:
+    """Distinct (detail as text, digest, first seq) of the seqs [lo, hi] (chain, lo, hi)."""
+    return _p(
+        "SELECT detail::text, detail_digest, min(seq) FROM {p}.audit_log"
+        " WHERE chain = %s AND seq BETWEEN %s AND %s AND detail IS NOT NULL"
+        " GROUP BY detail, detail_digest",
+        platform,
+    )
+
+
+def audit_seq_of_hash(platform: str) -> sql.Composed:
+    """Where an entry with this hash is stored in the chain (chain, hash): names a reorder."""
+    return _p("SELECT seq FROM {p}.audit_log WHERE chain = %s AND hash = %s LIMIT 1", platform)
+
+
+def audit_rows_page(platform: str) -> sql.Composed:
+    """At most n entries of a chain from a seq on (params: chain, first seq, n)."""
+    return _p(
+        "SELECT seq, at, actor, action, target, detail, detail_digest, prev_hash, hash"
+        " FROM {p}.audit_log WHERE chain = %s AND seq >= %s ORDER BY seq LIMIT %s",
         platform,
     )
 
