@@ -87,7 +87,8 @@ class AuditLog:
         """The chain's entries with ``seq >= since``, in order (one index range read)."""
         chain = chain_of(tenant)
         async with transaction(self.pool, self.settings) as conn:
-            cur = await conn.execute(q.audit_rows(self.settings.platform_schema), [chain, since])
+            statement = q.audit_rows(self.settings.platform_schema)
+            cur = await conn.execute(statement, [chain, since, q.LAST_SEQ])
             return [ChainRow(*row) for row in await cur.fetchall()]
 
     async def verify(

@@ -204,11 +204,21 @@ def audit_append(platform: str) -> sql.Composed:
     )
 
 
+#: The upper bound of :func:`audit_rows` when the caller wants every entry from a seq on.
+LAST_SEQ = 2**63 - 1
+
+
 def audit_rows(platform: str) -> sql.Composed:
-    """Entries of a chain from a seq on (params: chain, first seq): a primary-key range."""
+    """Entries of a chain in a seq range (params: chain, first, last): a primary-key range.
+
+    Bounded on both sides on purpose: for a generic plan (psycopg prepares a statement
+    after five runs) PostgreSQL estimates ``seq >= $2`` as a third of the chain and picks a
+    parallel bitmap scan and sort (7 ms for one row of a 100,000-entry chain), while
+    ``seq BETWEEN $2 AND $3`` is estimated small and stays an index range scan.
+    """
     return _p(
         "SELECT seq, at, actor, action, target, detail, detail_digest, prev_hash, hash"
-        " FROM {p}.audit_log WHERE chain = %s AND seq >= %s ORDER BY seq",
+        " FROM {p}.audit_log WHERE chain = %s AND seq BETWEEN %s AND %s ORDER BY seq",
         platform,
     )
 
