@@ -12,6 +12,7 @@ from tenant_operator.api.common import GROUP, VERSION
 from tenant_operator.api.subprocessor import PLURAL as SUBPROCESSORS
 from tenant_operator.api.tenant import PLURAL as TENANTS
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
+from tenant_operator.domain.sharding import SHARD_LABEL, Placement
 from tenant_operator.settings import Settings
 
 MAX_BACKOFF = 60.0
@@ -45,10 +46,16 @@ def configure(settings: kopf.OperatorSettings, ours: Settings) -> None:
     settings.persistence.finalizer = f"{GROUP}/tenant-operator"
     # kopf ignores every annotation under its storages' prefix, so it must not be ours
     # (integraci.io/paused and the nudge annotation have to reach the update handler).
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
+    # Sharded: each shard its own prefix (see ShardScope.storage_prefix) and a Tenant watch
+    # the API server filters by the shard label (kopf's labels= filters are client-side).
+    scope = ours.scope
+    prefix = scope.storage_prefix(KOPF_PREFIX)
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=prefix)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=KOPF_PREFIX, key="last-handled-configuration"
+        prefix=prefix, key="last-handled-configuration"
     )
+    if selector := scope.watch_selector():
+        settings.watching.label_selectors[GROUP, TENANTS] = selector
     settings.peering.lifetime = ours.peering_lifetime_seconds
     # No cluster-wide watching of CRDs and namespaces (least privilege: the chart grants
     # neither). The allowed namespaces are exact names; runtime.start checks the CRDs.
@@ -82,11 +89,29 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.create(GROUP, VERSION, TENANTS, id="tenant")
 @kopf.on.update(GROUP, VERSION, TENANTS, id="tenant")
 async def tenant(
-    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, reason: str, **_: Any
+    body: kopf.Body,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    retry: int,
+    reason: str,
+    **_: Any,
 ) -> None:
+    placed = memo.runtime.settings.scope.place(body.meta.name, body.meta.labels)
+    if not placed.owned:  # only the default shard sees others: assign or report them
+        return leave(placed, patch, logger)
     result = await flows.tenant_changed(body, memo.runtime, resuming=reason == "resume")
     patch.status.update(changed_only(body.get("status") or {}, result.status))
     raise_for(result.error, retry)
+
+
+def leave(placed: Placement, patch: kopf.Patch, logger: kopf.Logger) -> None:
+    """A tenant this shard does not own: label an unlabelled one, report a stray one."""
+    if placed.assign is not None:
+        patch.metadata.labels[SHARD_LABEL] = placed.assign
+        logger.info("assigned to shard %s", placed.assign)
+    elif placed.problem is not None:
+        logger.warning("not reconciled: %s", placed.problem)  # posted as an Event
 
 
 def changed_only(current: Any, wanted: dict[str, Any]) -> dict[str, Any]:
@@ -103,14 +128,17 @@ async def tenant_erasure(
     retry: int,
     **_: Any,
 ) -> None:
+    placed = memo.runtime.settings.scope.place(body.meta.name, body.meta.labels)
     try:
+        if placed.problem:  # its finalizer stays: erased by the shard it is moved to
+            raise PermanentError(placed.problem, reason="ShardUnknown")
         async with memo.runtime.admission:
             done = await erasure.tenant_deleted(body, memo.runtime.ports)
     except OperatorError as exc:
         kopf.warn(body, reason=exc.reason, message=exc.message)
         patch.status.update(flows.deletion_refused(body, exc))
         # A deletion is never given up, so even a refusal is retried (slowly when prevented).
-        delay = PREVENTED_RECHECK if exc.reason == "DeletionPrevented" else None
+        delay = PREVENTED_RECHECK if exc.reason in ("DeletionPrevented", "ShardUnknown") else None
         raise_for(RetryableError(exc.message, reason=exc.reason, delay=delay), retry)
     memo.runtime.inventory.tenant_gone(body.get("metadata", {}).get("name"))
     logger.info("tenant deleted: %s", "; ".join(done))

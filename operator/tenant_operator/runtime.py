@@ -69,7 +69,7 @@ async def start(settings: Settings, peering: PeeringConfig | None = None) -> Run
             log.info("upgraded tenant schemas: %s", upgraded)
         bao = OpenBaoTenants(settings)
         await bao.ensure_platform()
-        kube = KubeTenants(api_client)
+        kube = KubeTenants(api_client, label_selector=settings.scope.own_selector())
         k8s_secrets = KubeSecrets(api_client)
         inventory = Inventory.build(
             await kube.list_subprocessors(),

@@ -7,10 +7,12 @@ Tests build smaller values by passing keyword arguments; nothing reads a global.
 """
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tenant_operator.domain.sharding import SHARD_LABEL, ShardScope, shard_names
 
 
 def _env(name: str) -> AliasChoices:
@@ -122,8 +124,40 @@ class Settings(BaseSettings):
     worker_idle_seconds: float = Field(
         0.5, gt=0, description="How long an idle object's worker keeps its slot."
     )
+    shards: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description=f"How many operator Deployments the tenants are split over (by the "
+        f"{SHARD_LABEL} label); 1: one operator owns every tenant.",
+    )
+    shard: str | None = Field(
+        None,
+        pattern=r"^[0-9]{1,2}$",
+        description="This replica's shard, one of 0..shards-1 (required when shards > 1).",
+    )
     log_format: Literal["json", "text"] = Field(
         "json", description="json: one object per line, with the Kubernetes object it is about."
     )
     metrics_port: int = Field(9090, ge=0, le=65535)
     liveness_port: int = Field(8080, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _shard_is_one_of_the_fleet(self) -> Self:
+        names = shard_names(self.shards)
+        if self.shards > 1 and self.shard is None:
+            raise ValueError(
+                f"sharded operation (shards={self.shards}) needs this replica's shard: set "
+                f"TENANT_OPERATOR_SHARD to one of {', '.join(names)} (a replica without one "
+                "would work on every shard's tenants)"
+            )
+        if self.shard is not None and self.shard not in names:
+            raise ValueError(
+                f"shard {self.shard!r} is not one of the {self.shards} shards ({', '.join(names)})"
+            )
+        return self
+
+    @property
+    def scope(self) -> ShardScope:
+        """This replica's place in the fleet (see tenant_operator.domain.sharding)."""
+        return ShardScope(self.shards, self.shard if self.shards > 1 else None)

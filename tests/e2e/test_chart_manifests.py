@@ -34,6 +34,7 @@ VALUE_SETS = {
         "podDisruptionBudget.enabled": False,
         "metrics.service.enabled": False,
     },
+    "two-shards": {"shards": 2, "tenants.allowedSecretNamespaces": ["conn-a", "conn-b"]},
     "two-secret-namespaces-created": {
         "tenants.allowedSecretNamespaces": ["conn-a", "conn-b"],
         "tenants.createSecretNamespaces": True,

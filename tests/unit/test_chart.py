@@ -170,3 +170,56 @@ def test_service_monitor_and_network_policy_are_optional() -> None:
     policy = only(documents(), "NetworkPolicy")
     ports = sorted({p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]})
     assert ports == [53, 443, 5432, 6443, 8200]
+
+
+def test_shards_render_one_peering_deployment_per_shard(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = documents({"shards": 3})
+    deployments = find(docs, "Deployment")
+    assert [d["metadata"]["name"] for d in deployments] == [
+        f"tenant-operator-shard-{n}" for n in range(3)
+    ]
+    selectors = [d["spec"]["selector"]["matchLabels"] for d in deployments]
+    for shard, (deployment, selector) in enumerate(zip(deployments, selectors, strict=True)):
+        assert deployment["spec"]["replicas"] == 2
+        assert selector["integraci.io/shard"] == str(shard)
+        pod = deployment["spec"]["template"]
+        assert selector.items() <= pod["metadata"]["labels"].items()
+        (main,) = pod["spec"]["containers"]
+        shard_env = {e["name"]: e.get("value") for e in main["env"]}
+        assert shard_env["TENANT_OPERATOR_SHARDS"] == "3"
+        assert shard_env["TENANT_OPERATOR_SHARD"] == str(shard)
+        for name, value in shard_env.items():  # each shard's environment is valid settings
+            if isinstance(value, str):
+                monkeypatch.setenv(name, value)
+        assert Settings().scope.shard == str(shard)
+    # selectors never overlap (no Deployment adopts another shard's pods)
+    assert len({tuple(sorted(s.items())) for s in selectors}) == 3
+    pdbs = find(docs, "PodDisruptionBudget")
+    assert [p["spec"]["selector"] for p in pdbs] == [{"matchLabels": s} for s in selectors]
+    peerings = find(docs, "KopfPeering")
+    assert [p["metadata"]["name"] for p in peerings] == [
+        "tenant-operator",
+        "tenant-operator-shard-1",
+        "tenant-operator-shard-2",
+    ]
+    assert [
+        Settings(shards=3, shard=str(n)).scope.peering_name("tenant-operator") for n in range(3)
+    ] == [p["metadata"]["name"] for p in peerings]
+    policy = only(docs, "ValidatingAdmissionPolicy")
+    binding = only(docs, "ValidatingAdmissionPolicyBinding")
+    assert binding["spec"]["policyName"] == policy["metadata"]["name"]
+    assert binding["spec"]["validationActions"] == ["Deny"]
+
+
+def test_one_shard_renders_the_unsharded_deployment() -> None:
+    docs = documents()
+    assert [d["metadata"]["name"] for d in find(docs, "Deployment")] == ["tenant-operator"]
+    assert "integraci.io/shard" not in only(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+    assert not {"TENANT_OPERATOR_SHARDS", "TENANT_OPERATOR_SHARD"} & set(env(docs))
+    assert find(docs, "ValidatingAdmissionPolicy") == []
+
+
+@pytest.mark.parametrize("shards", [0, 65])
+def test_shards_out_of_range_fail_the_render(shards: int) -> None:
+    with pytest.raises(ChartError, match="shards must be between 1 and 64"):
+        documents({"shards": shards})

@@ -59,6 +59,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- if not .Values.tenants.allowedSecretNamespaces -}}
 {{- fail "tenants.allowedSecretNamespaces must name at least one namespace (the operator watches Secrets and keeps its peering there)" -}}
 {{- end -}}
+{{- if or (lt (int .Values.shards) 1) (gt (int .Values.shards) 64) -}}
+{{- fail (printf "shards must be between 1 and 64, not %v" .Values.shards) -}}
+{{- end -}}
+{{- if and (gt (int .Values.shards) 1) (not .Values.peering.enabled) (gt (int .Values.replicaCount) 1) -}}
+{{- fail "shards > 1 with replicaCount > 1 needs peering.enabled=true" -}}
+{{- end -}}
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.peering.enabled) -}}
 {{- fail "replicaCount > 1 needs peering.enabled=true: standalone replicas would all work on the same tenants" -}}
 {{- end -}}

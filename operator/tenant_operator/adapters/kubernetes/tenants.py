@@ -34,10 +34,18 @@ async def _in_threads(
 
 
 class KubeTenants:
-    def __init__(self, api_client: client.ApiClient, *, component: str = "tenant-operator") -> None:
+    def __init__(
+        self,
+        api_client: client.ApiClient,
+        *,
+        component: str = "tenant-operator",
+        label_selector: str | None = None,
+    ) -> None:
         self._custom = client.CustomObjectsApi(api_client)
         self._core = client.CoreV1Api(api_client)
         self._component = component
+        #: This shard's tenants only (filtered by the API server); None: every tenant.
+        self._tenants = {"label_selector": label_selector} if label_selector else {}
 
     def _lister(self, plural: str, **extra: Any) -> Callable[[str | None], Any]:
         def fetch(token: str | None) -> Any:
@@ -48,13 +56,15 @@ class KubeTenants:
         return fetch
 
     async def pages(self) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every Tenant, a page at a time (the whole fleet is never held at once)."""
-        async for page in _in_threads(pages(self._lister(PLURAL), "tenants")):
+        """Every Tenant (of this shard), a page at a time (never the whole fleet at once)."""
+        async for page in _in_threads(pages(self._lister(PLURAL, **self._tenants), "tenants")):
             yield page
 
     async def names(self) -> list[str]:
-        """The names of every Tenant (metadata only)."""
-        fetch = self._lister(PLURAL, _headers=METADATA_ONLY, _preload_content=False)
+        """The names of every Tenant of this shard (metadata only)."""
+        fetch = self._lister(
+            PLURAL, _headers=METADATA_ONLY, _preload_content=False, **self._tenants
+        )
 
         def collect() -> list[str]:
             return [str(i["metadata"]["name"]) for p in pages(fetch, "tenants") for i in p]
