@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.scale [--tenants 10000] [--chunk 1000] [--idle-seconds 300]
         [--drift-period SECONDS] [--chunk-timeout 900] [--restart-timeout SECONDS]
+        [--shards N]
 
 Not part of ``make test``. On the local stack of bench.operator (PostgreSQL durable=False,
 OpenBao dev, real kube-apiserver + etcd, the operator as a subprocess with default
@@ -26,11 +27,17 @@ Printed, each next to its goal for 10,000 tenants (2 cores):
 * one full drift scan: seconds and CPU as the operator reports them (its "drift scan done
   in X s (Y s CPU)" log line; ``tenant_operator_drift_scan_seconds`` otherwise).
 
+With ``--shards N`` (N > 1) the tenants are created unlabelled and N operator processes
+run, one per shard (``shards=N``, ``shard=k``); the default shard assigns each tenant.
+RSS is reported per shard at each chunk, and after the fill each shard's tenants, CPU
+seconds spent filling and idle CPU share; restart and drift are not measured then.
+
 Every wait is bounded and says so when it times out. The machine is shared: figures are
 noisy. The bench holds no Tenant objects beyond one LIST page.
 """
 
 import argparse
+import contextlib
 import json
 import re
 import tempfile
@@ -56,6 +63,7 @@ from bench.stack import (
     count_ready,
     cpu_seconds,
     is_ready,
+    iter_tenants,
     list_resource_version,
     local_stack,
     mem_available_mib,
@@ -68,6 +76,8 @@ from bench.stack import (
     wait_for,
 )
 from tenant_operator.devenv.operator import OperatorProcess, operator_for
+from tenant_operator.devenv.process import free_port
+from tenant_operator.domain.sharding import SHARD_LABEL
 from tenant_operator.settings import Settings
 
 DB = "bench"
@@ -77,6 +87,17 @@ MIN_AVAILABLE_MIB = 3072  # stop filling below this: the machine is shared
 GOALS = {"idle_cpu_pct": 5.0, "rss_mib": 300.0, "resumed_s": 60.0, "writes": 0}
 DRIFT_DONE = re.compile(r"drift scan done in ([\d.]+) s \(([\d.]+) s CPU\)")
 PROCESSED = ("Resuming is processed", "Updating is processed", "Creation is processed")
+
+
+def shard_operators(first: OperatorProcess, shards: int) -> dict[str, OperatorProcess]:
+    """Shard 0 is ``first``; each other shard the same settings, its own shard and ports."""
+    found = {"0": first}
+    for k in range(1, shards):
+        env = {**first.env, "TENANT_OPERATOR_SHARD": str(k)}
+        for port in ("METRICS_PORT", "LIVENESS_PORT"):
+            env[f"TENANT_OPERATOR_{port}"] = str(free_port())
+        found[str(k)] = OperatorProcess(env, first.log_path.with_name(f"shard-{k}.log"))
+    return found
 
 
 def plan_for(i: int) -> str:
@@ -96,13 +117,16 @@ class Marks:
 
     rows: dict[int, dict[str, tuple[float, float, float]]] = field(default_factory=dict)
     after_restart: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    #: --shards: one operator per shard, reported each on its own ("shard k")
+    shards: dict[str, OperatorProcess] = field(default_factory=dict)
 
     def take(
         self, tenants: int, op: OperatorProcess, stack: Stack, *, restart: bool = False
     ) -> str:
         bao = openbao_pid(stack.bao)
+        operators = {f"shard {k}": o for k, o in self.shards.items()} or {"operator": op}
         groups = {
-            "operator": [op.pid] if op.pid else [],
+            **{name: [o.pid] if o.pid else [] for name, o in operators.items()},
             "postgres": postgres_pids(stack.pg),
             "openbao": [bao] if bao else [],
         }
@@ -432,10 +456,16 @@ def summary(n: int, marks: Marks, got: dict[str, float]) -> None:
         print(f"after restart at {n:>6}: " + render(marks.after_restart))
     if marks.rows:
         rows = [*marks.rows.values(), *([marks.after_restart] if marks.after_restart else [])]
-        hwm = max(row["operator"][1] for row in rows)
-        print(f"operator peak RSS {hwm:.0f} MiB       goal <= 300 MiB: {verdict(hwm, 300)}")
+        for name in [k for k in rows[0] if k == "operator" or k.startswith("shard ")]:
+            hwm = max(row[name][1] for row in rows)
+            print(f"{name} peak RSS {hwm:.0f} MiB       goal <= 300 MiB: {verdict(hwm, 300)}")
     lines: list[tuple[str, str, Callable[[float], str]]] = [
         ("idle_cpu_pct", "idle CPU {:.2f} % of a core", lambda v: verdict(v, 5.0)),
+        *[
+            (key, f"shard {key.rsplit('_', 1)[1]} idle CPU {{:.2f}} % of a core", _idle_goal)
+            for key in got
+            if key.startswith("idle_cpu_pct_shard_")
+        ],
         ("idle_writes", "idle Tenant writes {:.0f}", lambda v: verdict(v, 0)),
         ("resumed_s", "restart resumed in {:.1f} s", lambda v: verdict(v, 60.0)),
         ("restart_writes", "restart writes (unchanged) {:.0f}", lambda v: verdict(v, 0)),
@@ -444,10 +474,38 @@ def summary(n: int, marks: Marks, got: dict[str, float]) -> None:
     goals = {"idle_cpu_pct": "<= 5 %", "resumed_s": "<= 60 s"}
     for key, text, judge in lines:
         if key in got:
-            print(f"{text.format(got[key]):38s} goal {goals.get(key, '0')}: {judge(got[key])}")
+            goal = goals.get(key.split("_shard_")[0], "0")
+            print(f"{text.format(got[key]):38s} goal {goal}: {judge(got[key])}")
     if "drift_s" in got:
         cpu = f", {got['drift_cpu_s']:.1f} s CPU" if "drift_cpu_s" in got else ""
         print(f"one full drift scan {got['drift_s']:.1f} s{cpu} (no goal)")
+
+
+def _idle_goal(value: float) -> str:
+    return verdict(value, 5.0)
+
+
+def sharded(stack: Stack, marks: Marks, idle_seconds: float) -> dict[str, float]:
+    """--shards: each shard's tenants, fill CPU and idle CPU share (one core)."""
+    shard_of: dict[str, int] = {}
+    for tenant in iter_tenants(stack.custom):
+        label = (tenant["metadata"].get("labels") or {}).get(SHARD_LABEL, "unlabelled")
+        shard_of[label] = shard_of.get(label, 0) + 1
+    pids = {k: o.pid for k, o in marks.shards.items() if o.pid}
+    before = {k: cpu_seconds(pid) for k, pid in pids.items()}
+    for k in pids:
+        print(f"shard {k}: {shard_of.get(k, 0)} tenants; fill CPU {before[k]:.1f} s", flush=True)
+    if shard_of.get("unlabelled"):
+        print(f"unlabelled tenants left: {shard_of['unlabelled']}", flush=True)
+    start = time.monotonic()
+    time.sleep(idle_seconds)
+    wall = time.monotonic() - start
+    got = {}
+    for k, pid in pids.items():
+        share = 100 * (cpu_seconds(pid) - before[k]) / wall
+        print(f"idle {wall:.0f} s: shard {k} CPU {share:.2f} % of one core", flush=True)
+        got[f"idle_cpu_pct_shard_{k}"] = share
+    return got
 
 
 def main() -> None:
@@ -484,6 +542,9 @@ def main() -> None:
         help="measure one full drift scan with the operator restarted at this pace "
         "(tenants/s; 0: wait for a sweep at the operator's own pace)",
     )
+    parser.add_argument(
+        "--shards", type=int, default=1, help="operator processes, one per shard (default 1)"
+    )
     args = parser.parse_args()
     n = args.tenants
     restart_timeout = args.restart_timeout or max(120.0, n / 20)
@@ -500,15 +561,22 @@ def main() -> None:
     got: dict[str, float] = {}
     with local_stack(durable_bao=args.bao_durable) as stack:
         log_path = workdir / "operator.log"
+        if args.shards > 1:
+            extra.update(shards=str(args.shards), shard="0")
         op = operator_for(stack.pg, stack.bao, stack.kube, dbname=DB, log_path=log_path, **extra)
-        with op:
+        marks.shards = shard_operators(op, args.shards) if args.shards > 1 else {}
+        with op, contextlib.ExitStack() as more:
+            for other in list(marks.shards.values())[1:]:
+                more.enter_context(other)
             print(
                 f"operator running (pid {op.pid}), log {log_path}; {n} tenants in chunks of "
                 f"{args.chunk}, each chunk created ({CREATE_THREADS} client threads) and "
                 "waited for until Ready before the next",
                 flush=True,
             )
-            if fill(stack, op, args, marks):
+            if marks.shards and fill(stack, op, args, marks):
+                got.update(sharded(stack, marks, args.idle_seconds))
+            elif not marks.shards and fill(stack, op, args, marks):
                 got.update(idle(stack, op, args.idle_seconds))
                 got.update(restart(stack, op, n, restart_timeout, marks))
                 if args.drift_measure_pace:
