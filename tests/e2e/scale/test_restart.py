@@ -49,7 +49,11 @@ def fleet(
         drift_period_seconds="3600",
     )
     with api_for(fresh_kube) as api, operator:
-        yield Fleet(fresh_kube, postgres_server, "restart", operator, api)
+        fleet = Fleet(fresh_kube, postgres_server, "restart", operator, api)
+        try:
+            yield fleet
+        finally:
+            fleet.operator.stop()  # the tests replace the operator: stop the last one
 
 
 def restarted(fleet: Fleet, name: str) -> OperatorProcess:
