@@ -28,7 +28,7 @@ def cmd_crds(args: argparse.Namespace) -> int:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     """Start PostgreSQL, OpenBao, a Kubernetes API and the operator; apply the examples."""
-    from tenant_operator.devenv.stack import dev_stack, render_env, write_env_file
+    from tenant_operator.devenv.stack import describe_env, dev_stack, write_env_file
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # also when started in the background
@@ -38,7 +38,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         env = stack.env()
         write_env_file(env_file, env)
         print(f"Local services and the operator are up; settings in {env_file}:\n")
-        print(render_env(env), flush=True)
+        print(describe_env(env, env_file), flush=True)
         stack.apply(Path(args.examples))
         print("\nWaiting for the example tenants to be Ready...\n", flush=True)
         print(stack.wait_ready(), flush=True)

@@ -2,11 +2,14 @@
 
 Real PostgreSQL, OpenBao and kube-apiserver on loopback, the generated CRDs applied, the
 operator running against them with its own database role and least-privilege OpenBao
-token, and the example manifests applied. Settings go to ``.dev/env``.
+token, and the example manifests applied. Settings go to ``.dev/env`` (mode 0600); what
+is printed names the secret ones without their values (:data:`SECRET_KEYS`), so a terminal,
+a CI log or a screen share of ``make dev`` gives nobody the root token or the superuser DSN.
 """
 
 import contextlib
 import logging
+import os
 import shlex
 import time
 from collections.abc import Iterator, Mapping
@@ -23,6 +26,8 @@ from tenant_operator.devenv.process import ServiceError
 log = logging.getLogger(__name__)
 
 DEV_DATABASE = "integraci"
+#: Settings that grant full access (OpenBao root token, PostgreSQL superuser): never printed.
+SECRET_KEYS = frozenset({"BAO_TOKEN", "DATABASE_URL"})
 
 
 @dataclass
@@ -65,14 +70,25 @@ class DevStack:
 
 
 def render_env(env: Mapping[str, str]) -> str:
-    """Shell-sourceable ``export`` lines."""
+    """Shell-sourceable ``export`` lines (secrets included: only for the 0600 file)."""
     return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in env.items())
 
 
+def describe_env(env: Mapping[str, str], env_file: Path) -> str:
+    """What ``make dev`` prints: the settings, the secret ones only by name."""
+    return "".join(
+        f"{key}=<secret, in {env_file}>\n" if key in SECRET_KEYS else f"{key}={value}\n"
+        for key, value in env.items()
+    )
+
+
 def write_env_file(path: Path, env: Mapping[str, str]) -> None:
+    """Write ``env`` to ``path`` readable by its owner only, whatever mode it had before."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(render_env(env))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as file:
+        os.fchmod(fd, 0o600)  # O_CREAT's mode applies only to a new file
+        file.write(render_env(env))
 
 
 @contextlib.contextmanager
