@@ -1,9 +1,10 @@
 """Helpers for the platform's applications: tenant sessions and bcrypt passwords.
 
 Applications connect as the application role (no BYPASSRLS) and must do all tenant work
-inside :func:`tenant_session`, which sets the tenant context for one transaction only
-(``set_config('integraci.tenant_id', ..., true)``): it can never leak to the next
-transaction on a pooled connection, and outside it every tenant table shows no rows::
+inside :func:`tenant_session`, which opens one transaction of its own and sets the tenant
+context for that transaction only (``set_config('integraci.tenant_id', ..., true)``): it can
+never leak to the next transaction on a pooled connection, and outside it every tenant
+table shows no rows::
 
     async with await psycopg.AsyncConnection.connect(APP_DSN) as conn:
         async with tenant_session(conn, tenant_id) as tx:
@@ -13,19 +14,37 @@ transaction on a pooled connection, and outside it every tenant table shows no r
     stored = await ahash_password(password)        # bcrypt, cost 12, in a worker thread
     ok = await acheck_password(password, stored)
 
+Safe under pooling, it refuses (:class:`TenantSessionError`) to start
+
+- on a connection already in a transaction: psycopg would make it a savepoint, and the
+  context set inside it would stay set for the rest of the caller's transaction;
+- inside another ``tenant_session`` on the same connection (same reason: the inner tenant's
+  context would replace the outer one for the rest of the outer block);
+- on a connection carrying a session-level tenant context (``set_config(..., false)`` by
+  earlier code), which would come back into force after the block.
+
+It also sets ``search_path`` for the transaction: ``<schema>, pg_catalog, pg_temp`` for the
+``schema`` tier (pass ``schema=``; the ``shared`` tier may pass the platform schema too) and
+``pg_catalog, pg_temp`` without ``schema``: ``pg_temp`` comes explicitly last, so a temporary
+table left on a pooled connection can never shadow a tenant table, and a session-level
+``search_path`` left by earlier code never applies. Without ``schema``, name tables with
+their schema (``integraci.pipeline_runs``). The engine backs this up: the application role
+cannot create temporary tables at all (see :mod:`tenant_operator.adapters.postgres.roles`).
+
 Passwords longer than bcrypt's 72-byte limit are refused (bcrypt would silently ignore the
 rest). ``accounts.password_hash`` has a CHECK that accepts only bcrypt of cost >= 12.
 """
 
 import asyncio
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import bcrypt
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 
 from tenant_operator.domain.naming import validate_identifier
 
@@ -33,6 +52,15 @@ BCRYPT_COST = 12
 BCRYPT_MAX_BYTES = 72
 _SET_CONTEXT = sql.SQL("SELECT set_config('integraci.tenant_id', %s, true)")
 _SET_SEARCH_PATH = sql.SQL("SELECT set_config('search_path', %s, true)")
+#: The context before this transaction sets it: non-empty only if set at session level.
+_GET_CONTEXT = sql.SQL("SELECT current_setting('integraci.tenant_id', true)")
+
+#: Connections currently inside a tenant_session (to name nesting as such).
+_ACTIVE: weakref.WeakSet[object] = weakref.WeakSet()
+
+
+class TenantSessionError(RuntimeError):
+    """``tenant_session`` misused: it would leak or carry a tenant context; nothing was set."""
 
 
 class PasswordError(ValueError):
@@ -80,33 +108,78 @@ async def acheck_password(password: str, hashed: str) -> bool:
     return await asyncio.to_thread(check_password, password, hashed)
 
 
-def _context_params(tenant_id: uuid.UUID, schema: str | None) -> tuple[str, str | None]:
+def _context_params(tenant_id: uuid.UUID, schema: str | None) -> tuple[str, str]:
     if not isinstance(tenant_id, uuid.UUID):
         raise TypeError("tenant_id must be a uuid.UUID")
-    return str(tenant_id), None if schema is None else validate_identifier(schema, what="schema")
+    if schema is None:
+        return str(tenant_id), "pg_catalog, pg_temp"
+    schema = validate_identifier(schema, what="schema")
+    # a bound value, not SQL: validate_identifier allows only [a-z0-9_], which needs no
+    # quoting in a search_path; pg_temp explicitly last, so no temporary table shadows
+    return str(tenant_id), ", ".join((schema, "pg_catalog", "pg_temp"))
+
+
+def _check_free(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
+    """Refuse a connection inside a tenant_session or inside any open transaction."""
+    if conn in _ACTIVE:
+        raise TenantSessionError(
+            "already inside tenant_session on this connection: a nested session would "
+            "replace the outer tenant's context for the rest of the outer block; finish the "
+            "outer block first, or use another connection for the other tenant"
+        )
+    status = conn.info.transaction_status
+    if status != pq.TransactionStatus.IDLE:
+        raise TenantSessionError(
+            f"the connection is already in a transaction ({status.name}): tenant_session "
+            "must start its own transaction, or its tenant context would stay set after the "
+            "block; commit or roll back first (or use a fresh connection from the pool)"
+        )
+
+
+def _check_no_session_context(row: tuple[Any, ...] | None) -> None:
+    if row is not None and row[0]:
+        raise TenantSessionError(
+            "a session-level tenant context is set on this connection (set_config(..., "
+            "false) or SET integraci.tenant_id): it would apply again after the block; "
+            "RESET integraci.tenant_id (or discard the connection) and only use tenant_session"
+        )
 
 
 @asynccontextmanager
 async def tenant_session(
     conn: psycopg.AsyncConnection[Any], tenant_id: uuid.UUID, *, schema: str | None = None
 ) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    """One transaction in the tenant's context (and, for ``schema`` tier, its search_path)."""
+    """One new transaction in the tenant's context, with a search_path ending in pg_temp.
+
+    Raises :class:`TenantSessionError` (before setting anything) inside an open
+    transaction, inside another ``tenant_session`` or with a session-level tenant context.
+    """
     context, search_path = _context_params(tenant_id, schema)
-    async with conn.transaction():
-        await conn.execute(_SET_CONTEXT, [context])
-        if search_path is not None:
+    _check_free(conn)
+    _ACTIVE.add(conn)
+    try:
+        async with conn.transaction():
+            _check_no_session_context(await (await conn.execute(_GET_CONTEXT)).fetchone())
+            await conn.execute(_SET_CONTEXT, [context])
             await conn.execute(_SET_SEARCH_PATH, [search_path])
-        yield conn
+            yield conn
+    finally:
+        _ACTIVE.discard(conn)
 
 
 @contextmanager
 def tenant_session_sync(
     conn: psycopg.Connection[Any], tenant_id: uuid.UUID, *, schema: str | None = None
 ) -> Iterator[psycopg.Connection[Any]]:
-    """The synchronous twin of :func:`tenant_session`."""
+    """The synchronous twin of :func:`tenant_session` (same refusals)."""
     context, search_path = _context_params(tenant_id, schema)
-    with conn.transaction():
-        conn.execute(_SET_CONTEXT, [context])
-        if search_path is not None:
+    _check_free(conn)
+    _ACTIVE.add(conn)
+    try:
+        with conn.transaction():
+            _check_no_session_context(conn.execute(_GET_CONTEXT).fetchone())
+            conn.execute(_SET_CONTEXT, [context])
             conn.execute(_SET_SEARCH_PATH, [search_path])
-        yield conn
+            yield conn
+    finally:
+        _ACTIVE.discard(conn)

@@ -1,4 +1,6 @@
-"""The application helpers' password rules (bcrypt cost 12, no silent truncation)."""
+"""The application helpers: password rules (bcrypt cost 12, no silent truncation), and
+the search_path tenant_session sets (its misuse refusals are tested against PostgreSQL in
+tests/integration/postgres/test_pg_tenant_session.py)."""
 
 import asyncio
 import re
@@ -44,3 +46,19 @@ def test_weaker_cost_is_refused_and_garbage_hashes_do_not_match() -> None:
         hash_password("pw", cost=10)
     assert not check_password("pw", "not-a-hash")
     assert not re.fullmatch(BCRYPT_COST_12_PATTERN, "$2b$10$" + "a" * 53)
+
+
+def test_tenant_session_search_path_puts_pg_temp_explicitly_last() -> None:
+    import uuid
+
+    from tenant_operator.appkit import TenantSessionError, _context_params
+    from tenant_operator.domain.errors import PermanentError
+
+    tenant = uuid.uuid4()
+    assert _context_params(tenant, "t_acme") == (str(tenant), "t_acme, pg_catalog, pg_temp")
+    assert _context_params(tenant, None) == (str(tenant), "pg_catalog, pg_temp")
+    with pytest.raises(PermanentError, match="not a valid identifier"):
+        _context_params(tenant, "t_acme, public")
+    with pytest.raises(TypeError, match=r"uuid\.UUID"):
+        _context_params(str(tenant), None)  # type: ignore[arg-type]
+    assert issubclass(TenantSessionError, RuntimeError)

@@ -9,6 +9,11 @@ What a DBA runs in production, once per cluster and database (or calls
     GRANT integraci_owner TO integraci_operator;         -- DDL via SET ROLE integraci_owner
     GRANT integraci_app TO integraci_operator;           -- isolation probes via SET ROLE
     GRANT CREATE ON DATABASE integraci TO integraci_owner;   -- platform and t_<slug> schemas
+    -- no storage outside RLS (statements.storage.revoke_storage): no temp tables, no
+    -- large objects, no CREATE in public, for PUBLIC and the application role
+    REVOKE TEMPORARY, CREATE ON DATABASE integraci FROM PUBLIC, integraci_app;
+    REVOKE EXECUTE ON FUNCTION pg_catalog.lo_from_bytea(oid, bytea), ... FROM PUBLIC;
+    REVOKE CREATE ON SCHEMA public FROM PUBLIC, integraci_app;
     -- the audit guard, in the schema integraci_guard (owned by the DBA, not by the owner):
     -- the statements of statements.guard.install_guard, then
     SELECT integraci_guard.seal(classid, objid) FROM integraci_guard.audit_objects();
@@ -35,6 +40,10 @@ from psycopg import sql
 from tenant_operator.adapters.postgres.errors import server_label, translate
 from tenant_operator.adapters.postgres.statements import guard
 from tenant_operator.adapters.postgres.statements import queries as q
+from tenant_operator.adapters.postgres.statements.storage import (
+    PUBLIC_SCHEMA_EXISTS,
+    revoke_storage,
+)
 from tenant_operator.domain.naming import validate_identifier
 from tenant_operator.settings import Settings
 
@@ -84,6 +93,11 @@ async def bootstrap_roles(
                     sql.Identifier(conn.info.dbname), owner
                 )
             )
+            public = await (await conn.execute(PUBLIC_SCHEMA_EXISTS)).fetchone() is not None
+            for statement in revoke_storage(
+                conn.info.dbname, settings.app_role, public_schema=public
+            ):
+                await conn.execute(statement)
             for statement in guard.install_guard(platform):
                 await conn.execute(statement)
             await conn.execute(guard.seal_existing(platform))
