@@ -48,8 +48,8 @@ def tiers(pg) -> dict[str, Tier]:
     result = {}
     for tier, (schema, mine, other) in asyncio.run(provision()).items():
         result[tier] = Tier(schema, mine, other)
-    # each tenant writes one run into its own table; in the schema tier tenant b also plants
-    # a row in tenant a's table, so a's context must filter rows even inside its own schema
+    # each tenant writes one run into its own table; in the schema tier tenant b's attempt
+    # to plant a row in tenant a's table is refused by the schema's CHECK (template v3)
     with psycopg.connect(pg.app_dsn) as conn:
         for tier in result.values():
             other_schema = "t_schema_b" if tier.schema == "t_schema_a" else tier.schema
@@ -58,7 +58,10 @@ def tiers(pg) -> dict[str, Tier]:
                     table = sql.Identifier(schema, "pipeline_runs")
                     conn.execute(sql.SQL(INSERT_RUN).format(table), [tenant])
         t = result["schema"]
-        with tenant_session_sync(conn, t.other):
+        with (
+            pytest.raises(psycopg.errors.CheckViolation, match="tenant_rows_only"),
+            tenant_session_sync(conn, t.other),
+        ):
             conn.execute(sql.SQL(INSERT_RUN).format(t.table()), [t.other])
     return result
 
@@ -263,9 +266,11 @@ def test_a_refused_canary_insert_is_reported(pg) -> None:
     provision_schema_tenant(pg, "canary-ro")
     with pg.superuser() as su:
         su.execute(
-            sql.SQL("REVOKE INSERT ON t_canary_ro.connectors FROM {}").format(
+            sql.SQL("REVOKE INSERT ON t_canary_ro.pipeline_runs FROM {}").format(
                 sql.Identifier(pg.settings.app_role)
             )
         )
     (problem,) = verify_problems(pg, "canary-ro")
-    assert problem.startswith("t_canary_ro.connectors: the canary insert failed: permission denied")
+    assert problem.startswith(
+        "t_canary_ro.pipeline_runs: the canary insert failed: permission denied"
+    )

@@ -3,11 +3,16 @@
 Static checks, on every table holding a ``tenant_id`` in the tenant's schema (``schema``
 tier) or the platform schema (``shared`` tier, and the sub-processor records of both):
 RLS enabled and forced, exactly one policy, the expected fail-closed one for all commands
-and all roles. The application role must not be superuser or BYPASSRLS.
+and all roles. The application role must not be superuser or BYPASSRLS, must not be able to
+store anything outside tenant tables (temporary tables, large objects, CREATE in any
+schema or the database: see :mod:`.statements.storage`), nor write operator-managed rows
+(``connectors``, ``subprocessor_records``, ``accounts.is_owner``); every table of a
+``schema``-tier schema at template v3 or later has the CHECK binding it to the tenant.
 
 Canary probe, inside one transaction that is always rolled back, ``SET LOCAL ROLE <app>``:
 with the tenant's context, insert a canary row into every template table (``accounts``,
-``connectors``, ``pipeline_runs``, ``deploy_events``, ``usage_metrics``; not
+``connectors`` (as the owner role: the application role only reads it), ``pipeline_runs``,
+``deploy_events``, ``usage_metrics``; not
 ``subprocessor_records``, whose rows must reference a register entry the application role
 cannot read, nor unknown tables, whose required columns are unknown: those get the probe
 without a canary). Then, with the context cleared (``''``), every probed relation must show
@@ -29,10 +34,13 @@ from psycopg.types.json import Jsonb
 from tenant_operator.adapters.postgres.errors import pg_errors
 from tenant_operator.adapters.postgres.session import Conn, Pool, label, set_tenant
 from tenant_operator.adapters.postgres.statements import queries as q
+from tenant_operator.adapters.postgres.statements import storage
 from tenant_operator.adapters.postgres.statements.common import (
+    OPERATOR_MANAGED_TABLES,
     POLICY_EXPRESSION,
     POLICY_NAME,
     TEMPLATE_TABLES,
+    TENANT_CHECK_NAME,
 )
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.naming import validate_slug
@@ -88,15 +96,73 @@ def _canary_values(table: str, tenant_id: uuid.UUID) -> tuple[tuple[str, ...], l
     return ("metric", "period_start", "quantity"), [tenant_id, token, datetime.now(UTC), 0]
 
 
-async def _probe(
-    conn: Conn, schema: str, tables: list[str], views: list[str], tenant_id: uuid.UUID
-) -> list[str]:
-    """The canary probe of one schema (as the application role, inside the caller's rollback)."""
+async def _app_storage(conn: Conn, app: str) -> list[str]:
+    """What the application role could store outside tenant tables (database-wide)."""
     problems: list[str] = []
+    row = await (await conn.execute(storage.APP_STORAGE, [app, app])).fetchone()
+    if row is not None and row[0]:
+        problems.append(
+            f"application role {app} can create temporary tables (no RLS, outlive erasure):"
+            " re-run bootstrap-roles"
+        )
+    if row is not None and row[1]:
+        problems.append(f"application role {app} can create schemas in the database")
+    cur = await conn.execute(storage.APP_LO_WRITERS, [storage.lo_writer_signatures(), app])
+    for (function,) in await cur.fetchall():
+        problems.append(
+            f"application role {app} can execute {function} (large objects have no RLS):"
+            " re-run bootstrap-roles"
+        )
+    for (schema,) in await (await conn.execute(storage.APP_CREATE_SCHEMAS, [app])).fetchall():
+        problems.append(f"application role {app} can create objects in schema {schema}")
+    return problems
+
+
+async def _app_writes(
+    conn: Conn, app: str, schema: str, tables: list[str], tenant_id: uuid.UUID | None
+) -> list[str]:
+    """Writes of operator-managed rows the application role may do; missing tenant CHECKs."""
+    problems: list[str] = []
+
+    async def allowed(query: psycopg.sql.SQL, params: list[object]) -> bool:
+        row = await (await conn.execute(query, params)).fetchone()
+        return bool(row and row[0])
+
+    for table in tables:
+        rel = f"{schema}.{table}"
+        qualified = psycopg.sql.Identifier(schema, table).as_string(conn)
+        if table in OPERATOR_MANAGED_TABLES:
+            for privilege in ("INSERT", "UPDATE", "DELETE", "TRUNCATE"):
+                if await allowed(storage.TABLE_PRIVILEGE, [app, qualified, privilege]):
+                    problems.append(
+                        f"{rel}: the application role can {privilege} (operator-managed rows)"
+                    )
+        if table == "accounts":
+            for privilege in ("INSERT", "UPDATE"):
+                params: list[object] = [app, qualified, "is_owner", privilege]
+                if await allowed(storage.COLUMN_PRIVILEGE, params):
+                    problems.append(
+                        f"{rel}.is_owner: the application role can {privilege} the owner flag"
+                    )
+        if tenant_id is not None and table in TEMPLATE_TABLES:
+            cur = await conn.execute(storage.TENANT_CHECK, [qualified, TENANT_CHECK_NAME])
+            found = await cur.fetchone()
+            expected = f"CHECK ((tenant_id = '{tenant_id}'::uuid))"
+            if found is None or found[0] != expected:
+                problems.append(
+                    f"{rel}: no valid CHECK {TENANT_CHECK_NAME} binding its rows to the tenant"
+                )
+    return problems
+
+
+async def _insert_canaries(
+    conn: Conn, schema: str, tables: list[str], tenant_id: uuid.UUID, *, managed: bool
+) -> dict[str, str]:
+    """Canary rows (ctid by table) in the operator-managed tables or in the others."""
     await set_tenant(conn, tenant_id)
     canaries: dict[str, str] = {}
     for table in tables:
-        if table in TEMPLATE_TABLES:
+        if table in TEMPLATE_TABLES and (table in OPERATOR_MANAGED_TABLES) == managed:
             columns, values = _canary_values(table, tenant_id)
             try:
                 cur = await conn.execute(q.insert_canary(schema, table, columns), values)
@@ -105,6 +171,26 @@ async def _probe(
             row = await cur.fetchone()
             assert row is not None  # RETURNING of one inserted row
             canaries[table] = str(row[0])
+    return canaries
+
+
+async def _probe(
+    conn: Conn,
+    schema: str,
+    tables: list[str],
+    views: list[str],
+    tenant_id: uuid.UUID,
+    canaries: dict[str, str],
+) -> list[str]:
+    """The canary probe of one schema (as the application role, inside the caller's rollback).
+
+    ``canaries`` holds those the owner role inserted; the others are inserted here.
+    """
+    problems: list[str] = []
+    canaries = {
+        **canaries,
+        **await _insert_canaries(conn, schema, tables, tenant_id, managed=False),
+    }
     relations = [(name, name in canaries) for name in tables] + [(v, False) for v in views]
     if not relations:
         return problems
@@ -152,23 +238,33 @@ async def verify_isolation(pool: Pool, settings: Settings, slug: str) -> Isolati
                 row = await (await conn.execute(q.select_tenant(p), [slug])).fetchone()
                 if row is None:
                     raise PermanentError(f"tenant {slug} is not registered", reason="NotFound")
-                tenant_id, schema = row[0], row[4]
+                tenant_id, schema, version = row[0], row[4], row[5]
                 flags = await (await conn.execute(q.ROLE_FLAGS, [settings.app_role])).fetchone()
                 if flags is None or any(flags):
                     problems.append(
                         f"application role {settings.app_role} is missing, superuser or BYPASSRLS"
                     )
+                problems += await _app_storage(conn, settings.app_role)
                 targets = [p] if schema is None else [p, schema]
                 relations: list[tuple[str, list[str], list[str]]] = []
                 for target in targets:
                     tables, found = await _static_checks(conn, target)
                     problems += found
+                    own = tenant_id if target == schema and (version or 0) >= 3 else None
+                    problems += await _app_writes(conn, settings.app_role, target, tables, own)
                     cur = await conn.execute(q.TENANT_VIEWS, [target, settings.app_role])
                     views = [str(row[0]) for row in await cur.fetchall()]
                     relations.append((target, tables, views))
+                await conn.execute(q.set_role(settings.owner_role))
+                managed = {
+                    target: await _insert_canaries(conn, target, tables, tenant_id, managed=True)
+                    for target, tables, _ in relations
+                }
                 await conn.execute(q.set_role(settings.app_role))
                 for target, tables, views in relations:
-                    problems += await _probe(conn, target, tables, views, tenant_id)
+                    problems += await _probe(
+                        conn, target, tables, views, tenant_id, managed[target]
+                    )
         except _CanaryRefused as exc:
             problems.append(str(exc))
         except psycopg.errors.InsufficientPrivilege as exc:

@@ -5,6 +5,8 @@ platform schema (``shared`` tier) at :data:`TEMPLATE_VERSION`, and the provision
 builds and upgrades every ``t_<slug>`` schema (``schema`` tier) with the same steps.
 """
 
+import uuid
+
 from tenant_operator.adapters.postgres.session import Conn
 from tenant_operator.adapters.postgres.statements.common import Names
 from tenant_operator.adapters.postgres.statements.template import template_steps
@@ -30,15 +32,24 @@ def check_version(version: int) -> int:
 
 
 async def apply_template(
-    conn: Conn, settings: Settings, schema: str, *, current: int, target: int
+    conn: Conn,
+    settings: Settings,
+    schema: str,
+    *,
+    current: int,
+    target: int,
+    tenant_id: uuid.UUID | None = None,
 ) -> tuple[int, ...]:
     """Apply the steps ``current < version <= target`` to ``schema``; return their versions.
+
+    ``tenant_id``: the owner of a ``schema``-tier schema (its tables get a CHECK binding
+    them to it); None for the platform schema.
 
     Runs inside the caller's transaction (DDL is transactional): a failing step leaves the
     schema at ``current``.
     """
     applied = []
-    for step in template_steps(names_of(settings), schema):
+    for step in template_steps(names_of(settings), schema, tenant_id):
         if current < step.version <= target:
             for statement in step.statements:
                 await conn.execute(statement)

@@ -19,6 +19,7 @@ from tenant_operator.adapters.postgres.statements.common import (
     PLATFORM_TENANT_TABLES,
     POLICY_NAME,
     TEMPLATE_TABLES,
+    app_grants,
     drop_policy,
     repair_table,
 )
@@ -129,7 +130,12 @@ class PostgresTenants:
             version = 0
         current = version or 0
         applied = await template.apply_template(
-            conn, self.settings, schema, current=current, target=self.template_version
+            conn,
+            self.settings,
+            schema,
+            current=current,
+            target=self.template_version,
+            tenant_id=tenant_id,
         )
         if applied:
             await conn.execute(
@@ -240,6 +246,9 @@ class PostgresTenants:
                 return ()
             schema = row[4] or p
             tables = TEMPLATE_TABLES if row[4] else (*TEMPLATE_TABLES, *PLATFORM_TENANT_TABLES)
+            # the application role's grants as of template v3 (the platform schema is
+            # always at the newest template; a staged schema-tier tenant may be older)
+            grants_v3 = row[4] is None or (row[5] or 0) >= 3
             for table in tables:
                 cur = await conn.execute(FOREIGN_POLICIES, [schema, table, POLICY_NAME])
                 for (policy,) in await cur.fetchall():
@@ -247,6 +256,9 @@ class PostgresTenants:
                     repaired.append(f"dropped policy {policy} on {schema}.{table}")
                 for statement in repair_table(names, schema, table):
                     await conn.execute(statement)
+                if grants_v3:
+                    for statement in app_grants(names, schema, table):
+                        await conn.execute(statement)
             repaired.append(f"re-applied row level security to {len(tables)} tables in {schema}")
         log.info("tenant %s: %s", slug, "; ".join(repaired))
         return tuple(repaired)

@@ -32,6 +32,23 @@ HEX_SHA256_PATTERN = "^[0-9a-f]{64}$"
 TEMPLATE_TABLES = ("accounts", "connectors", "pipeline_runs", "deploy_events", "usage_metrics")
 #: Tenant tables that exist only in the platform schema (operator-managed records).
 PLATFORM_TENANT_TABLES = ("subprocessor_records",)
+#: Tenant tables whose rows only the operator writes: the application role reads them only
+#: (a connector ``ref`` names an OpenBao path; a record holds a sub-processor decision).
+OPERATOR_MANAGED_TABLES = ("connectors", "subprocessor_records")
+#: ``accounts`` columns the application role may write: every column but ``is_owner`` (the
+#: owner account is the operator's); ``tenant_id`` and ``id`` are set on INSERT only.
+ACCOUNT_APP_UPDATE_COLUMNS = (
+    "email",
+    "name",
+    "password_hash",
+    "invite_token_sha256",
+    "invited_at",
+    "updated_at",
+    "last_login_at",
+)
+ACCOUNT_APP_INSERT_COLUMNS = ("tenant_id", "id", "created_at", *ACCOUNT_APP_UPDATE_COLUMNS)
+#: The CHECK binding a ``schema``-tier table to its one tenant (template v3).
+TENANT_CHECK_NAME = "tenant_rows_only"
 
 
 @dataclass(frozen=True)
@@ -91,4 +108,34 @@ def tenant_table(names: Names, schema: str, table: str) -> tuple[sql.Composed, .
             "REVOKE ALL ON {t} FROM PUBLIC",
             "GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {app}",
         )
+    )
+
+
+def app_grants(names: Names, schema: str, table: str) -> tuple[sql.Composed, ...]:
+    """The application role's privileges on one tenant table from template v3 / platform v4.
+
+    Operator-managed tables: SELECT only. ``accounts``: SELECT, DELETE, and INSERT/UPDATE of
+    every column but ``is_owner`` (deleting the owner row is refused by a trigger). Others:
+    SELECT, INSERT, UPDATE, DELETE. The REVOKE also drops any earlier column grants.
+    """
+    t = sql.Identifier(schema, table)
+    texts: tuple[str, ...]
+    columns: dict[str, sql.Composable] = {}
+    if table in OPERATOR_MANAGED_TABLES:
+        texts = ("GRANT SELECT ON {t} TO {app}",)
+    elif table == "accounts":
+        texts = (
+            "GRANT SELECT, DELETE ON {t} TO {app}",
+            "GRANT INSERT ({insert}) ON {t} TO {app}",
+            "GRANT UPDATE ({update}) ON {t} TO {app}",
+        )
+        columns = {
+            "insert": sql.SQL(", ").join(map(sql.Identifier, ACCOUNT_APP_INSERT_COLUMNS)),
+            "update": sql.SQL(", ").join(map(sql.Identifier, ACCOUNT_APP_UPDATE_COLUMNS)),
+        }
+    else:
+        texts = ("GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {app}",)
+    return tuple(
+        names.fmt(sql.SQL(text), t=t, **columns)
+        for text in ("REVOKE ALL ON {t} FROM {app}", *texts)
     )

@@ -11,6 +11,7 @@ from tenant_operator.adapters.postgres.statements.common import (
     LOCK_AUDIT,
     Names,
     Step,
+    app_grants,
     tenant_table,
 )
 from tenant_operator.domain.audit import GENESIS
@@ -145,6 +146,24 @@ _AUDIT_APPEND = (
 )
 
 
+_OPERATOR_ROWS = (
+    # The owner account is the operator's: the application role has no privilege on
+    # accounts.is_owner (template v3), and this trigger refuses it deleting the owner row.
+    # current_user is the owner role in the operator's transactions and in FK cascades.
+    """CREATE FUNCTION {p}.guard_owner_account() RETURNS trigger
+        LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+    BEGIN
+        IF NOT pg_has_role(current_user, {owner_name}, 'USAGE') THEN
+            RAISE EXCEPTION 'permission denied: the owner account is managed by the operator'
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'change spec.owner of the Tenant instead';
+        END IF;
+        RETURN OLD;
+    END $$""",
+    "REVOKE ALL ON FUNCTION {p}.guard_owner_account() FROM PUBLIC",
+)
+
+
 def platform_steps(names: Names) -> tuple[Step, ...]:
     """The versioned platform migrations (oldest first)."""
     values = {
@@ -152,6 +171,7 @@ def platform_steps(names: Names) -> tuple[Step, ...]:
         "hex": sql.Literal(HEX_SHA256_PATTERN),
         "genesis": sql.Literal(GENESIS),
         "lock_class": sql.Literal(LOCK_AUDIT),
+        "owner_name": sql.Literal(names.owner),
     }
 
     def render(texts: tuple[str, ...]) -> tuple[sql.Composed, ...]:
@@ -162,4 +182,9 @@ def platform_steps(names: Names) -> tuple[Step, ...]:
         Step(1, "tenant registry, sub-processor register and records", render(_V1) + records_rls),
         Step(2, "append-only audit log with redaction", render(_AUDIT)),
         Step(3, "single-round-trip audit append", render(_AUDIT_APPEND)),
+        Step(
+            4,
+            "sub-processor records read-only for the application role, owner-row guard",
+            render(_OPERATOR_ROWS) + app_grants(names, names.platform, "subprocessor_records"),
+        ),
     )

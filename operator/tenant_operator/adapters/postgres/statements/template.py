@@ -1,16 +1,23 @@
 """The versioned tenant table template, used by both isolation tiers.
 
 Version N is applied on top of N-1; the platform schema (``shared`` tier) and every
-``t_<slug>`` schema (``schema`` tier) are built from the same steps.
+``t_<slug>`` schema (``schema`` tier) are built from the same steps. From v3 on, every table
+of a ``t_<slug>`` schema has the CHECK :data:`TENANT_CHECK_NAME` binding ``tenant_id`` to
+that one tenant (a later step adding a table must add it too); the platform schema, shared
+by all ``shared`` tenants, has none.
 """
+
+import uuid
 
 from psycopg import sql
 
 from tenant_operator.adapters.postgres.statements.common import (
     BCRYPT_COST_12_PATTERN,
     TEMPLATE_TABLES,
+    TENANT_CHECK_NAME,
     Names,
     Step,
+    app_grants,
     tenant_table,
 )
 
@@ -71,8 +78,39 @@ _TEMPLATE_V2 = (
 )
 
 
-def template_steps(names: Names, schema: str) -> tuple[Step, ...]:
-    """The versioned tenant table template rendered for ``schema`` (oldest first)."""
+#: ids from one identity sequence (shared by all shared-tier tenants) let a tenant count
+#: everyone's inserts: random uuids instead (existing rows get new random ids).
+_TEMPLATE_V3_IDS = (
+    "ALTER TABLE {t} ALTER COLUMN id DROP IDENTITY",
+    "ALTER TABLE {t} ALTER COLUMN id SET DATA TYPE uuid USING gen_random_uuid()",
+    "ALTER TABLE {t} ALTER COLUMN id SET DEFAULT gen_random_uuid()",
+)
+_TEMPLATE_V3 = (
+    """CREATE TRIGGER accounts_owner_row_guard BEFORE DELETE ON {s}.accounts
+        FOR EACH ROW WHEN (OLD.is_owner) EXECUTE FUNCTION {p}.guard_owner_account()""",
+)
+
+
+def tenant_checks(schema: str, tenant_id: uuid.UUID) -> tuple[sql.Composed, ...]:
+    """CHECK (tenant_id = <tenant>) on every template table of a ``schema``-tier schema."""
+    return tuple(
+        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK (tenant_id = {}::uuid)").format(
+            sql.Identifier(schema, table),
+            sql.Identifier(TENANT_CHECK_NAME),
+            sql.Literal(str(tenant_id)),
+        )
+        for table in TEMPLATE_TABLES
+    )
+
+
+def template_steps(
+    names: Names, schema: str, tenant_id: uuid.UUID | None = None
+) -> tuple[Step, ...]:
+    """The versioned tenant table template rendered for ``schema`` (oldest first).
+
+    ``tenant_id`` is the tenant a ``schema``-tier schema belongs to (None: the platform
+    schema of the ``shared`` tier).
+    """
 
     def render(texts: tuple[str, ...]) -> tuple[sql.Composed, ...]:
         return tuple(
@@ -86,6 +124,18 @@ def template_steps(names: Names, schema: str) -> tuple[Step, ...]:
     return (
         Step(1, "tenant tables with RLS", render(_TEMPLATE_V1) + rls),
         Step(2, "accounts.last_login_at, deploy_events by environment", render(_TEMPLATE_V2)),
+        Step(
+            3,
+            "random uuid ids, operator-managed rows read-only, schema bound to its tenant",
+            tuple(
+                names.fmt(sql.SQL(text), t=sql.Identifier(schema, table))
+                for table in ("pipeline_runs", "deploy_events")
+                for text in _TEMPLATE_V3_IDS
+            )
+            + render(_TEMPLATE_V3)
+            + tuple(stmt for table in TEMPLATE_TABLES for stmt in app_grants(names, schema, table))
+            + (() if tenant_id is None else tenant_checks(schema, tenant_id)),
+        ),
     )
 
 
