@@ -17,6 +17,7 @@ from tenant_operator.adapters.postgres.isolation import verify_isolation
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.adapters.postgres.types import ConnectorRecord, SubProcessorRecord
 from tenant_operator.appkit import hash_password, tenant_session_sync
+from tenant_operator.domain.errors import PermanentError
 
 pytestmark = pytest.mark.integration
 
@@ -373,3 +374,38 @@ def test_verifier_reports_storage_and_write_grants_outside_the_boundary(pg, t) -
     assert "t_bnd_a.connectors: the application role can UPDATE" in found
     assert "t_bnd_a.accounts.is_owner: the application role can UPDATE" in found
     assert asyncio.run(problems("bnd-a")) == ()
+
+
+def test_upgrade_with_rows_of_other_tenants_is_refused_clearly_and_changes_nothing(pg, t) -> None:
+    """Rows planted before v3 block the CHECK: a clear, permanent error; the schema stays."""
+
+    async def ensure(version: int | None) -> int | None:
+        async with pg.pool() as pool:
+            ts = PostgresTenants(pool, pg.settings, template_version=version)
+            state = await ts.ensure_tenant(
+                "bnd-planted", organisation="P", plan="team", isolation="schema"
+            )
+            return state.schema_version
+
+    async def upgrade_all() -> dict[str, int]:
+        async with pg.pool() as pool:
+            return await PostgresTenants(pool, pg.settings).upgrade_schemas()
+
+    assert asyncio.run(ensure(2)) == 2
+    with pg.superuser() as su:  # the attack of test_schema_tier_..., done before the fix
+        su.execute(
+            "INSERT INTO t_bnd_planted.deploy_events (tenant_id, environment, version)"
+            " VALUES (%s, 'prod', 'v1')",
+            [t["b"]],
+        )
+    before = snapshot(pg, "deploy_events", "t_bnd_planted")
+    with pytest.raises(PermanentError, match="holds rows of other tenants") as refused:
+        asyncio.run(ensure(None))
+    assert refused.value.reason == "ForeignRowsInSchema"
+    assert "deploy_events" in str(refused.value) and str(t["b"]) not in str(refused.value)
+    versions = asyncio.run(upgrade_all())  # the others are upgraded, this one is skipped
+    assert "bnd-planted" not in versions and versions.get("bnd-old", 3) == 3
+    assert snapshot(pg, "deploy_events", "t_bnd_planted") == before
+    with pg.superuser() as su:
+        su.execute("DELETE FROM t_bnd_planted.deploy_events WHERE tenant_id = %s", [t["b"]])
+    assert asyncio.run(ensure(None)) == 3

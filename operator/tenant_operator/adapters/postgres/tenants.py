@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import psycopg
+
 from tenant_operator.adapters.postgres import records, template
 from tenant_operator.adapters.postgres.session import Conn, Pool, set_tenant, transaction
 from tenant_operator.adapters.postgres.statements import queries as q
@@ -19,6 +21,7 @@ from tenant_operator.adapters.postgres.statements.common import (
     PLATFORM_TENANT_TABLES,
     POLICY_NAME,
     TEMPLATE_TABLES,
+    TENANT_CHECK_NAME,
     app_grants,
     drop_policy,
     repair_table,
@@ -129,14 +132,25 @@ class PostgresTenants:
             )
             version = 0
         current = version or 0
-        applied = await template.apply_template(
-            conn,
-            self.settings,
-            schema,
-            current=current,
-            target=self.template_version,
-            tenant_id=tenant_id,
-        )
+        try:
+            applied = await template.apply_template(
+                conn,
+                self.settings,
+                schema,
+                current=current,
+                target=self.template_version,
+                tenant_id=tenant_id,
+            )
+        except psycopg.errors.CheckViolation as exc:
+            if exc.diag.constraint_name != TENANT_CHECK_NAME:
+                raise
+            raise PermanentError(
+                f"schema {schema} cannot be upgraded from v{current}: its table "
+                f"{exc.diag.table_name} holds rows of other tenants (written before template "
+                "v3 bound the schema to its tenant); a DBA must move or delete the rows whose "
+                "tenant_id is not this tenant's, then the upgrade resumes; nothing was changed",
+                reason="ForeignRowsInSchema",
+            ) from exc
         if applied:
             await conn.execute(
                 q.set_schema_version(self.settings.platform_schema), [applied[-1], tenant_id]
@@ -270,11 +284,17 @@ class PostgresTenants:
             slugs = [row[0] for row in await (await conn.execute(q.schema_tenants(p))).fetchall()]
         versions: dict[str, int] = {}
         for slug in slugs:
-            async with transaction(self.pool, self.settings, lock=(q.LOCK_TENANT, slug)) as conn:
-                row = await (await conn.execute(q.select_tenant(p), [slug])).fetchone()
-                if row is None:  # dropped meanwhile
-                    continue
-                version, changed = await self._converge_schema(conn, row[0], row[4], row[5])
+            try:
+                async with transaction(
+                    self.pool, self.settings, lock=(q.LOCK_TENANT, slug)
+                ) as conn:
+                    row = await (await conn.execute(q.select_tenant(p), [slug])).fetchone()
+                    if row is None:  # dropped meanwhile
+                        continue
+                    version, changed = await self._converge_schema(conn, row[0], row[4], row[5])
+            except PermanentError as exc:  # one tenant's problem must not stop the others
+                log.error("tenant %s: schema not upgraded: %s", slug, exc)
+                continue
             versions[slug] = version
             for change in changed:
                 log.info("tenant %s: %s", slug, change)
