@@ -21,7 +21,11 @@ Safe under pooling, it refuses (:class:`TenantSessionError`) to start
 - inside another ``tenant_session`` on the same connection (same reason: the inner tenant's
   context would replace the outer one for the rest of the outer block);
 - on a connection carrying a session-level tenant context (``set_config(..., false)`` by
-  earlier code), which would come back into force after the block.
+  earlier code), which would come back into force after the block, or an open ``WITH HOLD``
+  cursor (rows of an earlier session);
+
+and it rolls back (and raises) a block that leaves a ``WITH HOLD`` cursor open, which would
+carry the tenant's rows past the transaction to the connection's next user.
 
 It also sets ``search_path`` for the transaction: ``<schema>, pg_catalog, pg_temp`` for the
 ``schema`` tier (pass ``schema=``; the ``shared`` tier may pass the platform schema too) and
@@ -52,8 +56,13 @@ BCRYPT_COST = 12
 BCRYPT_MAX_BYTES = 72
 _SET_CONTEXT = sql.SQL("SELECT set_config('integraci.tenant_id', %s, true)")
 _SET_SEARCH_PATH = sql.SQL("SELECT set_config('search_path', %s, true)")
-#: The context before this transaction sets it: non-empty only if set at session level.
-_GET_CONTEXT = sql.SQL("SELECT current_setting('integraci.tenant_id', true)")
+#: The context before this transaction sets it (non-empty only if set at session level),
+#: and whether a WITH HOLD cursor is open on the connection.
+_GET_CONTEXT = sql.SQL(
+    "SELECT current_setting('integraci.tenant_id', true),"
+    " EXISTS (SELECT 1 FROM pg_catalog.pg_cursors WHERE is_holdable)"
+)
+_HELD_CURSORS = sql.SQL("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_cursors WHERE is_holdable)")
 
 #: Connections currently inside a tenant_session (to name nesting as such).
 _ACTIVE: weakref.WeakSet[object] = weakref.WeakSet()
@@ -143,6 +152,20 @@ def _check_no_session_context(row: tuple[Any, ...] | None) -> None:
             "false) or SET integraci.tenant_id): it would apply again after the block; "
             "RESET integraci.tenant_id (or discard the connection) and only use tenant_session"
         )
+    if row is not None and row[1]:
+        raise TenantSessionError(
+            "a WITH HOLD cursor is open on this connection: it holds rows of an earlier "
+            "session; CLOSE it (or discard the connection) before tenant_session"
+        )
+
+
+def _check_no_held_cursor(row: tuple[Any, ...] | None) -> None:
+    if row is not None and row[0]:
+        raise TenantSessionError(
+            "the block left a WITH HOLD cursor open: it would carry this tenant's rows past "
+            "the transaction to the connection's next user; the transaction was rolled back; "
+            "use an ordinary cursor (without hold) inside tenant_session"
+        )
 
 
 @asynccontextmanager
@@ -152,7 +175,8 @@ async def tenant_session(
     """One new transaction in the tenant's context, with a search_path ending in pg_temp.
 
     Raises :class:`TenantSessionError` (before setting anything) inside an open
-    transaction, inside another ``tenant_session`` or with a session-level tenant context.
+    transaction, inside another ``tenant_session``, with a session-level tenant context or
+    a WITH HOLD cursor open; and (rolling back) if the block leaves a WITH HOLD cursor open.
     """
     context, search_path = _context_params(tenant_id, schema)
     _check_free(conn)
@@ -163,6 +187,7 @@ async def tenant_session(
             await conn.execute(_SET_CONTEXT, [context])
             await conn.execute(_SET_SEARCH_PATH, [search_path])
             yield conn
+            _check_no_held_cursor(await (await conn.execute(_HELD_CURSORS)).fetchone())
     finally:
         _ACTIVE.discard(conn)
 
@@ -181,5 +206,6 @@ def tenant_session_sync(
             conn.execute(_SET_CONTEXT, [context])
             conn.execute(_SET_SEARCH_PATH, [search_path])
             yield conn
+            _check_no_held_cursor(conn.execute(_HELD_CURSORS).fetchone())
     finally:
         _ACTIVE.discard(conn)

@@ -143,3 +143,32 @@ def test_the_application_role_cannot_create_temp_tables(pg, tenants) -> None:
 
 def test_misuse_errors_are_typed_runtime_errors() -> None:
     assert issubclass(TenantSessionError, RuntimeError)
+
+
+def test_a_with_hold_cursor_cannot_carry_rows_to_the_next_session(pg, tenants) -> None:
+    """A WITH HOLD cursor outlives the commit: the next borrower could FETCH A's rows."""
+    a = tenants["a"]
+    with psycopg.connect(pg.app_dsn) as conn:
+        with tenant_session_sync(conn, a, schema="t_sess_a"):
+            conn.execute(
+                "INSERT INTO pipeline_runs (tenant_id, pipeline, status) VALUES (%s, 'p', 's')", [a]
+            )
+        raised: Exception | None = None
+        try:
+            with tenant_session_sync(conn, a, schema="t_sess_a"):
+                conn.execute("DECLARE stash CURSOR WITH HOLD FOR SELECT * FROM pipeline_runs")
+        except RuntimeError as exc:
+            raised = exc
+        with tenant_session_sync(conn, tenants["b"]) if raised else conn.transaction():
+            held = conn.execute("SELECT count(*) FROM pg_cursors WHERE is_holdable").fetchone()
+        assert held == (0,), "tenant a's rows are held on the connection for the next user"
+        assert isinstance(raised, TenantSessionError)
+        assert "WITH HOLD" in str(raised)
+    with psycopg.connect(pg.app_dsn, autocommit=True) as conn:
+        conn.execute("DECLARE left_over CURSOR WITH HOLD FOR SELECT 1")
+        with (
+            pytest.raises(TenantSessionError, match="WITH HOLD cursor"),
+            tenant_session_sync(conn, a),
+        ):
+            pass
+        conn.execute("CLOSE left_over")
