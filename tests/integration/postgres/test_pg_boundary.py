@@ -409,3 +409,37 @@ def test_upgrade_with_rows_of_other_tenants_is_refused_clearly_and_changes_nothi
     with pg.superuser() as su:
         su.execute("DELETE FROM t_bnd_planted.deploy_events WHERE tenant_id = %s", [t["b"]])
     assert asyncio.run(ensure(None)) == 3
+
+
+def test_verifier_checks_v3_properties_only_from_v3_on(pg, t) -> None:
+    """A schema staged at v2 has no CHECK and v1 grants yet: not reported until upgraded."""
+
+    async def main() -> tuple[tuple[str, ...], int | None]:
+        async with pg.pool() as pool:
+            state = await PostgresTenants(pool, pg.settings, template_version=2).ensure_tenant(
+                "bnd-staged", organisation="S", plan="team", isolation="schema"
+            )
+            return (await verify_isolation(pool, pg.settings, "bnd-staged")).problems, (
+                state.schema_version
+            )
+
+    assert asyncio.run(main()) == ((), 2)
+    with pg.superuser() as su:
+        su.execute("ALTER TABLE t_bnd_a.usage_metrics DROP CONSTRAINT tenant_rows_only")
+    try:
+
+        async def problems() -> tuple[str, ...]:
+            async with pg.pool() as pool:
+                return (await verify_isolation(pool, pg.settings, "bnd-a")).problems
+
+        assert asyncio.run(problems()) == (
+            "t_bnd_a.usage_metrics: no valid CHECK tenant_rows_only binding its rows to the tenant",
+        )
+    finally:
+        with pg.superuser() as su:
+            su.execute(
+                sql.SQL(
+                    "ALTER TABLE t_bnd_a.usage_metrics ADD CONSTRAINT tenant_rows_only"
+                    " CHECK (tenant_id = {}::uuid)"
+                ).format(sql.Literal(str(t["a"])))
+            )

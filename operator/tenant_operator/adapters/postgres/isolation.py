@@ -250,8 +250,10 @@ async def verify_isolation(pool: Pool, settings: Settings, slug: str) -> Isolati
                 for target in targets:
                     tables, found = await _static_checks(conn, target)
                     problems += found
-                    own = tenant_id if target == schema and (version or 0) >= 3 else None
-                    problems += await _app_writes(conn, settings.app_role, target, tables, own)
+                    # template v3 brought the grants and CHECKs (a staged schema may be older)
+                    if target == p or (version or 0) >= 3:
+                        own = tenant_id if target == schema else None
+                        problems += await _app_writes(conn, settings.app_role, target, tables, own)
                     cur = await conn.execute(q.TENANT_VIEWS, [target, settings.app_role])
                     views = [str(row[0]) for row in await cur.fetchall()]
                     relations.append((target, tables, views))
