@@ -443,3 +443,23 @@ def test_verifier_checks_v3_properties_only_from_v3_on(pg, t) -> None:
                     " CHECK (tenant_id = {}::uuid)"
                 ).format(sql.Literal(str(t["a"])))
             )
+
+
+def test_app_role_cannot_plant_a_default_tenant_context(pg, t) -> None:
+    """A role or database default for the context would apply to every new connection."""
+    before = None
+    with pg.superuser() as su:
+        before = su.execute("SELECT count(*) FROM pg_db_role_setting").fetchone()
+    with psycopg.connect(pg.app_dsn, autocommit=True) as conn:
+        for statement in (
+            sql.SQL("ALTER ROLE CURRENT_USER SET integraci.tenant_id = {}").format(
+                sql.Literal(str(t["b"]))
+            ),
+            sql.SQL("ALTER DATABASE {} SET integraci.tenant_id = {}").format(
+                sql.Identifier(pg.name), sql.Literal(str(t["b"]))
+            ),
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+    with pg.superuser() as su:
+        assert su.execute("SELECT count(*) FROM pg_db_role_setting").fetchone() == before
