@@ -44,7 +44,9 @@ async def inspect(rt: Runtime, tenant: Mapping[str, Any]) -> list[str]:
     problems = list(_notice_ended(tenant, datetime.now(UTC)))
     isolation = await rt.ports.verify_isolation(slug)
     problems += [f"PostgreSQL: {p}" for p in isolation.problems]
-    problems += [f"OpenBao: {p}" for p in await rt.ports.bao.verify_tenant(slug)]
+    routed = [str(c["name"]) for c in (tenant.get("status") or {}).get("connectors") or []]
+    bao = await rt.ports.bao.verify_tenant(slug, connectors=routed)
+    problems += [f"OpenBao: {p}" for p in bao]
     broken = (await check_chain(rt.ports, slug)).problem
     if broken:
         problems.append(f"audit chain: {broken[1]}")

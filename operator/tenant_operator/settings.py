@@ -60,6 +60,29 @@ class Settings(BaseSettings):
     transit_mount: str = Field("transit", pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
     tenant_auth_mount: str = Field("kubernetes", pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
     tenant_service_accounts: tuple[str, ...] = ("tenant-app",)
+    tenant_token_audience: str = Field(
+        "openbao",
+        pattern=r"^[-._:/a-zA-Z0-9]{1,253}$",
+        description="Audience the tenant's Kubernetes-auth role requires: workloads request "
+        "their service-account token for it (TokenRequest / projected token audience).",
+    )
+    tenant_token_ttl_seconds: int = Field(
+        3600, ge=60, description="TTL of a tenant workload's OpenBao token."
+    )
+    tenant_token_max_ttl_seconds: int = Field(
+        14400, ge=60, description="Longest a tenant workload's OpenBao token can be renewed to."
+    )
+    invite_ttl_seconds: int = Field(
+        7 * 24 * 3600,
+        ge=60,
+        description="OpenBao deletes the owner's invite token (KV delete_version_after) "
+        "this long after it is written.",
+    )
+    bao_operator_policy: str = Field(
+        "tenant-operator",
+        pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$",
+        description="Name of the operator's own ACL policy (no tenant slug may derive it).",
+    )
     tenant_workload_namespace_prefix: str = Field(
         "tenant-",
         pattern=r"^[a-z]([-a-z0-9]*)?$",
@@ -154,6 +177,16 @@ class Settings(BaseSettings):
         if self.shard is not None and self.shard not in names:
             raise ValueError(
                 f"shard {self.shard!r} is not one of the {self.shards} shards ({', '.join(names)})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _tenant_token_ttl_within_max(self) -> Self:
+        if self.tenant_token_ttl_seconds > self.tenant_token_max_ttl_seconds:
+            raise ValueError(
+                f"tenant_token_ttl_seconds ({self.tenant_token_ttl_seconds}) is longer than "
+                f"tenant_token_max_ttl_seconds ({self.tenant_token_max_ttl_seconds}): "
+                "lower the TTL or raise the maximum"
             )
         return self
 

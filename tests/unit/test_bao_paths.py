@@ -14,6 +14,7 @@ from tenant_operator.adapters.openbao.policies import (
 )
 from tenant_operator.adapters.openbao.routing import content_digest, kv_payload
 from tenant_operator.domain.errors import PermanentError
+from tenant_operator.domain.naming import reserved_openbao_slugs
 from tenant_operator.settings import Settings
 
 
@@ -48,9 +49,27 @@ def test_hostile_slugs_are_refused(bad: str) -> None:
 
 
 def test_reserved_namespace_names_are_refused_only_where_they_name_a_namespace() -> None:
-    with pytest.raises(PermanentError, match="reserved"):
+    with pytest.raises(PermanentError, match="reserved") as refused:
         build_tenant_paths(Settings(secrets_layout="namespace"), "sys")
+    assert refused.value.reason == "SlugReserved"
     assert build_tenant_paths(Settings(secrets_layout="mount"), "sys").mount == "tenants/sys"
+
+
+def test_slugs_deriving_the_operators_own_names_are_refused_in_the_mount_layout() -> None:
+    mount = Settings(secrets_layout="mount", bao_auth_role="tenant-login")
+    for slug in ("operator", "login"):
+        with pytest.raises(PermanentError, match="operator's own") as refused:
+            build_tenant_paths(mount, slug)
+        assert refused.value.reason == "SlugReserved"
+    assert build_tenant_paths(Settings(secrets_layout="namespace"), "operator").policy == "tenant"
+
+
+def test_reserved_openbao_slugs_is_pure_and_covers_both_layouts() -> None:
+    namespace = {"root", "sys", "audit", "auth", "cubbyhole", "identity"}
+    assert reserved_openbao_slugs("namespace") == namespace
+    assert reserved_openbao_slugs("mount") == {"operator"}
+    assert reserved_openbao_slugs("mount", own_names=("tenant-x", "ops", "tenant-")) == {"x"}
+    assert reserved_openbao_slugs() == namespace | {"operator"}
 
 
 @pytest.mark.parametrize(
@@ -72,7 +91,13 @@ def test_tenant_policy_reaches_only_its_mount() -> None:
     for layout, mount in (("namespace", "kv"), ("mount", "tenants/acme")):
         text = render_tenant_policy(build_tenant_paths(Settings(secrets_layout=layout), "acme"))
         paths = [line.split('"')[1] for line in text.splitlines() if line.startswith("path ")]
-        assert paths == [f"{mount}/*"]
+        token_self = {"auth/token/lookup-self", "auth/token/renew-self", "auth/token/revoke-self"}
+        assert [p for p in paths if p not in token_self] == [
+            p for p in paths if p.startswith(f"{mount}/") and p != f"{mount}/config"
+        ]
+        assert f"{mount}/*" not in paths  # no config of the mount, no unknown endpoint
+        assert f'path "{mount}/data/invites/*" {{\n  capabilities = ["deny"]' in text
+        assert f'path "{mount}/data/connectors/*" {{\n  capabilities = ["read"]' in text
 
 
 @pytest.mark.parametrize("layout", ["namespace", "mount"])

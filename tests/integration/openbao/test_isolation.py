@@ -31,10 +31,11 @@ def test_tenant_token_reaches_its_own_secrets_and_not_another_tenants(
     run(tenants.route_connector("iso-a", "github", {"token": "a-github-token"}))
     run(tenants.route_connector("iso-b", "github", {"token": "b-github-token"}))
 
-    # A reads and writes its own connector secrets.
+    # A reads its own connector secrets and writes its own keys (connectors are read-only
+    # to it: tests/integration/openbao/test_boundary.py).
     assert _read(a, a_state.mount, "connectors/github") == {"token": "a-github-token"}
-    _write(a, a_state.mount, "connectors/github", {"token": "a-own-value"})
-    assert _read(a, a_state.mount, "connectors/github") == {"token": "a-own-value"}
+    _write(a, a_state.mount, "app/own", {"token": "a-own-value"})
+    assert _read(a, a_state.mount, "app/own") == {"token": "a-own-value"}
 
     # A is denied on B however B's mount is addressed: through B's namespace, or as a
     # path below the parent or root namespace (namespace layout), or by name (mount layout).

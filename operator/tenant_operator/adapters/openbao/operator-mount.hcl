@@ -3,7 +3,8 @@
 # namespace. What it CAN do:
 #   - enable, read and disable KV v2 mounts tenants/<slug>/ (disabling a
 #     mount erases its data);
-#   - write and delete policies and roles on kubernetes/ named tenant-*.
+#   - write and delete policies and roles on kubernetes/ named tenant-*,
+#     except the operator's own (denied below);
 #     CAUTION: the tenant-* prefix is reserved for the operator, and
 #     whoever holds this token can put any capability into such a policy and
 #     bind it to a service account: in this layout treat the token as an admin
@@ -13,8 +14,9 @@
 #     OpenBao checks service-account tokens with; if the operator logs in
 #     through this same mount, that is its own login's config too);
 #   - write connector secrets (connectors/*) and owner invites (invites/*)
-#     into tenant mounts, and read/delete their metadata (versions and the
-#     content hash that avoids rewriting unchanged values);
+#     into tenant mounts, read/delete connector metadata (versions and the
+#     content hash that avoids rewriting unchanged values), and set the
+#     invites' metadata (delete_version_after: OpenBao deletes old invites);
 #   - enable (never disable or tune) the platform mounts transit/ and
 #     platform/; create, read, configure, rotate and delete transit keys
 #     named tenant-* (deletion is the crypto-shredding of erasure);
@@ -51,6 +53,16 @@ path "auth/kubernetes/role/tenant-*" {
   capabilities = ["create", "read", "update", "delete"]
 }
 
+# The operator's own policy 'tenant-operator': never rewritten with tenant rights.
+path "sys/policies/acl/tenant-operator" {
+  capabilities = ["deny"]
+}
+
+# The operator's own role 'tenant-operator': never rewritten with tenant rights.
+path "auth/kubernetes/role/tenant-operator" {
+  capabilities = ["deny"]
+}
+
 # Connector secrets: write-only values.
 path "tenants/+/data/connectors/*" {
   capabilities = ["create", "update"]
@@ -63,6 +75,11 @@ path "tenants/+/metadata/connectors/*" {
 
 # Owner invites: write-only.
 path "tenants/+/data/invites/*" {
+  capabilities = ["create", "update"]
+}
+
+# Owner invites' metadata: delete_version_after (OpenBao expires the invite).
+path "tenants/+/metadata/invites/*" {
   capabilities = ["create", "update"]
 }
 

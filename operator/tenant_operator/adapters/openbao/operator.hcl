@@ -13,8 +13,9 @@
 #     them), so the holder of this policy could bind its own service account,
 #     log in as the tenant and read its secrets that way; guard it as such;
 #   - write connector secrets (connectors/*) and owner invites (invites/*)
-#     into tenant mounts, and read/delete their metadata (versions and the
-#     content hash that avoids rewriting unchanged values);
+#     into tenant mounts, read/delete connector metadata (versions and the
+#     content hash that avoids rewriting unchanged values), and set the
+#     invites' metadata (delete_version_after: OpenBao deletes old invites);
 #   - enable (never disable or tune) the platform mounts transit/ and
 #     platform/; create, read, configure, rotate and delete transit keys
 #     named tenant-* (deletion is the crypto-shredding of erasure);
@@ -73,6 +74,11 @@ path "tenants/+/kv/metadata/connectors/*" {
 
 # Owner invites: write-only.
 path "tenants/+/kv/data/invites/*" {
+  capabilities = ["create", "update"]
+}
+
+# Owner invites' metadata: delete_version_after (OpenBao expires the invite).
+path "tenants/+/kv/metadata/invites/*" {
   capabilities = ["create", "update"]
 }
 

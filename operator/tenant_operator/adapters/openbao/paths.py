@@ -29,7 +29,9 @@ from typing import Literal
 
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.naming import (
+    OPENBAO_TENANT_PREFIX,
     openbao_namespace,
+    reserved_openbao_slugs,
     validate_label,
     validate_path,
     validate_slug,
@@ -39,15 +41,14 @@ from tenant_operator.settings import Settings
 REF_SCHEME = "openbao://"
 TENANT_POLICY = "tenant"
 TENANT_ROLE = "tenant"
-TENANT_PREFIX = "tenant-"
+TENANT_PREFIX = OPENBAO_TENANT_PREFIX
 DEFAULT_PLATFORM_MOUNT = "platform"
 CONNECTORS = "connectors"
-INVITE_KEY = "invites/owner"
+INVITE_PREFIX = "invites"
+INVITE_KEY = f"{INVITE_PREFIX}/owner"
 
 Layout = Literal["namespace", "mount"]
 
-#: Names OpenBao refuses as namespace names (valid slugs, but not as tenant namespaces).
-RESERVED_NAMESPACE_NAMES = frozenset({"audit", "auth", "cubbyhole", "identity", "root", "sys"})
 
 
 def join_namespace(*parts: str | None) -> str | None:
@@ -123,13 +124,8 @@ def build_tenant_paths(settings: Settings, slug: str) -> TenantPaths:
     auth_mount = validate_label(settings.tenant_auth_mount, what="auth mount")
     transit = validate_label(settings.transit_mount, what="transit mount")
     key = TENANT_PREFIX + slug
+    refuse_reserved(settings, slug)
     if settings.secrets_layout == "namespace":
-        if slug in RESERVED_NAMESPACE_NAMES:
-            raise PermanentError(
-                f"tenant slug {slug!r} is reserved by OpenBao and cannot name a namespace: "
-                "choose another slug (or use the mount layout)",
-                reason="InvalidName",
-            )
         return TenantPaths(
             layout="namespace",
             slug=slug,
@@ -155,6 +151,29 @@ def build_tenant_paths(settings: Settings, slug: str) -> TenantPaths:
         transit_namespace=ops,
         transit_mount=transit,
         transit_key=key,
+    )
+
+
+def operator_own_names(settings: Settings) -> tuple[str, ...]:
+    """The operator's own policy and Kubernetes-auth role names, which no tenant may take."""
+    return tuple(n for n in (settings.bao_operator_policy, settings.bao_auth_role) if n)
+
+
+def refuse_reserved(settings: Settings, slug: str) -> None:
+    """PermanentError 'SlugReserved' if OpenBao cannot hold tenant ``slug`` in this layout."""
+    layout = settings.secrets_layout
+    if slug not in reserved_openbao_slugs(layout, own_names=operator_own_names(settings)):
+        return
+    if layout == "namespace":
+        why = "OpenBao reserves it and refuses it as a namespace name"
+    else:
+        why = (
+            f"its policy and role name {TENANT_PREFIX + slug!r} is the operator's own "
+            "(settings bao_operator_policy / bao_auth_role), which the tenant would overwrite"
+        )
+    raise PermanentError(
+        f"tenant slug {slug!r} is reserved: {why}; choose another name for the Tenant",
+        reason="SlugReserved",
     )
 
 

@@ -5,15 +5,20 @@ adapter uses; the shipped ``operator.hcl`` / ``operator-mount.hcl`` (default set
 checked against these renderers by a unit test.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from tenant_operator.adapters.openbao.paths import (
     CONNECTORS,
+    INVITE_PREFIX,
     TENANT_POLICY,
     TENANT_PREFIX,
     PlatformPaths,
     TenantPaths,
 )
+
+#: The name the docs, the chart and the dev stack give the operator's policy and role.
+DEFAULT_OPERATOR_NAME = "tenant-operator"
 
 POLICY_FILES = {
     "namespace": Path(__file__).with_name("operator.hcl"),
@@ -21,28 +26,65 @@ POLICY_FILES = {
 }
 
 _SECRETS_RW = '["create", "read", "update", "patch", "delete", "list"]'
+_DENY = '["deny"]'
+#: KV v2 endpoints of a key besides data/ and metadata/ (OpenBao's kv plugin).
+_KV_VERSION_OPS = ("delete", "undelete", "destroy")
+
+
+def _tenant_block(path: str, capabilities: str) -> str:
+    return f'path "{path}" {{\n  capabilities = {capabilities}\n}}\n'
 
 
 def render_tenant_policy(paths: TenantPaths) -> str:
-    """The tenant's ACL policy: full use of its own KV mount and nothing else."""
+    """The tenant's ACL policy (its workloads' tokens get only this one).
+
+    Full use of its own KV v2 mount, except: connector values (``connectors/*``, routed by
+    the operator from Kubernetes Secrets) are read-only, and the owner's invite
+    (``invites/*``) is denied outright. The more specific paths win over ``data/*`` etc.
+    in OpenBao's ACL matching, and ``deny`` beats any other grant. No ``config`` of the
+    mount, nothing outside it, besides the token's own look-up, renewal and revocation.
+    """
     where = "namespace " + (paths.namespace or "") if paths.layout == "namespace" else "mount"
-    return (
-        f"# Tenant {paths.slug} ({where}): its own KV v2 mount {paths.mount}/ and nothing else.\n"
-        f"# Rendered by tenant-operator; edits are reverted as drift.\n"
-        f'path "{paths.mount}/*" {{\n'
-        f"  capabilities = {_SECRETS_RW}\n"
-        "}\n"
+    m = paths.mount
+    text = (
+        f"# Tenant {paths.slug} ({where}): its own KV v2 mount {m}/ and nothing else.\n"
+        "# Rendered by tenant-operator; edits are reverted as drift.\n"
+        "# Its own secrets: every key (connectors/ and invites/ are narrowed below).\n"
     )
+    text += _tenant_block(f"{m}/data/*", _SECRETS_RW)
+    text += _tenant_block(f"{m}/metadata/*", _SECRETS_RW)
+    text += _tenant_block(f"{m}/subkeys/*", '["read"]')
+    for op in _KV_VERSION_OPS:
+        text += _tenant_block(f"{m}/{op}/*", '["update"]')
+    text += f"# Connector secrets ({CONNECTORS}/): the operator writes them; read only.\n"
+    text += _tenant_block(f"{m}/data/{CONNECTORS}/*", '["read"]')
+    text += _tenant_block(f"{m}/metadata/{CONNECTORS}/*", '["read", "list"]')
+    text += _tenant_block(f"{m}/subkeys/{CONNECTORS}/*", '["read"]')
+    for op in _KV_VERSION_OPS:
+        text += _tenant_block(f"{m}/{op}/{CONNECTORS}/*", _DENY)
+    text += f"# The owner's invite ({INVITE_PREFIX}/): never readable by the tenant's workloads.\n"
+    for op in ("data", "metadata", "subkeys", *_KV_VERSION_OPS):
+        text += _tenant_block(f"{m}/{op}/{INVITE_PREFIX}/*", _DENY)
+    text += "# The token itself (no default policy is attached).\n"
+    text += _tenant_block("auth/token/lookup-self", '["read"]')
+    text += _tenant_block("auth/token/renew-self", '["update"]')
+    text += _tenant_block("auth/token/revoke-self", '["update"]')
+    return text
 
 
 def _block(comment: str, path: str, capabilities: str) -> str:
     return f'# {comment}\npath "{path}" {{\n  capabilities = {capabilities}\n}}\n\n'
 
 
-def render_operator_policy(platform: PlatformPaths, kv_mount: str) -> str:
+def render_operator_policy(
+    platform: PlatformPaths, kv_mount: str, own_names: Sequence[str] = (DEFAULT_OPERATOR_NAME,)
+) -> str:
     """The operator's least-privilege ACL policy for ``platform.layout``.
 
     Paths are relative to the operator's own namespace (``bao_namespace``, or root).
+    ``own_names`` are the operator's own policy and role names: in the mount layout, those
+    that fall under ``tenant-*`` are denied explicitly, so the operator cannot rewrite
+    its own policy or login role through the rights it has on tenant policies and roles.
     """
     parent, auth = platform.tenants_parent, platform.auth_mount
     header = (
@@ -70,7 +112,8 @@ def render_operator_policy(platform: PlatformPaths, kv_mount: str) -> str:
         header += (
             f"#   - enable, read and disable KV v2 mounts {parent}/<slug>/ (disabling a\n"
             "#     mount erases its data);\n"
-            f"#   - write and delete policies and roles on {auth}/ named {TENANT_PREFIX}*.\n"
+            f"#   - write and delete policies and roles on {auth}/ named {TENANT_PREFIX}*,\n"
+            "#     except the operator's own (denied below);\n"
             f"#     CAUTION: the {TENANT_PREFIX}* prefix is reserved for the operator, and\n"
             "#     whoever holds this token can put any capability into such a policy and\n"
             "#     bind it to a service account: in this layout treat the token as an admin\n"
@@ -83,8 +126,9 @@ def render_operator_policy(platform: PlatformPaths, kv_mount: str) -> str:
         kv = f"{parent}/+"
     header += (
         f"#   - write connector secrets ({CONNECTORS}/*) and owner invites (invites/*)\n"
-        "#     into tenant mounts, and read/delete their metadata (versions and the\n"
-        "#     content hash that avoids rewriting unchanged values);\n"
+        "#     into tenant mounts, read/delete connector metadata (versions and the\n"
+        "#     content hash that avoids rewriting unchanged values), and set the\n"
+        "#     invites' metadata (delete_version_after: OpenBao deletes old invites);\n"
         f"#   - enable (never disable or tune) the platform mounts {platform.transit_mount}/ and\n"
         f"#     {platform.audit_mount}/; create, read, configure, rotate and delete transit keys\n"
         f"#     named {TENANT_PREFIX}* (deletion is the crypto-shredding of erasure);\n"
@@ -159,6 +203,17 @@ def render_operator_policy(platform: PlatformPaths, kv_mount: str) -> str:
             f"auth/{auth}/role/{TENANT_PREFIX}*",
             '["create", "read", "update", "delete"]',
         )
+        for name in sorted({n for n in own_names if n.startswith(TENANT_PREFIX)}):
+            body += _block(
+                f"The operator's own policy {name!r}: never rewritten with tenant rights.",
+                f"sys/policies/acl/{name}",
+                '["deny"]',
+            )
+            body += _block(
+                f"The operator's own role {name!r}: never rewritten with tenant rights.",
+                f"auth/{auth}/role/{name}",
+                '["deny"]',
+            )
     body += _block(
         "Connector secrets: write-only values.", f"{kv}/data/{CONNECTORS}/*", '["create", "update"]'
     )
@@ -168,6 +223,11 @@ def render_operator_policy(platform: PlatformPaths, kv_mount: str) -> str:
         '["create", "read", "update", "delete"]',
     )
     body += _block("Owner invites: write-only.", f"{kv}/data/invites/*", '["create", "update"]')
+    body += _block(
+        "Owner invites' metadata: delete_version_after (OpenBao expires the invite).",
+        f"{kv}/metadata/invites/*",
+        '["create", "update"]',
+    )
     body += _block(
         "Platform transit mount (enable and read its type only).",
         f"sys/mounts/{platform.transit_mount}",

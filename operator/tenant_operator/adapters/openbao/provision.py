@@ -9,13 +9,14 @@ In the mount layout the shared auth mount and its config belong to ``ensure_plat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from tenant_operator.adapters.openbao import objects
+from tenant_operator.adapters.openbao import objects, routing
 from tenant_operator.adapters.openbao.client import ClientFactory
 from tenant_operator.adapters.openbao.errors import translated
 from tenant_operator.adapters.openbao.kubeauth import KubeAuth
 from tenant_operator.adapters.openbao.paths import PlatformPaths, TenantPaths
 from tenant_operator.adapters.openbao.policies import render_tenant_policy
 from tenant_operator.domain.naming import validate_label
+from tenant_operator.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,42 @@ def service_account_pairs(
     ]
 
 
-def role_body(paths: TenantPaths, accounts: Sequence[tuple[str, str]]) -> dict[str, object]:
-    """The Kubernetes-auth role: tokens get only the tenant's policy.
+@dataclass(frozen=True)
+class TokenLimits:
+    """What a tenant workload's login gets: a bounded token, for one JWT audience."""
+
+    ttl: int = 3600
+    max_ttl: int = 14400
+    audience: str = "openbao"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "TokenLimits":
+        return cls(
+            ttl=settings.tenant_token_ttl_seconds,
+            max_ttl=settings.tenant_token_max_ttl_seconds,
+            audience=settings.tenant_token_audience,
+        )
+
+
+def role_limits(paths: TenantPaths, limits: TokenLimits) -> dict[str, object]:
+    """The role fields that bound what a login grants (compared by verify as drift).
+
+    Tokens get only the tenant's policy (not ``default``), live at most ``max_ttl``, and
+    only service-account JWTs issued for ``audience`` log in.
+    """
+    return {
+        "token_policies": [paths.policy],
+        "token_no_default_policy": True,
+        "token_ttl": limits.ttl,
+        "token_max_ttl": limits.max_ttl,
+        "audience": limits.audience,
+    }
+
+
+def role_body(
+    paths: TenantPaths, accounts: Sequence[tuple[str, str]], limits: TokenLimits
+) -> dict[str, object]:
+    """The Kubernetes-auth role: the bound service accounts and :func:`role_limits`.
 
     OpenBao binds names x namespaces (a cross product): pass pairs that share one
     namespace, or accept that every name is bound in every listed namespace.
@@ -61,8 +96,7 @@ def role_body(paths: TenantPaths, accounts: Sequence[tuple[str, str]]) -> dict[s
     return {
         "bound_service_account_names": sorted({name for _, name in accounts}),
         "bound_service_account_namespaces": sorted({ns for ns, _ in accounts}),
-        "token_policies": [paths.policy],
-        "token_ttl": 3600,
+        **role_limits(paths, limits),
     }
 
 
@@ -104,6 +138,7 @@ def ensure_tenant(
     paths: TenantPaths,
     accounts: Sequence[tuple[str, str]],
     kube_auth: KubeAuth | None = None,
+    limits: TokenLimits = TokenLimits(),
 ) -> SecretsState:
     """The tenant's objects; in the namespace layout ``kube_auth`` configures its auth mount."""
     changed: list[str] = []
@@ -128,7 +163,7 @@ def ensure_tenant(
                 if kube_auth.ensure(inner, paths.auth_mount):
                     changed.append(f"auth config of {paths.auth_mount} written")
     with translated(f"writing Kubernetes-auth role {paths.auth_role} of tenant {paths.slug}"):
-        role = role_body(paths, accounts)
+        role = role_body(paths, accounts, limits)
         if objects.ensure_role(inner, paths.auth_mount, paths.auth_role, role):
             changed.append(f"role {paths.auth_role} written")
     with translated(f"creating transit key {paths.transit_key}"):
@@ -146,9 +181,16 @@ def ensure_tenant(
 
 
 def verify_tenant(
-    clients: ClientFactory, paths: TenantPaths, kube_auth: KubeAuth | None = None
+    clients: ClientFactory,
+    paths: TenantPaths,
+    kube_auth: KubeAuth | None = None,
+    limits: TokenLimits = TokenLimits(),
+    connectors: Sequence[str] = (),
 ) -> tuple[str, ...]:
     """Drift: what differs from what ``ensure_tenant`` would make (empty = fine).
+
+    ``connectors`` are the routed connectors: each one's secret must be the version the
+    operator wrote (see ``routing.connector_problem``).
 
     With ``kube_auth``, an auth config that exists but differs is drift (the tenant's own
     mount, or in the mount layout the shared one). A missing config is not: OpenBao outside
@@ -180,9 +222,12 @@ def verify_tenant(
                     f"auth config of {paths.auth_mount} differs ({', '.join(wrong_config)})"
                 )
         role = objects.read(inner, f"auth/{paths.auth_mount}/role/{paths.auth_role}")
-        wrong = objects.role_differences(role, {"token_policies": [paths.policy]})
-        if wrong:
-            problems.append(f"role {paths.auth_role} is missing or grants other policies")
+        wrong = objects.role_differences(role, role_limits(paths, limits))
+        if wrong == ["role"]:
+            problems.append(f"role {paths.auth_role} is missing")
+        elif wrong:
+            problems.append(f"role {paths.auth_role} differs ({', '.join(wrong)})")
+        problems += routing.connector_problems(clients, paths, connectors)
         key = objects.read_transit_key(
             clients(paths.transit_namespace), paths.transit_mount, paths.transit_key
         )

@@ -2,9 +2,12 @@
 
 A Secret is written to ``connectors/<name>`` only when the SHA-256 of its canonical content
 differs from the hash kept in the key's KV ``custom_metadata`` (so re-routing an unchanged
-Secret creates no new version). The value is written first and the hash second: a crash in
-between costs one extra version on the next run, never a skipped write. The operator's
-policy can write values and read metadata, but cannot read any value back.
+Secret creates no new version). The value is written first and the hash second, with the
+version it was written as (``content-version``): a crash in between costs one extra version
+on the next run, never a skipped write. The operator's policy can write values and read
+metadata, but cannot read any value back, so a value changed behind its back (a newer
+version, the current one deleted or destroyed, the metadata edited) is recognised from the
+metadata alone and rewritten from the Secret; ``connector_problem`` reports it as drift.
 Blocking; run in a thread. Errors carry no values (``redact=True`` on value-bearing calls).
 """
 
@@ -12,7 +15,7 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +28,8 @@ from tenant_operator.adapters.openbao.paths import INVITE_KEY, PlatformPaths, Te
 from tenant_operator.domain.errors import PermanentError
 
 HASH_FIELD = "content-sha256"
+#: The KV version the hash was recorded for; any other current version was not ours.
+VERSION_FIELD = "content-version"
 #: Keys whose values were not UTF-8 and are stored base64-encoded (comma-separated).
 BINARY_FIELD = "base64-keys"
 #: Kubernetes Secret data keys.
@@ -74,15 +79,47 @@ def kv_payload(data: Mapping[str, bytes | str]) -> tuple[dict[str, str], list[st
 
 
 def _current(meta: Mapping[str, Any] | None) -> tuple[int, str | None]:
-    """(current version, stored hash) of a KV key's metadata; (0, None) if unusable."""
+    """(current version, stored hash) of a KV key's metadata; hash None if not ours.
+
+    The hash counts only for the version it was recorded for, and only while that
+    version is live (not soft-deleted, not destroyed).
+    """
     if meta is None:
         return 0, None
     data = objects.data_of(meta)
     version = int(data.get("current_version") or 0)
     live = (data.get("versions") or {}).get(str(version)) or {}
-    if not version or live.get("destroyed") or live.get("deletion_time"):
+    custom = data.get("custom_metadata") or {}
+    if (
+        not version
+        or live.get("destroyed")
+        or live.get("deletion_time")
+        or custom.get(VERSION_FIELD) != str(version)
+    ):
         return version, None
-    return version, (data.get("custom_metadata") or {}).get(HASH_FIELD)
+    return version, custom.get(HASH_FIELD)
+
+
+def connector_problem(meta: Mapping[str, Any] | None, key: str) -> str | None:
+    """Drift of one routed connector secret, from its metadata (None: as the operator left it)."""
+    if meta is None:
+        return f"connector secret {key} is missing"
+    if _current(meta)[1] is None:
+        return f"connector secret {key} was changed outside the operator"
+    return None
+
+
+def connector_problems(
+    clients: ClientFactory, paths: TenantPaths, connectors: Iterable[str]
+) -> list[str]:
+    client = clients(paths.namespace)
+    problems = []
+    for connector in connectors:
+        key = paths.connector_key(connector)
+        problem = connector_problem(objects.read(client, f"{paths.mount}/metadata/{key}"), key)
+        if problem:
+            problems.append(problem)
+    return problems
 
 
 def write_value(client: hvac.Client, mount: str, key: str, payload: Mapping[str, str]) -> int:
@@ -104,7 +141,7 @@ def route_connector(
         return ConnectorRoute(ref=ref, version=version, changed=False)
     with translated(f"writing {ref}", redact=True):
         version = write_value(client, paths.mount, key, payload)
-    custom = {HASH_FIELD: digest}
+    custom = {HASH_FIELD: digest, VERSION_FIELD: str(version)}
     if binary:
         custom[BINARY_FIELD] = ",".join(binary)[:512]
     with translated(f"recording the content hash of {ref}"):
@@ -123,11 +160,23 @@ def drop_connector(clients: ClientFactory, paths: TenantPaths, connector: str) -
     return True
 
 
-def store_invite(clients: ClientFactory, paths: TenantPaths, token: str) -> str:
-    """Write the owner's invite token to ``invites/owner``; returns its reference."""
+def store_invite(
+    clients: ClientFactory, paths: TenantPaths, token: str, *, ttl_seconds: int
+) -> str:
+    """Write the owner's invite token to ``invites/owner``; returns its reference.
+
+    The key's metadata is set first: OpenBao deletes each version ``ttl_seconds`` after it
+    was written (``delete_version_after``) and keeps only the newest (``max_versions``).
+    """
     ref = paths.ref(INVITE_KEY)
+    client = clients(paths.namespace)
+    with translated(f"setting the expiry of {ref}"):
+        client.adapter.post(
+            f"/v1/{paths.mount}/metadata/{INVITE_KEY}",
+            json={"delete_version_after": f"{int(ttl_seconds)}s", "max_versions": 1},
+        )
     with translated(f"writing {ref}", redact=True):
-        write_value(clients(paths.namespace), paths.mount, INVITE_KEY, {"token": token})
+        write_value(client, paths.mount, INVITE_KEY, {"token": token})
     return ref
 
 

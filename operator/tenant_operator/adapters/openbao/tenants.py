@@ -51,6 +51,7 @@ class OpenBaoTenants:
         self.clients: ClientFactory = client_factory or BaoClients(settings, token)
         self.platform = build_platform_paths(settings, audit_mount=audit_mount)
         self.kube_auth = KubeAuth.from_settings(settings)
+        self.limits = provision.TokenLimits.from_settings(settings)
         self._platform_ready = False
 
     def __repr__(self) -> str:
@@ -88,7 +89,7 @@ class OpenBaoTenants:
             shared = await self.ensure_platform()
         try:
             state = await asyncio.to_thread(
-                provision.ensure_tenant, self.clients, paths, accounts, self.kube_auth
+                provision.ensure_tenant, self.clients, paths, accounts, self.kube_auth, self.limits
             )
         except OperatorError:
             self._platform_ready = False  # check the shared objects again next time
@@ -99,15 +100,24 @@ class OpenBaoTenants:
             return SecretsState(**{**state.__dict__, "changed": shared + state.changed})
         return state
 
-    async def verify_tenant(self, slug: str) -> tuple[str, ...]:
+    async def verify_tenant(self, slug: str, *, connectors: Sequence[str] = ()) -> tuple[str, ...]:
         """Drift problems of the tenant's OpenBao objects; empty means none.
+
+        ``connectors``: names of the routed connectors, whose secrets must be as the
+        operator wrote them (a value changed behind its back is drift; the reconcile that
+        follows rewrites it from the Secret).
 
         On drift the shared objects are checked again by the next ``ensure_tenant`` too (in
         the mount layout the shared auth mount's config is one of them).
         """
         paths = build_tenant_paths(self.settings, slug)
         problems = await asyncio.to_thread(
-            provision.verify_tenant, self.clients, paths, self.kube_auth
+            provision.verify_tenant,
+            self.clients,
+            paths,
+            self.kube_auth,
+            self.limits,
+            tuple(connectors),
         )
         if problems:
             self._platform_ready = False
@@ -145,7 +155,13 @@ class OpenBaoTenants:
     async def store_invite(self, slug: str, token: str) -> str:
         """Write the owner's invite token into the tenant's mount; returns its reference."""
         paths = build_tenant_paths(self.settings, slug)
-        return await asyncio.to_thread(routing.store_invite, self.clients, paths, token)
+        return await asyncio.to_thread(
+            routing.store_invite,
+            self.clients,
+            paths,
+            token,
+            ttl_seconds=self.settings.invite_ttl_seconds,
+        )
 
     async def mirror_audit_head(self, slug: str | None, seq: int, head: str) -> None:
         """Store the head of the tenant's (or, for None, the platform's) audit chain."""
