@@ -13,7 +13,7 @@ tokens used, and each test module checks that none of them reached a log line.
 import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,9 @@ from tests.logcapture import capture
 REVIEWER_NAMESPACE = "openbao-system"
 REVIEWER_ACCOUNT = "openbao-token-reviewer"
 WORKLOAD_ACCOUNT = "tenant-app"
+#: The audience tenant workloads request their service-account token for (the default of
+#: settings.tenant_token_audience, required by the tenant's Kubernetes-auth role).
+WORKLOAD_AUDIENCE = "openbao"
 OPERATOR_NAMESPACE = "tenant-operator-system"
 OPERATOR_ACCOUNT = "tenant-operator"
 LAYOUTS = ("namespace", "mount")
@@ -99,12 +102,22 @@ def ensure_service_account(core: client.CoreV1Api, namespace: str, name: str) ->
 
 
 def service_account_jwt(
-    core: client.CoreV1Api, secrets: set[str], namespace: str, name: str, *, seconds: int = 3600
+    core: client.CoreV1Api,
+    secrets: set[str],
+    namespace: str,
+    name: str,
+    *,
+    seconds: int = 3600,
+    audiences: Sequence[str] = (),
 ) -> str:
-    """A bound service-account JWT from the TokenRequest API (the account is created)."""
+    """A bound service-account JWT from the TokenRequest API (the account is created).
+
+    No ``audiences``: the apiserver's own (what the reviewer and the operator's login use);
+    tenant workloads ask for ``WORKLOAD_AUDIENCE``, which the tenant role requires.
+    """
     ensure_service_account(core, namespace, name)
     request = client.AuthenticationV1TokenRequest(
-        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=seconds)
+        spec=client.V1TokenRequestSpec(audiences=list(audiences), expiration_seconds=seconds)
     )
     answer = core.create_namespaced_service_account_token(name, namespace, request)
     jwt = str(answer.status.token)

@@ -29,6 +29,7 @@ from tests.e2e.openbao.conftest import (
     OPERATOR_ACCOUNT,
     OPERATOR_NAMESPACE,
     WORKLOAD_ACCOUNT,
+    WORKLOAD_AUDIENCE,
     fresh_bao_namespace,
     kube_settings,
     login,
@@ -172,7 +173,7 @@ def test_operator_logs_in_with_kubernetes_auth_and_provisions_a_tenant(
     assert who["meta"]["service_account_name"] == OPERATOR_ACCOUNT
 
     # The tenant's workload logs in through the mount the operator configured.
-    jwt = service_account_jwt(core, e2e_bao_secrets, *account)
+    jwt = service_account_jwt(core, e2e_bao_secrets, *account, audiences=[WORKLOAD_AUDIENCE])
     workload = login(
         openbao_server, e2e_bao_secrets, state.namespace, "kubernetes", state.auth_role, jwt
     )

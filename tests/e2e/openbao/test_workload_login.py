@@ -21,6 +21,7 @@ from tenant_operator.settings import Settings
 from tests.e2e.openbao.conftest import (
     LAYOUTS,
     WORKLOAD_ACCOUNT,
+    WORKLOAD_AUDIENCE,
     fresh_bao_namespace,
     kube_settings,
     login,
@@ -77,6 +78,11 @@ def _workload(slug: str) -> tuple[str, str]:
     return (f"tenant-{slug}", WORKLOAD_ACCOUNT)
 
 
+def _workload_jwt(core: client.CoreV1Api, secrets: set[str], account: tuple[str, str]) -> str:
+    """The service-account token a tenant workload requests: for the OpenBao audience."""
+    return service_account_jwt(core, secrets, *account, audiences=[WORKLOAD_AUDIENCE])
+
+
 def test_workloads_reach_their_own_connector_secrets_and_are_denied_on_others(
     openbao_server: OpenBaoServer,
     kube_api: KubeApi,
@@ -104,8 +110,8 @@ def test_workloads_reach_their_own_connector_secrets_and_are_denied_on_others(
     asyncio.run(tenants.route_connector(slug_a, "github", {"token": "a-github-token"}))
     asyncio.run(tenants.route_connector(slug_b, "github", {"token": "b-github-token"}))
 
-    jwt_a = service_account_jwt(core, e2e_bao_secrets, *sa_a)
-    jwt_b = service_account_jwt(core, e2e_bao_secrets, *sa_b)
+    jwt_a = _workload_jwt(core, e2e_bao_secrets, sa_a)
+    jwt_b = _workload_jwt(core, e2e_bao_secrets, sa_b)
     a = login(
         openbao_server, e2e_bao_secrets, first.namespace, "kubernetes", first.auth_role, jwt_a
     )
@@ -113,10 +119,13 @@ def test_workloads_reach_their_own_connector_secrets_and_are_denied_on_others(
         openbao_server, e2e_bao_secrets, state_b.namespace, "kubernetes", state_b.auth_role, jwt_b
     )
 
-    # A reads and writes its own connector secrets.
+    # A reads its own connector secrets (read-only to it) and writes its own keys.
     assert _read(a, first.mount, "connectors/github") == {"token": "a-github-token"}
-    _write(a, first.mount, "connectors/github", {"token": "a-rotated"})
-    assert _read(a, first.mount, "connectors/github") == {"token": "a-rotated"}
+    with pytest.raises(hv.Forbidden):
+        _write(a, first.mount, "connectors/github", {"token": "a-rotated"})
+    assert _read(a, first.mount, "connectors/github") == {"token": "a-github-token"}
+    _write(a, first.mount, "app/own", {"token": "a-rotated"})
+    assert _read(a, first.mount, "app/own") == {"token": "a-rotated"}
 
     # A is denied on B's secrets, through B's namespace or however B's mount is named.
     def as_a(namespace: str | None) -> hvac.Client:
@@ -184,7 +193,7 @@ def test_config_drift_is_reported_and_repaired(
             "kubernetes_ca_cert": config["kubernetes_ca_cert"],
         },
     )
-    jwt = service_account_jwt(core, e2e_bao_secrets, *account)
+    jwt = _workload_jwt(core, e2e_bao_secrets, account)
     with pytest.raises(hv.VaultError):  # OpenBao now asks a server that is not there
         login(openbao_server, e2e_bao_secrets, state.namespace, mount, state.auth_role, jwt)
 
@@ -196,7 +205,36 @@ def test_config_drift_is_reported_and_repaired(
     assert f"auth config of {mount} written" in repaired.changed
     assert asyncio.run(tenants.verify_tenant(slug)) == ()
     bao = login(openbao_server, e2e_bao_secrets, state.namespace, mount, state.auth_role, jwt)
-    assert bao.adapter.get("/v1/auth/token/lookup-self")["data"]["policies"] == [
-        "default",
-        state.policy,
-    ]
+    assert bao.adapter.get("/v1/auth/token/lookup-self")["data"]["policies"] == [state.policy]
+
+
+def test_a_workload_token_holds_only_the_tenant_policy_for_a_bounded_time_and_one_audience(
+    openbao_server: OpenBaoServer,
+    core: client.CoreV1Api,
+    tenants: OpenBaoTenants,
+    e2e_bao_secrets: set[str],
+) -> None:
+    slug = new_slug("wt")
+    account = _workload(slug)
+    state = asyncio.run(tenants.ensure_tenant(slug, service_accounts=[account]))
+    mount = tenants.platform.auth_mount
+
+    jwt = _workload_jwt(core, e2e_bao_secrets, account)
+    bao = login(openbao_server, e2e_bao_secrets, state.namespace, mount, state.auth_role, jwt)
+    me = bao.adapter.get("/v1/auth/token/lookup-self")["data"]
+    assert me["policies"] == [state.policy]  # no "default" policy
+    assert 0 < me["ttl"] <= tenants.settings.tenant_token_ttl_seconds
+    # Renewal stops at the role's maximum, however often the workload asks.
+    renewed = bao.adapter.post("/v1/auth/token/renew-self", json={"increment": "240h"})
+    assert renewed["auth"]["lease_duration"] <= tenants.settings.tenant_token_max_ttl_seconds
+    # The default policy's paths are not there: cubbyhole, response wrapping.
+    for path in ("/v1/cubbyhole/x", "/v1/sys/wrapping/wrap"):
+        with pytest.raises(hv.Forbidden):
+            bao.adapter.post(path, json={"x": "y", "token": "x"})
+
+    # A token of the same service account for another audience does not log in: neither
+    # the apiserver's own (what any pod has mounted by default) nor a made-up one.
+    for audiences in ([], ["vault"], ["https://kubernetes.default.svc"]):
+        other = service_account_jwt(core, e2e_bao_secrets, *account, audiences=audiences)
+        with pytest.raises((hv.Forbidden, hv.InvalidRequest)):
+            login(openbao_server, e2e_bao_secrets, state.namespace, mount, state.auth_role, other)

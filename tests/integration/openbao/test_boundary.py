@@ -38,9 +38,7 @@ _KV_CALLS: dict[str, Callable[[hvac.Client, str, str], object]] = {
         f"/v1/{m}/metadata/{k}", json={"custom_metadata": {"content-sha256": "forged"}}
     ),
     "soft delete": lambda c, m, k: c.adapter.delete(f"/v1/{m}/data/{k}"),
-    "delete version": lambda c, m, k: c.adapter.post(
-        f"/v1/{m}/delete/{k}", json={"versions": [1]}
-    ),
+    "delete version": lambda c, m, k: c.adapter.post(f"/v1/{m}/delete/{k}", json={"versions": [1]}),
     "undelete": lambda c, m, k: c.adapter.post(f"/v1/{m}/undelete/{k}", json={"versions": [1]}),
     "destroy": lambda c, m, k: c.adapter.post(f"/v1/{m}/destroy/{k}", json={"versions": [1]}),
     "delete metadata": lambda c, m, k: c.adapter.delete(f"/v1/{m}/metadata/{k}"),
@@ -207,7 +205,9 @@ def test_the_tenant_role_grants_only_the_tenant_policy_briefly_to_one_audience(
         root.adapter.post(path, json={**role, field: value})
         problems = run(tenants.verify_tenant("role-bounds"))
         assert problems == (f"role {state.auth_role} differs ({field})",), field
-        assert f"role {state.auth_role} written" in run(tenants.ensure_tenant("role-bounds")).changed
+        assert (
+            f"role {state.auth_role} written" in run(tenants.ensure_tenant("role-bounds")).changed
+        )
         assert root.adapter.get(path)["data"][field] == role[field]
     assert run(tenants.verify_tenant("role-bounds")) == ()
 

@@ -50,7 +50,6 @@ INVITE_KEY = f"{INVITE_PREFIX}/owner"
 Layout = Literal["namespace", "mount"]
 
 
-
 def join_namespace(*parts: str | None) -> str | None:
     """Join namespace paths, skipping empty parts; None means the root namespace."""
     joined = "/".join(p.strip("/") for p in parts if p)
