@@ -12,7 +12,7 @@ from tenant_operator.adapters.openbao.policies import (
     render_operator_policy,
     render_tenant_policy,
 )
-from tenant_operator.adapters.openbao.routing import content_digest, kv_payload
+from tenant_operator.adapters.openbao.routing import connector_problem, content_digest, kv_payload
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.naming import reserved_openbao_slugs
 from tenant_operator.settings import Settings
@@ -119,3 +119,31 @@ def test_content_digest_is_canonical_and_payload_keeps_text() -> None:
     assert kv_payload({"t": b"x", "bin": b"\xff"}) == ({"t": "x", "bin": "/w=="}, ["bin"])
     with pytest.raises(PermanentError):
         kv_payload({"../x": "v"})
+
+
+def _meta(current: int, custom: dict[str, str], **live: object) -> dict[str, object]:
+    return {
+        "data": {
+            "current_version": current,
+            "versions": {str(current): {"deletion_time": "", "destroyed": False, **live}},
+            "custom_metadata": custom,
+        }
+    }
+
+
+def test_a_connector_counts_as_ours_only_at_the_version_its_hash_was_written_for() -> None:
+    ours = {"content-sha256": "h", "content-version": "2"}
+    key = "connectors/github"
+    assert connector_problem(_meta(2, ours), key) is None
+    assert connector_problem(_meta(2, {"content-sha256": "h"}), key) is None  # adopted later
+    changed = f"connector secret {key} was changed outside the operator"
+    assert connector_problem(_meta(3, ours), key) == changed
+    assert connector_problem(_meta(2, ours, destroyed=True), key) == changed
+    assert connector_problem(_meta(2, ours, deletion_time="2026-01-01T00:00:00Z"), key) == changed
+    assert connector_problem(_meta(2, {"content-version": "2"}), key) == changed
+    assert connector_problem(None, key) == f"connector secret {key} is missing"
+
+
+def test_tenant_token_ttl_must_fit_its_maximum() -> None:
+    with pytest.raises(ValueError, match="tenant_token_max_ttl_seconds"):
+        Settings(tenant_token_ttl_seconds=7200, tenant_token_max_ttl_seconds=3600)

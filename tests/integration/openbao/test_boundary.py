@@ -255,3 +255,23 @@ def test_a_slug_naming_the_operators_own_policy_or_role_is_refused_before_any_wr
             json={"bound_service_account_names": ["x"], "bound_service_account_namespaces": ["x"]},
         )
     assert ops.adapter.get(f"/v1/sys/policies/acl/{OPERATOR_POLICY}")["data"]["policy"] == own
+
+
+def test_a_connector_routed_before_content_versions_is_adopted_without_a_new_version(
+    openbao_server: OpenBaoServer, tenants: OpenBaoTenants
+) -> None:
+    secret = {"token": "tamper-original"}
+    state = run(tenants.ensure_tenant("legacy-route"))
+    run(tenants.route_connector("legacy-route", "github", secret))
+    root = root_in(openbao_server, state.namespace)
+    custom = _meta(root, state.mount, "connectors/github")["custom_metadata"]
+    legacy = {k: v for k, v in custom.items() if k != "content-version"}
+    root.adapter.post(
+        f"/v1/{state.mount}/metadata/connectors/github", json={"custom_metadata": legacy}
+    )
+    assert run(tenants.verify_tenant("legacy-route", connectors=["github"])) == ()
+    again = run(tenants.route_connector("legacy-route", "github", dict(secret)))
+    assert (again.changed, again.version) == (False, 1)
+    meta = _meta(root, state.mount, "connectors/github")
+    assert sorted(meta["versions"]) == ["1"]
+    assert meta["custom_metadata"] == custom

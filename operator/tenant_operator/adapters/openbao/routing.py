@@ -82,7 +82,9 @@ def _current(meta: Mapping[str, Any] | None) -> tuple[int, str | None]:
     """(current version, stored hash) of a KV key's metadata; hash None if not ours.
 
     The hash counts only for the version it was recorded for, and only while that
-    version is live (not soft-deleted, not destroyed).
+    version is live (not soft-deleted, not destroyed). A hash recorded before
+    ``content-version`` existed (no such field) counts for the current version: the next
+    route adopts it by recording that version, without writing the value again.
     """
     if meta is None:
         return 0, None
@@ -94,10 +96,20 @@ def _current(meta: Mapping[str, Any] | None) -> tuple[int, str | None]:
         not version
         or live.get("destroyed")
         or live.get("deletion_time")
-        or custom.get(VERSION_FIELD) != str(version)
+        or custom.get(VERSION_FIELD, str(version)) != str(version)
     ):
         return version, None
     return version, custom.get(HASH_FIELD)
+
+
+def _recorded(meta: Mapping[str, Any] | None) -> bool:
+    """Whether the metadata names the version its hash was written for."""
+    custom = objects.data_of(meta).get("custom_metadata") or {} if meta else {}
+    return VERSION_FIELD in custom
+
+
+def _record(client: hvac.Client, mount: str, key: str, custom: Mapping[str, str]) -> None:
+    client.adapter.post(f"/v1/{mount}/metadata/{key}", json={"custom_metadata": dict(custom)})
 
 
 def connector_problem(meta: Mapping[str, Any] | None, key: str) -> str | None:
@@ -136,8 +148,13 @@ def route_connector(
     digest = content_digest(data)
     client = clients(paths.namespace)
     with translated(f"reading metadata of {ref}"):
-        version, stored = _current(objects.read(client, f"{paths.mount}/metadata/{key}"))
+        meta = objects.read(client, f"{paths.mount}/metadata/{key}")
+    version, stored = _current(meta)
     if stored == digest:
+        if not _recorded(meta):  # written before content-version: adopt, no new version
+            custom = dict(objects.data_of(meta or {}).get("custom_metadata") or {})
+            with translated(f"recording the content version of {ref}"):
+                _record(client, paths.mount, key, {**custom, VERSION_FIELD: str(version)})
         return ConnectorRoute(ref=ref, version=version, changed=False)
     with translated(f"writing {ref}", redact=True):
         version = write_value(client, paths.mount, key, payload)
@@ -145,7 +162,7 @@ def route_connector(
     if binary:
         custom[BINARY_FIELD] = ",".join(binary)[:512]
     with translated(f"recording the content hash of {ref}"):
-        client.adapter.post(f"/v1/{paths.mount}/metadata/{key}", json={"custom_metadata": custom})
+        _record(client, paths.mount, key, custom)
     return ConnectorRoute(ref=ref, version=version, changed=True)
 
 
