@@ -1,0 +1,251 @@
+"""Attacks on the identity lifecycle: a retained slug and an owner change.
+
+1. A Tenant deleted with deletionPolicy Retain keeps its rows, OpenBao namespace and
+   owner account. Whoever creates a new Tenant under the same slug must not get them
+   without an explicit adoption that names the retained tenant (and is audited).
+2. Changing ``spec.owner`` to another email revokes the previous owner: no password
+   hash, no invite left, the old invite's versions destroyed in OpenBao.
+"""
+
+import hashlib
+import uuid
+from typing import Any
+
+import hvac
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.e2e.operator.conftest import DB, Stack, unique
+
+ADOPT = "integraci.io/adopt"
+#: A bcrypt cost-12 hash as the application would store it (the CHECK wants this shape).
+PASSWORD_HASH = "$2b$12$" + "C" * 53
+
+
+def settled(stack: Stack, slug: str, timeout: float = 60) -> dict[str, Any]:
+    """The Ready condition once the current generation was reconciled (True or False)."""
+
+    def done() -> dict[str, Any] | None:
+        tenant = stack.tenant(slug)
+        ready = stack.condition(slug, "Ready")
+        observed = (tenant.get("status") or {}).get("observedGeneration")
+        if ready and ready["status"] != "Unknown" and observed == tenant["metadata"]["generation"]:
+            return ready
+        return None
+
+    result: dict[str, Any] = stack.wait(f"tenant {slug} reconciled", done, timeout)
+    return result
+
+
+def registry(stack: Stack, slug: str) -> tuple[Any, ...]:
+    rows = stack.sql(
+        "SELECT id, organisation, plan, isolation, schema_name FROM integraci.tenants"
+        " WHERE slug = %s",
+        [slug],
+    )
+    assert len(rows) == 1
+    return rows[0]
+
+
+def accounts(stack: Stack, tenant_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    return stack.sql(
+        "SELECT id, email, name, is_owner, password_hash, invite_token_sha256, updated_at"
+        " FROM integraci.accounts WHERE tenant_id = %s ORDER BY email",
+        [tenant_id],
+    )
+
+
+def invite_metadata(stack: Stack, slug: str) -> dict[str, Any]:
+    answer = stack.bao_root(f"tenants/{slug}").adapter.get("/v1/kv/metadata/invites/owner")
+    data: dict[str, Any] = answer["data"]
+    return data
+
+
+def invite_token(stack: Stack, slug: str, version: int | None = None) -> str | None:
+    path = "/v1/kv/data/invites/owner" + (f"?version={version}" if version else "")
+    try:
+        answer = stack.bao_root(f"tenants/{slug}").adapter.get(path)
+    except hvac.exceptions.InvalidPath:  # destroyed / deleted versions answer 404
+        return None
+    data = ((answer or {}).get("data") or {}).get("data") or {}
+    token = data.get("token")
+    return str(token) if token else None
+
+
+def audit_entries(stack: Stack, slug: str) -> list[tuple[str, Any]]:
+    return [
+        (r[0], r[1])
+        for r in stack.sql(
+            "SELECT action, detail FROM integraci.audit_log WHERE chain = %s ORDER BY seq",
+            [slug],
+        )
+    ]
+
+
+def owner_password(stack: Stack, tenant_id: uuid.UUID) -> None:
+    """What the application does when the owner accepts the invite and sets a password."""
+    stack.sql(
+        "UPDATE integraci.accounts SET password_hash = %s WHERE tenant_id = %s AND is_owner",
+        [PASSWORD_HASH, tenant_id],
+    )
+
+
+def test_recreating_a_retained_slug_is_refused_until_adopted_by_id(stack: Stack) -> None:
+    slug = unique("acme")
+    stack.apply_tenant(slug, deletionPolicy="Retain")
+    first_uid = stack.wait_ready(slug)["metadata"]["uid"]
+    tenant_id, *_ = before_registry = registry(stack, slug)
+    owner_password(stack, tenant_id)
+    stack.sql(
+        "INSERT INTO integraci.pipeline_runs (tenant_id, pipeline, status) VALUES (%s, 'ci', 'ok')",
+        [tenant_id],
+    )
+    before_accounts = accounts(stack, tenant_id)
+    before_invite = invite_metadata(stack, slug)
+    before_token = invite_token(stack, slug)
+    assert before_token is not None and before_accounts[0][4] == PASSWORD_HASH
+    stack.delete_tenant(slug)
+    stack.wait_gone(slug)
+
+    # Someone else creates a Tenant under the retained slug.
+    stack.apply_tenant(
+        slug,
+        organisation="Mallory Corp",
+        owner={"name": "Mallory", "email": "mallory@evil.example"},
+    )
+    ready = settled(stack, slug)
+    assert (ready["status"], ready["reason"]) == ("False", "RetainedTenantExists"), ready
+    assert str(tenant_id) in ready["message"] and ADOPT in ready["message"]
+    stalled = stack.condition(slug, "Stalled")
+    assert stalled and stalled["status"] == "True"
+    retained = stack.sql(
+        "SELECT k8s_uid::text, retained_at FROM integraci.tenants WHERE id = %s", [tenant_id]
+    )
+    assert retained[0][0] == first_uid and retained[0][1] is not None
+
+    def untouched() -> None:
+        assert registry(stack, slug) == before_registry
+        assert accounts(stack, tenant_id) == before_accounts
+        assert invite_metadata(stack, slug)["versions"] == before_invite["versions"]
+        assert invite_token(stack, slug) == before_token
+        runs = stack.sql(
+            "SELECT count(*) FROM integraci.pipeline_runs WHERE tenant_id = %s", [tenant_id]
+        )
+        assert runs == [(1,)]
+        status = stack.tenant(slug).get("status") or {}
+        assert "secrets" not in status and "database" not in status
+
+    untouched()
+
+    # An adoption that names another tenant is refused the same way.
+    wrong = str(uuid.uuid4())
+    stack.patch_tenant(slug, {"metadata": {"annotations": {ADOPT: wrong}}})
+
+    def refused_wrong() -> dict[str, Any] | None:
+        ready = stack.condition(slug, "Ready")
+        return ready if ready and wrong in ready["message"] else None
+
+    ready = stack.wait("the wrong adoption refused", refused_wrong)
+    assert (ready["status"], ready["reason"]) == ("False", "RetainedTenantExists")
+    untouched()
+
+    # The adoption that names the retained tenant goes through, and is audited.
+    stack.patch_tenant(slug, {"metadata": {"annotations": {ADOPT: str(tenant_id)}}})
+    adopted = stack.wait_ready(slug)
+    new_uid = adopted["metadata"]["uid"]
+    row = stack.sql(
+        "SELECT k8s_uid::text, retained_at, organisation FROM integraci.tenants WHERE id = %s",
+        [tenant_id],
+    )
+    assert row == [(new_uid, None, "Mallory Corp")]
+    entries = audit_entries(stack, slug)
+    adoption = [detail for action, detail in entries if action == "tenant.adopted"]
+    assert len(adoption) == 1
+    assert adoption[0]["previousUid"] == first_uid and adoption[0]["uid"] == new_uid
+    assert adoption[0]["annotation"] == f"{ADOPT}={tenant_id}"
+    # The new owner is a new account: the retained owner's credentials did not pass on.
+    owners = [a for a in accounts(stack, tenant_id) if a[3]]
+    assert [(o[1], o[4]) for o in owners] == [("mallory@evil.example", None)]
+    assert all(a[4] is None for a in accounts(stack, tenant_id))
+
+
+def test_registry_identity_is_held_by_the_engine(stack: Stack) -> None:
+    slug = unique("uid")
+    stack.apply_tenant(slug)
+    uid = stack.wait_ready(slug)["metadata"]["uid"]
+    tenant_id = registry(stack, slug)[0]
+    settings = stack.settings
+    with psycopg.connect(stack.pg.dsn(DB)) as conn:
+        # The application role cannot even read the registry, let alone re-point it.
+        conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(settings.app_role)))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(
+                "UPDATE integraci.tenants SET k8s_uid = gen_random_uuid() WHERE id = %s",
+                [tenant_id],
+            )
+        conn.rollback()
+        # The operator's own role cannot hand a live tenant to another object, nor forget it.
+        conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(settings.owner_role)))
+        for change in ("k8s_uid = gen_random_uuid()", "k8s_uid = NULL"):
+            with pytest.raises(psycopg.errors.RaiseException, match="adopt"):
+                conn.execute(
+                    sql.SQL("UPDATE integraci.tenants SET {} WHERE id = %s").format(
+                        sql.SQL(change)
+                    ),
+                    [tenant_id],
+                )
+            conn.rollback()
+            conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(settings.owner_role)))
+        # Nor adopt a retained tenant without naming it.
+        conn.execute("UPDATE integraci.tenants SET retained_at = now() WHERE id = %s", [tenant_id])
+        with pytest.raises(psycopg.errors.RaiseException, match="adopt"):
+            conn.execute(
+                "UPDATE integraci.tenants SET k8s_uid = gen_random_uuid(), retained_at = NULL"
+                " WHERE id = %s",
+                [tenant_id],
+            )
+        conn.rollback()
+    assert stack.sql(
+        "SELECT k8s_uid::text, retained_at FROM integraci.tenants WHERE id = %s", [tenant_id]
+    ) == [(uid, None)]
+
+
+def test_owner_change_revokes_the_previous_owner(stack: Stack) -> None:
+    slug = unique("owner")
+    stack.apply_tenant(slug)
+    stack.wait_ready(slug)
+    tenant_id = registry(stack, slug)[0]
+    owner_password(stack, tenant_id)
+    old_token = invite_token(stack, slug)
+    assert old_token is not None
+    seen = len(audit_entries(stack, slug))
+
+    # A name-only change keeps the owner's credentials.
+    stack.patch_tenant(slug, {"spec": {"owner": {"name": "Jane Q. Roe"}}})
+    stack.wait_ready(slug)
+    (kept,) = accounts(stack, tenant_id)
+    assert (kept[1], kept[2], kept[3], kept[4]) == (
+        f"jane@{slug}.example",
+        "Jane Q. Roe",
+        True,
+        PASSWORD_HASH,
+    )
+    assert invite_token(stack, slug) == old_token
+
+    # Another email is another person: the previous owner is revoked.
+    new_email = f"john@{slug}.example"
+    stack.patch_tenant(slug, {"spec": {"owner": {"name": "John Doe", "email": new_email}}})
+    stack.wait_ready(slug)
+    rows = accounts(stack, tenant_id)
+    assert [(r[1], r[3], r[4]) for r in rows] == [(new_email, True, None)]
+    new_token = invite_token(stack, slug)
+    assert new_token is not None and new_token != old_token
+    assert bytes(rows[0][5]) == hashlib.sha256(new_token.encode()).digest()
+    versions = invite_metadata(stack, slug)["versions"]
+    for version, meta in versions.items():
+        token = invite_token(stack, slug, int(version))
+        assert token != old_token and (token == new_token or meta["destroyed"]), versions
+    changed = [d for a, d in audit_entries(stack, slug)[seen:] if a == "tenant.owner.changed"]
+    assert len(changed) == 1
+    assert "@" not in str(changed[0]), changed  # no email in the audit detail
