@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tenant_operator.api.tenant import PREVENT_DELETION_ANNOTATION
+from tenant_operator.domain import identity
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.flows import is_true
 from tenant_operator.ports import Ports
@@ -32,8 +33,16 @@ async def tenant_deleted(body: Mapping[str, Any], ports: Ports) -> list[str]:
             "until the annotation is removed",
             reason="DeletionPrevented",
         )
+    registered = await ports.db.registered(slug)
+    uid = meta.get("uid")
+    if registered is not None and not registered.belongs_to(
+        identity.parse_uid(uid) if uid else None
+    ):
+        # A Tenant refused under a retained slug owns nothing there: it leaves it all alone.
+        return [f"nothing erased or retained: {slug} belongs to tenant {registered.tenant_id}"]
     policy = deletion_policy(body)
     if policy == "Retain":
+        await ports.db.retain_tenant(slug, uid)
         await ports.audit.append(
             slug,
             actor=ports.actor,

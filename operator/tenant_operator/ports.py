@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tenant_operator.domain.audit import ChainRow
+from tenant_operator.domain.identity import Adoption, Registered
 
 
 class DatabaseState(Protocol):
@@ -19,6 +20,17 @@ class DatabaseState(Protocol):
     def schema_version(self) -> int | None: ...
     @property
     def changed(self) -> tuple[str, ...]: ...
+    @property
+    def adopted(self) -> Adoption | None: ...
+
+
+class OwnerState(Protocol):
+    @property
+    def account_id(self) -> uuid.UUID: ...
+    @property
+    def token(self) -> str | None: ...
+    @property
+    def replaced(self) -> uuid.UUID | None: ...
 
 
 class SecretsState(Protocol):
@@ -59,11 +71,20 @@ class IsolationReport(Protocol):
 
 class TenantDatabase(Protocol):
     async def ensure_tenant(
-        self, slug: str, *, organisation: str, plan: str, isolation: Any
+        self,
+        slug: str,
+        *,
+        organisation: str,
+        plan: str,
+        isolation: Any,
+        k8s_uid: str | None = None,
+        adopt: str | None = None,
     ) -> DatabaseState: ...
     async def ensure_owner_account(
         self, tenant_id: uuid.UUID, *, name: str, email: str
-    ) -> str | None: ...
+    ) -> OwnerState: ...
+    async def registered(self, slug: str) -> Registered | None: ...
+    async def retain_tenant(self, slug: str, k8s_uid: str | None) -> bool: ...
     async def ensure_connectors(
         self, tenant_id: uuid.UUID, connectors: Sequence[Any]
     ) -> tuple[str, ...]: ...

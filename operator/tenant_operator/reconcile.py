@@ -14,6 +14,7 @@ from typing import Any
 from tenant_operator.api.tenant import Tenant
 from tenant_operator.domain import audit as chain
 from tenant_operator.domain import conditions as cond
+from tenant_operator.domain import identity
 from tenant_operator.domain import subprocessors as subs
 from tenant_operator.domain.errors import OperatorError, PermanentError
 from tenant_operator.domain.plan import TenantPlan
@@ -58,7 +59,12 @@ class _Run:
             organisation=self.plan.organisation,
             plan=self.plan.plan.value,
             isolation=self.plan.isolation.value,
+            k8s_uid=self.tenant.metadata.uid,
+            adopt=self.tenant.metadata.annotations.get(identity.ADOPT_ANNOTATION),
         )
+        if state.adopted is not None:
+            target = f"tenant:{self.plan.slug}"
+            self.out.changes.append(Change("tenant.adopted", target, state.adopted.detail()))
         self.out.status["database"] = {
             "isolation": state.isolation,
             "schema": state.schema,
@@ -80,18 +86,25 @@ class _Run:
             "authRole": state.auth_role,
         }
         self._changed("tenant.secrets.ensured", f"openbao:tenant/{self.plan.slug}", state.changed)
-        token = await self.ports.db.ensure_owner_account(
+        owner = await self.ports.db.ensure_owner_account(
             self.db.tenant_id, name=self.plan.owner_name, email=self.plan.owner_email
         )
-        if token is not None:
-            ref = await self.ports.bao.store_invite(self.plan.slug, token)
+        account = f"postgres:account/{self.plan.slug}/owner"
+        if owner.replaced is not None:  # ids only: the audit detail names no person
             self.out.changes.append(
                 Change(
-                    "tenant.owner.invited",
-                    f"postgres:account/{self.plan.slug}/owner",
-                    {"inviteRef": ref},
+                    "tenant.owner.changed",
+                    account,
+                    {
+                        "previousAccount": str(owner.replaced),
+                        "account": str(owner.account_id),
+                        "revoked": "previous owner's account, password hash and invite",
+                    },
                 )
             )
+        if owner.token is not None:  # destroys the earlier invites (a previous owner's)
+            ref = await self.ports.bao.store_invite(self.plan.slug, owner.token)
+            self.out.changes.append(Change("tenant.owner.invited", account, {"inviteRef": ref}))
         place = f"namespace {state.namespace}" if state.namespace else f"mount {state.mount}"
         return cond.ok(cond.SECRETS_READY, f"secrets in OpenBao {place}, policy {state.policy}")
 

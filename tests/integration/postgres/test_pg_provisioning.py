@@ -43,7 +43,8 @@ def test_every_ensure_twice_changes_nothing_the_second_time(pg, isolation) -> No
             state = await t.ensure_tenant(
                 slug, organisation="Acme", plan="enterprise", isolation=isolation
             )
-            token = await t.ensure_owner_account(state.tenant_id, name="Jane", email="j@a.example")
+            owner = await t.ensure_owner_account(state.tenant_id, name="Jane", email="j@a.example")
+            token = owner.token
             conns = await t.ensure_connectors(state.tenant_id, connectors)
             recs = await t.ensure_subprocessor_records(
                 state.tenant_id, [SubProcessorRecord("stripe", "PendingNotice", notified_at=T1)]
@@ -69,16 +70,16 @@ def test_changes_are_reported_and_stale_rows_removed(pg) -> None:
         gh = ConnectorRecord("github", "github", {"org": "a"}, "openbao://t/kv/gh", 1)
         await t.ensure_connectors(s.tenant_id, [gh])
         s2 = await t.ensure_tenant("chg", organisation="New", plan="team", isolation="shared")
-        token = await t.ensure_owner_account(s.tenant_id, name="B", email="b@x.example")
+        owner = await t.ensure_owner_account(s.tenant_id, name="B", email="b@x.example")
         gh2 = ConnectorRecord("github", "github", {"org": "b"}, "openbao://t/kv/gh", 2)
         jira = ConnectorRecord("jira", "jira", {}, "openbao://t/kv/jira", 1)
         changed = await t.ensure_connectors(s.tenant_id, [gh2, jira])
         removed = await t.ensure_connectors(s.tenant_id, [jira])
-        return s2, token, changed, removed
+        return s2, owner, changed, removed
 
-    s2, token, changed, removed = run(pg, body)
+    s2, owner, changed, removed = run(pg, body)
     assert s2.changed == ("updated organisation", "updated plan")
-    assert token is None
+    assert owner.token is not None and owner.replaced is not None  # another owner, invited
     assert changed == ("updated connector github", "added connector jira")
     assert removed == ("removed connector github",)
 
@@ -86,7 +87,8 @@ def test_changes_are_reported_and_stale_rows_removed(pg) -> None:
 def test_invite_token_is_256_bit_and_only_its_digest_is_stored(pg) -> None:
     async def body(t: PostgresTenants):
         s = await t.ensure_tenant("inv", organisation="I", plan="free", isolation="shared")
-        return s.tenant_id, await t.ensure_owner_account(s.tenant_id, name="O", email="o@x.io")
+        owner = await t.ensure_owner_account(s.tenant_id, name="O", email="o@x.io")
+        return s.tenant_id, owner.token
 
     tenant_id, token = run(pg, body)
     assert token is not None and len(token) >= 43  # 32 random bytes, urlsafe base64

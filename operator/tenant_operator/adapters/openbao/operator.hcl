@@ -15,7 +15,7 @@
 #   - write connector secrets (connectors/*) and owner invites (invites/*)
 #     into tenant mounts, read/delete connector metadata (versions and the
 #     content hash that avoids rewriting unchanged values), and set the
-#     invites' metadata (delete_version_after: OpenBao deletes old invites);
+#     invites' metadata (expiry), deleting it for a new owner;
 #   - enable (never disable or tune) the platform mounts transit/ and
 #     platform/; create, read, configure, rotate and delete transit keys
 #     named tenant-* (deletion is the crypto-shredding of erasure);
@@ -77,9 +77,9 @@ path "tenants/+/kv/data/invites/*" {
   capabilities = ["create", "update"]
 }
 
-# Owner invites' metadata: delete_version_after (OpenBao expires the invite).
+# Owner invites' metadata: expiry (delete_version_after); deleting it destroys every earlier version (a new owner's invite).
 path "tenants/+/kv/metadata/invites/*" {
-  capabilities = ["create", "update"]
+  capabilities = ["create", "update", "delete"]
 }
 
 # Platform transit mount (enable and read its type only).

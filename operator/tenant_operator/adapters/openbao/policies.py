@@ -128,7 +128,7 @@ def render_operator_policy(
         f"#   - write connector secrets ({CONNECTORS}/*) and owner invites (invites/*)\n"
         "#     into tenant mounts, read/delete connector metadata (versions and the\n"
         "#     content hash that avoids rewriting unchanged values), and set the\n"
-        "#     invites' metadata (delete_version_after: OpenBao deletes old invites);\n"
+        "#     invites' metadata (expiry), deleting it for a new owner;\n"
         f"#   - enable (never disable or tune) the platform mounts {platform.transit_mount}/ and\n"
         f"#     {platform.audit_mount}/; create, read, configure, rotate and delete transit keys\n"
         f"#     named {TENANT_PREFIX}* (deletion is the crypto-shredding of erasure);\n"
@@ -224,9 +224,10 @@ def render_operator_policy(
     )
     body += _block("Owner invites: write-only.", f"{kv}/data/invites/*", '["create", "update"]')
     body += _block(
-        "Owner invites' metadata: delete_version_after (OpenBao expires the invite).",
+        "Owner invites' metadata: expiry (delete_version_after); deleting it destroys "
+        "every earlier version (a new owner's invite).",
         f"{kv}/metadata/invites/*",
-        '["create", "update"]',
+        '["create", "update", "delete"]',
     )
     body += _block(
         "Platform transit mount (enable and read its type only).",

@@ -182,11 +182,15 @@ def store_invite(
 ) -> str:
     """Write the owner's invite token to ``invites/owner``; returns its reference.
 
-    The key's metadata is set first: OpenBao deletes each version ``ttl_seconds`` after it
-    was written (``delete_version_after``) and keeps only the newest (``max_versions``).
+    A new invite is for a new owner: every earlier version (a previous owner's invite) is
+    destroyed first, by deleting the key's metadata (all versions, permanently). The new
+    metadata is set before the value: OpenBao deletes each version ``ttl_seconds`` after
+    it was written (``delete_version_after``) and keeps only the newest (``max_versions``).
     """
     ref = paths.ref(INVITE_KEY)
     client = clients(paths.namespace)
+    with translated(f"destroying the earlier versions of {ref}"):
+        client.adapter.delete(f"/v1/{paths.mount}/metadata/{INVITE_KEY}")
     with translated(f"setting the expiry of {ref}"):
         client.adapter.post(
             f"/v1/{paths.mount}/metadata/{INVITE_KEY}",

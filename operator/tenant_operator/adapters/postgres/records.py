@@ -16,6 +16,7 @@ from tenant_operator.adapters.postgres.session import Conn
 from tenant_operator.adapters.postgres.statements import queries as q
 from tenant_operator.adapters.postgres.types import (
     ConnectorRecord,
+    OwnerState,
     SubProcessorEntry,
     SubProcessorRecord,
 )
@@ -26,19 +27,40 @@ INVITE_TOKEN_BYTES = 32
 
 async def ensure_owner(
     conn: Conn, schema: str, tenant_id: uuid.UUID, *, name: str, email: str
-) -> tuple[str | None, tuple[str, ...]]:
-    """Create the owner account (returning its invite token once) or update name/email."""
+) -> OwnerState:
+    """Create the owner account (its invite token returned once), rename it, or replace it.
+
+    Another email is another person: the previous owner's account is deleted (its password
+    hash, invite and personal data with it: it has no role but owner) and the new owner is
+    invited afresh. A member account that already has the new email is promoted, without
+    the password it had (the previous owner may have set it).
+    """
     row = await (await conn.execute(q.select_owner(schema), [tenant_id])).fetchone()
-    if row is None:
-        token = secrets.token_urlsafe(INVITE_TOKEN_BYTES)
-        digest = hashlib.sha256(token.encode()).digest()
-        await conn.execute(q.insert_owner(schema), [tenant_id, name, email, digest])
-        return token, ("created owner account",)
-    account_id, old_name, old_email = row
-    if (old_name, old_email) == (name, email):
-        return None, ()
-    await conn.execute(q.update_owner(schema), [name, email, tenant_id, account_id])
-    return None, ("updated owner account",)
+    previous: uuid.UUID | None = None
+    if row is not None:
+        account_id, old_name, old_email = row
+        if old_email == email:
+            if old_name == name:
+                return OwnerState(account_id)
+            await conn.execute(q.update_owner(schema), [name, tenant_id, account_id])
+            return OwnerState(account_id, changed=("updated owner name",))
+        await conn.execute(q.delete_account(schema), [tenant_id, account_id])
+        previous = account_id
+    token = secrets.token_urlsafe(INVITE_TOKEN_BYTES)
+    digest = hashlib.sha256(token.encode()).digest()
+    member = await (await conn.execute(q.select_account_id(schema), [tenant_id, email])).fetchone()
+    if member is not None:
+        new_id = member[0]
+        await conn.execute(q.promote_owner(schema), [name, digest, tenant_id, new_id])
+    else:
+        cur = await conn.execute(q.insert_owner(schema), [tenant_id, name, email, digest])
+        inserted = await cur.fetchone()
+        assert inserted is not None  # INSERT ... RETURNING yields one row
+        new_id = inserted[0]
+    if previous is None:
+        return OwnerState(new_id, token, changed=("created owner account",))
+    what = "replaced the owner: deleted the previous owner's account, password and invite"
+    return OwnerState(new_id, token, previous, (what,))
 
 
 async def ensure_connectors(

@@ -34,9 +34,11 @@ from tenant_operator.adapters.postgres.types import (
     ConnectorRecord,
     DatabaseState,
     Isolation,
+    OwnerState,
     SubProcessorEntry,
     SubProcessorRecord,
 )
+from tenant_operator.domain import identity
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.naming import tenant_schema, validate_slug
 from tenant_operator.settings import Settings
@@ -72,9 +74,23 @@ class PostgresTenants:
         )
 
     async def ensure_tenant(
-        self, slug: str, *, organisation: str, plan: str, isolation: Isolation
+        self,
+        slug: str,
+        *,
+        organisation: str,
+        plan: str,
+        isolation: Isolation,
+        k8s_uid: str | None = None,
+        adopt: str | None = None,
     ) -> DatabaseState:
+        """Register or update the tenant of the Tenant object ``k8s_uid`` (its metadata.uid).
+
+        A row that belongs to another object (a retained tenant) is refused before anything
+        is written (RetainedTenantExists), unless ``adopt`` (the adoption annotation) names
+        its id. ``k8s_uid`` None (callers without a Kubernetes object) skips the check.
+        """
         validate_slug(slug)
+        uid = identity.parse_uid(k8s_uid) if k8s_uid is not None else None
         if plan not in PLANS or isolation not in ISOLATIONS or not organisation.strip():
             raise PermanentError(
                 f"tenant {slug}: plan must be one of {PLANS}, isolation one of {ISOLATIONS}, "
@@ -83,19 +99,31 @@ class PostgresTenants:
             )
         schema = tenant_schema(slug) if isolation == "schema" else None
         p = self.settings.platform_schema
+        adopted: identity.Adoption | None = None
         async with transaction(self.pool, self.settings, lock=(q.LOCK_TENANT, slug)) as conn:
             row = await (await conn.execute(q.select_tenant(p), [slug])).fetchone()
             changed: list[str] = []
             if row is None:
                 cur = await conn.execute(
-                    q.insert_tenant(p), [slug, organisation, plan, isolation, schema]
+                    q.insert_tenant(p), [slug, organisation, plan, isolation, schema, uid]
                 )
                 inserted = await cur.fetchone()
                 assert inserted is not None  # INSERT ... RETURNING yields one row
                 tenant_id, version = inserted[0], None
                 changed.append(f"registered tenant {slug} ({isolation})")
             else:
-                tenant_id, old_org, old_plan, old_isolation, schema, version = row
+                tenant_id, old_org, old_plan, old_isolation, schema, version = row[:6]
+                if uid is not None:
+                    registered = identity.Registered(tenant_id, row[6], row[7])
+                    claim = identity.decide(slug, registered, uid, adopt)
+                    if claim == "adopt":
+                        await conn.execute(q.SET_ADOPTING, [str(tenant_id)])
+                        adopted = identity.Adoption(tenant_id, row[6], uid, row[7])
+                        changed.append(f"adopted retained tenant {tenant_id}")
+                    if claim != "owned":
+                        await conn.execute(q.claim_tenant(p), [uid, tenant_id])
+                    if claim == "claim":
+                        changed.append("recorded the Tenant object it belongs to")
                 if old_isolation != isolation:
                     raise PermanentError(
                         f"tenant {slug} is {old_isolation}; isolation cannot change to "
@@ -115,7 +143,7 @@ class PostgresTenants:
             if schema is not None:
                 version, steps = await self._converge_schema(conn, tenant_id, schema, version)
                 changed += steps
-        return DatabaseState(tenant_id, isolation, schema, version, tuple(changed))
+        return DatabaseState(tenant_id, isolation, schema, version, tuple(changed), adopted)
 
     async def _converge_schema(
         self, conn: Conn, tenant_id: uuid.UUID, schema: str, version: int | None
@@ -177,17 +205,37 @@ class PostgresTenants:
 
     async def ensure_owner_account(
         self, tenant_id: uuid.UUID, *, name: str, email: str
-    ) -> str | None:
-        """The plaintext invite token if the account was created now, else None."""
+    ) -> OwnerState:
+        """The owner account; its invite token if issued now, the account it replaced."""
         if not name.strip() or "@" not in email:
             raise PermanentError("owner needs a name and an email address", reason="InvalidSpec")
         async with self._tenant(tenant_id) as (conn, tenant):
-            token, changed = await records.ensure_owner(
+            state = await records.ensure_owner(
                 conn, tenant.tables_schema(self.settings), tenant_id, name=name, email=email
             )
-        if changed:
-            log.info("tenant %s: %s", tenant.slug, ", ".join(changed))
-        return token
+        if state.changed:
+            log.info("tenant %s: %s", tenant.slug, ", ".join(state.changed))
+        return state
+
+    async def registered(self, slug: str) -> identity.Registered | None:
+        """The registry's row of ``slug``: its id and the Tenant object it belongs to."""
+        validate_slug(slug)
+        p = self.settings.platform_schema
+        async with transaction(self.pool, self.settings) as conn:
+            row = await (await conn.execute(q.select_tenant(p), [slug])).fetchone()
+        return identity.Registered(row[0], row[6], row[7]) if row else None
+
+    async def retain_tenant(self, slug: str, k8s_uid: str | None) -> bool:
+        """Mark the tenant retained (its Tenant deleted with Retain); False if not registered."""
+        validate_slug(slug)
+        uid = identity.parse_uid(k8s_uid) if k8s_uid is not None else None
+        p = self.settings.platform_schema
+        async with transaction(self.pool, self.settings, lock=(q.LOCK_TENANT, slug)) as conn:
+            row = await (await conn.execute(q.select_tenant(p), [slug])).fetchone()
+            if row is None:
+                return False
+            await conn.execute(q.retain_tenant(p), [uid, row[0]])
+        return True
 
     async def ensure_connectors(
         self, tenant_id: uuid.UUID, connectors: Sequence[ConnectorRecord]

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from tenant_operator.domain.errors import PermanentError
+from tenant_operator.domain.identity import Adoption
 from tenant_operator.domain.naming import validate_label
 
 Isolation = Literal["shared", "schema"]
@@ -23,6 +24,23 @@ class DatabaseState:
     isolation: Isolation
     schema: str | None
     schema_version: int | None
+    changed: tuple[str, ...] = ()
+    #: Set when this reconcile adopted a retained tenant (the audit entry's content).
+    adopted: Adoption | None = None
+
+
+@dataclass(frozen=True)
+class OwnerState:
+    """The owner account after ``ensure_owner_account``.
+
+    ``token`` is the plaintext invite when one was issued now (a new owner; returned once,
+    Postgres keeps only its SHA-256); ``replaced`` the previous owner's account, deleted
+    with its password hash and invite (an owner change revokes the previous owner).
+    """
+
+    account_id: uuid.UUID
+    token: str | None = None
+    replaced: uuid.UUID | None = None
     changed: tuple[str, ...] = ()
 
 

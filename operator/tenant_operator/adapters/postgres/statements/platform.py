@@ -163,6 +163,47 @@ _OPERATOR_ROWS = (
     "REVOKE ALL ON FUNCTION {p}.guard_owner_account() FROM PUBLIC",
 )
 
+_IDENTITY = (
+    # The Kubernetes object (metadata.uid) each tenant belongs to; one object, one tenant.
+    "ALTER TABLE {p}.tenants ADD COLUMN k8s_uid uuid CONSTRAINT tenants_k8s_uid_key UNIQUE",
+    # Set when its Tenant is deleted with deletionPolicy Retain: the row waits for adoption.
+    "ALTER TABLE {p}.tenants ADD COLUMN retained_at timestamptz",
+    # Upgrade path: a tenant whose chain ends with its retention was retained before this
+    # step (it has no uid yet: only an adoption naming it may claim it).
+    """UPDATE {p}.tenants t SET retained_at = last.at
+        FROM (SELECT DISTINCT ON (chain) chain, action, at FROM {p}.audit_log
+              ORDER BY chain, seq DESC) last
+        WHERE last.chain = t.slug AND last.action = 'tenant.deleted.retained'""",
+    # Even the operator's role re-assigns a tenant only in a transaction that names the
+    # tenant it adopts (integraci.adopt_tenant = its id), and never forgets the object.
+    """CREATE FUNCTION {p}.tenants_identity_guard() RETURNS trigger
+        LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+    DECLARE
+        adopting boolean := coalesce(current_setting('integraci.adopt_tenant', true), '')
+            = OLD.id::text;
+    BEGIN
+        IF OLD.k8s_uid IS NOT NULL AND NEW.k8s_uid IS NULL THEN
+            RAISE EXCEPTION 'tenant % belongs to Kubernetes object %: that cannot be '
+                'forgotten, only re-assigned by an adoption naming the tenant',
+                OLD.slug, OLD.k8s_uid;
+        END IF;
+        IF NEW.k8s_uid IS DISTINCT FROM OLD.k8s_uid
+           AND (OLD.k8s_uid IS NOT NULL OR OLD.retained_at IS NOT NULL) AND NOT adopting THEN
+            RAISE EXCEPTION 'tenant % belongs to Kubernetes object %: only an adoption '
+                'naming the tenant (integraci.adopt_tenant = %) may re-assign it',
+                OLD.slug, OLD.k8s_uid, OLD.id;
+        END IF;
+        IF OLD.retained_at IS NOT NULL AND NEW.retained_at IS NULL AND NOT adopting THEN
+            RAISE EXCEPTION 'tenant % is retained: only an adoption naming the tenant '
+                '(integraci.adopt_tenant = %) may clear retained_at', OLD.slug, OLD.id;
+        END IF;
+        RETURN NEW;
+    END $$""",
+    "REVOKE ALL ON FUNCTION {p}.tenants_identity_guard() FROM PUBLIC",
+    """CREATE TRIGGER tenants_identity_guard BEFORE UPDATE OF k8s_uid, retained_at
+        ON {p}.tenants FOR EACH ROW EXECUTE FUNCTION {p}.tenants_identity_guard()""",
+)
+
 
 def platform_steps(names: Names) -> tuple[Step, ...]:
     """The versioned platform migrations (oldest first)."""
@@ -187,4 +228,5 @@ def platform_steps(names: Names) -> tuple[Step, ...]:
             "sub-processor records read-only for the application role, owner-row guard",
             render(_OPERATOR_ROWS) + app_grants(names, names.platform, "subprocessor_records"),
         ),
+        Step(5, "tenants belong to their Kubernetes object; retained tenants", render(_IDENTITY)),
     )

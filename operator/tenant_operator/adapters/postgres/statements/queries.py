@@ -56,16 +56,37 @@ def _pb(template: str, platform: str) -> sql.Composed:
 
 def select_tenant(platform: str) -> sql.Composed:
     return _p(
-        "SELECT id, organisation, plan, isolation, schema_name, schema_version"
-        " FROM {p}.tenants WHERE slug = %s",
+        "SELECT id, organisation, plan, isolation, schema_name, schema_version, k8s_uid,"
+        " retained_at FROM {p}.tenants WHERE slug = %s",
         platform,
     )
 
 
 def insert_tenant(platform: str) -> sql.Composed:
     return _p(
-        "INSERT INTO {p}.tenants (slug, organisation, plan, isolation, schema_name)"
-        " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        "INSERT INTO {p}.tenants (slug, organisation, plan, isolation, schema_name, k8s_uid)"
+        " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+        platform,
+    )
+
+
+#: Names the tenant an adoption re-assigns (the registry's trigger refuses it otherwise).
+SET_ADOPTING = sql.SQL("SELECT set_config('integraci.adopt_tenant', %s, true)")
+
+
+def claim_tenant(platform: str) -> sql.Composed:
+    """Record (params: uid, id) the Kubernetes object a tenant belongs to; clears retention."""
+    return _p(
+        "UPDATE {p}.tenants SET k8s_uid = %s, retained_at = NULL, updated_at = now() WHERE id = %s",
+        platform,
+    )
+
+
+def retain_tenant(platform: str) -> sql.Composed:
+    """Mark (params: uid, id) a tenant retained, recording its object if it had none."""
+    return _p(
+        "UPDATE {p}.tenants SET k8s_uid = coalesce(k8s_uid, %s),"
+        " retained_at = coalesce(retained_at, now()), updated_at = now() WHERE id = %s",
         platform,
     )
 
@@ -105,14 +126,32 @@ def select_owner(schema: str) -> sql.Composed:
 def insert_owner(schema: str) -> sql.Composed:
     return _s(
         "INSERT INTO {s}.accounts (tenant_id, name, email, is_owner, invite_token_sha256,"
-        " invited_at) VALUES (%s, %s, %s, true, %s, now())",
+        " invited_at) VALUES (%s, %s, %s, true, %s, now()) RETURNING id",
         schema,
     )
 
 
 def update_owner(schema: str) -> sql.Composed:
     return _s(
-        "UPDATE {s}.accounts SET name = %s, email = %s, updated_at = now()"
+        "UPDATE {s}.accounts SET name = %s, updated_at = now() WHERE tenant_id = %s AND id = %s",
+        schema,
+    )
+
+
+def delete_account(schema: str) -> sql.Composed:
+    return _s("DELETE FROM {s}.accounts WHERE tenant_id = %s AND id = %s", schema)
+
+
+def select_account_id(schema: str) -> sql.Composed:
+    return _s("SELECT id FROM {s}.accounts WHERE tenant_id = %s AND email = %s", schema)
+
+
+def promote_owner(schema: str) -> sql.Composed:
+    """Make a member (params: name, invite digest, tenant, id) the owner: invited afresh,
+    with no password (one its previous owner may have set for it)."""
+    return _s(
+        "UPDATE {s}.accounts SET name = %s, is_owner = true, password_hash = NULL,"
+        " invite_token_sha256 = %s, invited_at = now(), updated_at = now()"
         " WHERE tenant_id = %s AND id = %s",
         schema,
     )
