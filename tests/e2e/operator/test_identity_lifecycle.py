@@ -249,3 +249,25 @@ def test_owner_change_revokes_the_previous_owner(stack: Stack) -> None:
     changed = [d for a, d in audit_entries(stack, slug)[seen:] if a == "tenant.owner.changed"]
     assert len(changed) == 1
     assert "@" not in str(changed[0]), changed  # no email in the audit detail
+
+
+def test_deleting_a_refused_tenant_erases_nothing_of_the_retained_one(stack: Stack) -> None:
+    """A Tenant under a retained slug with deletionPolicy Delete, deleted: the erasure must
+    not reach the retained tenant's rows, OpenBao namespace, transit key or chain."""
+    slug = unique("kept")
+    stack.apply_tenant(slug, deletionPolicy="Retain", plan="team")
+    stack.wait_ready(slug)
+    tenant_id, *_ = before = registry(stack, slug)
+    owners = accounts(stack, tenant_id)
+    stack.delete_tenant(slug)
+    stack.wait_gone(slug)
+    chain = audit_entries(stack, slug)
+    stack.apply_tenant(slug, deletionPolicy="Delete", plan="team")
+    settled(stack, slug)
+    stack.delete_tenant(slug)
+    stack.wait_gone(slug)
+    assert registry(stack, slug) == before
+    assert accounts(stack, tenant_id) == owners and invite_token(stack, slug) is not None
+    keys = stack.bao_root().secrets.transit.list_keys(mount_point="transit")["data"]["keys"]
+    assert f"tenant-{slug}" in keys
+    assert audit_entries(stack, slug) == chain
