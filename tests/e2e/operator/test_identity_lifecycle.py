@@ -8,7 +8,9 @@
 """
 
 import hashlib
+import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import hvac
@@ -16,7 +18,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.e2e.operator.conftest import DB, Stack, unique
+from tenant_operator.devenv.kube import KubeApi
+from tests.e2e.chart import documents
+from tests.e2e.operator.conftest import DB, GROUP, VERSION, Stack, unique
 
 ADOPT = "integraci.io/adopt"
 #: A bcrypt cost-12 hash as the application would store it (the CHECK wants this shape).
@@ -271,3 +275,115 @@ def test_deleting_a_refused_tenant_erases_nothing_of_the_retained_one(stack: Sta
     keys = stack.bao_root().secrets.transit.list_keys(mount_point="transit")["data"]["keys"]
     assert f"tenant-{slug}" in keys
     assert audit_entries(stack, slug) == chain
+
+
+ADMINS, AUTHORS = "platform-admins", "tenant-authors"
+
+
+def kubectl_as(kube: KubeApi, user: str, groups: list[str], *args: str, stdin: str = "") -> str:
+    """Run kubectl as ``user`` in ``groups`` (impersonated); the stderr of a refusal, or ''."""
+    who = [f"--as={user}", *(f"--as-group={g}" for g in groups)]
+    done = kube.kubectl(*who, *args, stdin=stdin or None)
+    return "" if done.returncode == 0 else done.stderr
+
+
+@pytest.fixture
+def adoption_policy(kube_api: KubeApi) -> Iterator[None]:
+    """The chart's adoption policy (allowedGroups: platform-admins) and RBAC for authors."""
+    docs = [
+        d
+        for d in documents({"adoption": {"allowedGroups": [ADMINS]}})
+        if d["kind"].startswith("ValidatingAdmissionPolicy")
+    ]
+    assert len(docs) == 2, "the chart renders no adoption policy"
+    rbac = [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "e2e-tenant-authors"},
+            "rules": [
+                {
+                    "apiGroups": [GROUP],
+                    "resources": ["tenants"],
+                    "verbs": ["get", "list", "create", "update", "patch"],
+                }
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "e2e-tenant-authors"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "e2e-tenant-authors",
+            },
+            "subjects": [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": AUTHORS}
+            ],
+        },
+    ]
+    manifest = "\n".join(json.dumps(d) for d in [*docs, *rbac])
+    done = kube_api.kubectl("apply", "--server-side", "-f", "-", stdin=manifest)
+    assert done.returncode == 0, done.stderr
+    try:
+        yield
+    finally:
+        kube_api.kubectl("delete", "--ignore-not-found", "-f", "-", stdin=manifest)
+
+
+def test_only_the_allowed_groups_may_adopt(
+    stack: Stack, kube_api: KubeApi, adoption_policy: None
+) -> None:
+    """With adoption.allowedGroups set, a Tenant author outside them cannot set or change
+    integraci.io/adopt (at create or update), and no one can set a value that is no id."""
+    slug = unique("vap")
+    tenant_id = str(uuid.uuid4())
+
+    def manifest(annotations: dict[str, str]) -> str:
+        return json.dumps(
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "Tenant",
+                "metadata": {"name": slug, "annotations": annotations},
+                "spec": {
+                    "organisation": "Vap Ltd",
+                    "plan": "team",
+                    "owner": {"name": "Jane Roe", "email": f"jane@{slug}.example"},
+                },
+            }
+        )
+
+    def refused_create() -> str:
+        adopting = manifest({ADOPT: tenant_id})
+        return kubectl_as(
+            kube_api, "bob", [AUTHORS], "create", "--dry-run=server", "-f", "-", stdin=adopting
+        )
+
+    # The policy takes a moment to be enforced after it is created.
+    refusal = stack.wait("the adoption policy enforced", refused_create, timeout=30)
+    assert "integraci.io/adopt" in refusal and ADMINS in refusal, refusal
+    assert kubectl_as(kube_api, "bob", [AUTHORS], "create", "-f", "-", stdin=manifest({})) == ""
+    patch = json.dumps({"metadata": {"annotations": {ADOPT: tenant_id}}})
+    args = ("patch", "tenant", slug, "--type=merge", "-p", patch)
+    refusal = kubectl_as(kube_api, "bob", [AUTHORS], *args)
+    assert "integraci.io/adopt" in refusal, refusal
+    assert ADOPT not in (stack.tenant(slug)["metadata"].get("annotations") or {})
+    bad = json.dumps({"metadata": {"annotations": {ADOPT: "acme; DROP TABLE tenants"}}})
+    refusal = kubectl_as(
+        kube_api, "alice", [AUTHORS, ADMINS], "patch", "tenant", slug, "--type=merge", "-p", bad
+    )
+    assert "UUID" in refusal, refusal
+    assert kubectl_as(kube_api, "alice", [AUTHORS, ADMINS], *args) == ""
+    assert stack.tenant(slug)["metadata"]["annotations"][ADOPT] == tenant_id
+    # Removing it (after the adoption) is anyone's; an unrelated change is not refused either.
+    label = json.dumps({"metadata": {"labels": {"team": "x"}}})
+    assert (
+        kubectl_as(kube_api, "bob", [AUTHORS], "patch", "tenant", slug, "--type=merge", "-p", label)
+        == ""
+    )
+    drop = json.dumps({"metadata": {"annotations": {ADOPT: None}}})
+    assert (
+        kubectl_as(kube_api, "bob", [AUTHORS], "patch", "tenant", slug, "--type=merge", "-p", drop)
+        == ""
+    )
