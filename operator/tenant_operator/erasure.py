@@ -1,10 +1,12 @@
 """What deleting a Tenant does: refuse (prevent-deletion), retain, or erase everything.
 
-Retain (the default) keeps the tenant's data and secrets and records that in its audit
-chain. Delete erases the schema or rows, the OpenBao namespace or mount, policy, role and
-transit key (crypto-shredding whatever was encrypted with it), redacts the details of the
-tenant's audit entries and appends an erasure record to the tenant's and the platform's
-chains. Every step treats "already gone" as success, so a retried deletion converges.
+Retain (the default) keeps the tenant's data and secrets, marks it retained in the
+registry (a new Tenant under its slug must adopt it) and records that in its audit chain.
+Delete erases the schema or rows, the OpenBao namespace or mount, policy, role and transit
+key (crypto-shredding whatever was encrypted with it), redacts the details of the tenant's
+audit entries and appends an erasure record to the tenant's and the platform's chains. Every step treats "already gone" as success, so a retried deletion converges.
+A Tenant that does not own the tenant registered under its slug (one refused as
+RetainedTenantExists) erases and retains nothing: the registered tenant is left alone.
 """
 
 from collections.abc import Mapping
@@ -33,7 +35,10 @@ async def tenant_deleted(body: Mapping[str, Any], ports: Ports) -> list[str]:
             "until the annotation is removed",
             reason="DeletionPrevented",
         )
-    registered = await ports.db.registered(slug)
+    try:
+        registered = await ports.db.registered(slug)
+    except PermanentError:  # a name that can have no registry row: as before, let it go
+        registered = None
     uid = meta.get("uid")
     if registered is not None and not registered.belongs_to(
         identity.parse_uid(uid) if uid else None
@@ -42,7 +47,8 @@ async def tenant_deleted(body: Mapping[str, Any], ports: Ports) -> list[str]:
         return [f"nothing erased or retained: {slug} belongs to tenant {registered.tenant_id}"]
     policy = deletion_policy(body)
     if policy == "Retain":
-        await ports.db.retain_tenant(slug, uid)
+        if registered is not None:
+            await ports.db.retain_tenant(slug, uid)
         await ports.audit.append(
             slug,
             actor=ports.actor,
