@@ -4,7 +4,8 @@ Retain (the default) keeps the tenant's data and secrets, marks it retained in t
 registry (a new Tenant under its slug must adopt it) and records that in its audit chain.
 Delete erases the schema or rows, the OpenBao namespace or mount, policy, role and transit
 key (crypto-shredding whatever was encrypted with it), redacts the details of the tenant's
-audit entries and appends an erasure record to the tenant's and the platform's chains. Every step treats "already gone" as success, so a retried deletion converges.
+audit entries and appends an erasure record to the tenant's and the platform's chains.
+Every step treats "already gone" as success, so a retried deletion converges.
 A Tenant that does not own the tenant registered under its slug (one refused as
 RetainedTenantExists) erases and retains nothing: the registered tenant is left alone.
 """
