@@ -23,6 +23,7 @@ from tenant_operator.settings import Settings
 
 GROUP, VERSION, PLURAL = "integraci.io", "v1alpha1", "tenants"
 SECRETS_NS = "tenant-secrets"
+OWNER_LABEL = "integraci.io/tenant"  # the tenant owning a connector Secret
 DB = "e2e"
 
 
@@ -76,10 +77,12 @@ class Stack:
     def delete_tenant(self, slug: str) -> None:
         self.custom.delete_cluster_custom_object(GROUP, VERSION, PLURAL, slug)
 
-    def put_secret(self, name: str, data: dict[str, str]) -> None:
+    def put_secret(self, name: str, data: dict[str, str], *, owner: str | None) -> None:
+        """Create or replace a connector Secret; ``owner``: the tenant its label names."""
         self.planted.update(data.values())
         encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
-        body = client.V1Secret(metadata=client.V1ObjectMeta(name=name), data=encoded)
+        labels = {OWNER_LABEL: owner} if owner else None
+        body = client.V1Secret(metadata=client.V1ObjectMeta(name=name, labels=labels), data=encoded)
         try:
             self.core.create_namespaced_secret(SECRETS_NS, body)
         except ApiException as exc:

@@ -217,12 +217,12 @@ def lifecycle(stack: Stack) -> None:
 
     stack.wait("the sub-processor to be registered", registered)
     slug = unique("rbac")
-    stack.put_secret(f"{slug}-gh", {"token": "ghp_rbac"})
+    stack.put_secret(f"{slug}-gh", {"token": "ghp_rbac"}, owner=slug)
     stack.apply_tenant(
         slug, deletionPolicy="Delete", connectors=[connector("github", f"{slug}-gh")]
     )
     stack.wait_ready(slug)
-    stack.put_secret(f"{slug}-gh", {"token": "ghp_rbac_rotated"})
+    stack.put_secret(f"{slug}-gh", {"token": "ghp_rbac_rotated"}, owner=slug)
     stack.wait(
         "the rotated secret to be routed",
         lambda: stack.tenant(slug)["status"]["connectors"][0].get("version", 0) >= 2,

@@ -26,7 +26,7 @@ def test_delete_with_retain_keeps_everything_and_audits(stack: Stack) -> None:
 
 def test_delete_with_delete_erases_all_three_systems(stack: Stack) -> None:
     slug = unique("gone")
-    stack.put_secret(f"{slug}-gh", {"token": f"{slug}-erase-me"})
+    stack.put_secret(f"{slug}-gh", {"token": f"{slug}-erase-me"}, owner=slug)
     connector = {
         "name": "github",
         "type": "github",

@@ -28,7 +28,7 @@ def test_missing_secret_stalls_then_recovers(stack: Stack) -> None:
     stalled = wait_reason(stack, slug, "Stalled", "True", "SecretNotFound")
     assert f"{slug}-gh does not exist" in stalled["message"]
     assert stack.condition(slug, "Ready")["status"] == "False"  # type: ignore[index]
-    stack.put_secret(f"{slug}-gh", {"token": "late-s3cr3t"})
+    stack.put_secret(f"{slug}-gh", {"token": "late-s3cr3t"}, owner=slug)
     stack.wait_ready(slug)
 
 
@@ -37,7 +37,7 @@ def test_secret_in_forbidden_namespace_is_refused(stack: Stack) -> None:
     stack.apply_tenant(slug, connectors=[connector("kube-system", "anything")])
     stalled = wait_reason(stack, slug, "Stalled", "True", "SecretNamespaceForbidden")
     assert "kube-system" in stalled["message"] and "tenant-secrets" in stalled["message"]
-    stack.put_secret(f"{slug}-gh", {"token": "allowed-s3cr3t"})
+    stack.put_secret(f"{slug}-gh", {"token": "allowed-s3cr3t"}, owner=slug)
     stack.patch_tenant(slug, {"spec": {"connectors": [connector(SECRETS_NS, f"{slug}-gh")]}})
     stack.wait_ready(slug)
 
@@ -91,7 +91,7 @@ def test_drift_is_found_and_repaired(stack: Stack) -> None:
 
 def test_no_secret_in_logs_events_or_status(stack: Stack) -> None:
     slug = unique("leak")
-    stack.put_secret(f"{slug}-gh", {"token": f"{slug}-ultra-s3cr3t-value"})
+    stack.put_secret(f"{slug}-gh", {"token": f"{slug}-ultra-s3cr3t-value"}, owner=slug)
     stack.apply_tenant(slug, connectors=[connector(SECRETS_NS, f"{slug}-gh")])
     stack.wait_ready(slug)
     haystacks = {

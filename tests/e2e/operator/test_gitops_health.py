@@ -165,7 +165,7 @@ def test_a_connector_secret_appearing_late(stack: Stack, tenants: list[str]) -> 
     tenants.append(slug)
     stack.apply_tenant(slug, connectors=[connector(SECRETS_NS, f"{slug}-gh")])
     missing = observed(stack, slug, "Stalled", "True", "SecretNotFound")
-    stack.put_secret(f"{slug}-gh", {"token": f"{slug}-late-s3cr3t"})
+    stack.put_secret(f"{slug}-gh", {"token": f"{slug}-late-s3cr3t"}, owner=slug)
     ready = stack.wait_ready(slug)
     assert judge({"missing": missing, "ready": ready}) == {
         "missing": ("Failed", "Degraded"),

@@ -24,7 +24,7 @@ def connector(name: str, secret: str) -> dict[str, object]:
 def test_a_tenant_of_each_plan_becomes_ready(stack: Stack) -> None:
     slugs = {plan: unique(plan) for plan in ("free", "team", "enterprise")}
     for plan, slug in slugs.items():
-        stack.put_secret(f"{slug}-gh", {"token": f"ghp-{slug}-s3cr3t"})
+        stack.put_secret(f"{slug}-gh", {"token": f"ghp-{slug}-s3cr3t"}, owner=slug)
         stack.apply_tenant(slug, plan=plan, connectors=[connector("github", f"{slug}-gh")])
     for plan, slug in slugs.items():
         tenant = stack.wait_ready(slug)
@@ -57,7 +57,7 @@ def test_a_tenant_of_each_plan_becomes_ready(stack: Stack) -> None:
 
 def test_update_and_secret_rotation(stack: Stack) -> None:
     slug = unique("upd")
-    stack.put_secret(f"{slug}-gh", {"token": "v1-s3cr3t", "user": "bot"})
+    stack.put_secret(f"{slug}-gh", {"token": "v1-s3cr3t", "user": "bot"}, owner=slug)
     stack.apply_tenant(slug, connectors=[connector("github", f"{slug}-gh")])
     first = stack.wait_ready(slug)
     stack.patch_tenant(slug, {"spec": {"owner": {"name": "John Doe", "email": "john@upd.example"}}})
@@ -69,7 +69,7 @@ def test_update_and_secret_rotation(stack: Stack) -> None:
         [slug],
     )
     assert rows == [("john@upd.example",)]  # the test's superuser is not subject to RLS
-    stack.put_secret(f"{slug}-gh", {"token": "v2-s3cr3t", "user": "bot"})
+    stack.put_secret(f"{slug}-gh", {"token": "v2-s3cr3t", "user": "bot"}, owner=slug)
 
     def rotated() -> bool:
         routed = stack.tenant(slug)["status"]["connectors"][0]
@@ -84,8 +84,8 @@ def test_update_and_secret_rotation(stack: Stack) -> None:
 
 def test_plan_change_keeps_isolation_and_connector_changes_are_routed(stack: Stack) -> None:
     slug = unique("chg")
-    stack.put_secret(f"{slug}-gh", {"token": "gh-s3cr3t"})
-    stack.put_secret(f"{slug}-gl", {"token": "gl-s3cr3t"})
+    stack.put_secret(f"{slug}-gh", {"token": "gh-s3cr3t"}, owner=slug)
+    stack.put_secret(f"{slug}-gl", {"token": "gl-s3cr3t"}, owner=slug)
     stack.apply_tenant(slug, plan="team", connectors=[connector("github", f"{slug}-gh")])
     stack.wait_ready(slug)
     gitlab = {**connector("gitlab", f"{slug}-gl"), "type": "gitlab"}
