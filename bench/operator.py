@@ -96,7 +96,7 @@ def latency(stack: Stack, samples: int) -> list[float]:
     times: list[float] = []
     for _ in range(samples):
         slug = f"lat{uuid.uuid4().hex[:8]}"
-        create_secret(stack.core, secret_name(slug))
+        create_secret(stack.core, secret_name(slug), slug)
         start = time.perf_counter()
         custom.create_cluster_custom_object(GROUP, VERSION, PLURAL, body(slug, "team", "lat"))
         while True:
@@ -124,7 +124,7 @@ def burst(stack: Stack, count: int, timeout: float) -> float | None:
     label = f"burst{uuid.uuid4().hex[:4]}"
     slugs = [f"{label}{i:04d}" for i in range(count)]
     for slug in slugs:
-        create_secret(stack.core, secret_name(slug))
+        create_secret(stack.core, secret_name(slug), slug)
     start = time.perf_counter()
     for i, slug in enumerate(slugs):
         custom.create_cluster_custom_object(
@@ -172,7 +172,7 @@ def record_plans(stack: Stack, op: OperatorProcess, plans: list[str]) -> dict[st
         try:
             for plan in plans:
                 slug = RECORDED + plan
-                create_secret(stack.core, secret_name(slug))
+                create_secret(stack.core, secret_name(slug), slug)
                 tenant = body(slug, plan, "recorded")
                 tenant["metadata"].update(
                     uid=str(uuid.uuid4()),
@@ -239,13 +239,13 @@ def floor_runs(stack: Stack, floor: Floor, samples: int, count: int) -> tuple[li
     times = []
     for _ in range(samples):
         slug = f"flat{uuid.uuid4().hex[:8]}"
-        create_secret(stack.core, secret_name(slug))
+        create_secret(stack.core, secret_name(slug), slug)
         times.append(floor.tenant(slug, "team"))
     print(f"floor apply-to-Ready (plan team, n={samples}): {summary(times)}", flush=True)
     label = f"flb{uuid.uuid4().hex[:4]}"
     slugs = [f"{label}{i:04d}" for i in range(count)]
     for slug in slugs:
-        create_secret(stack.core, secret_name(slug))
+        create_secret(stack.core, secret_name(slug), slug)
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=floor.workers) as pool:
         list(pool.map(lambda i: floor.tenant(slugs[i], burst_plan(i)), range(count)))

@@ -22,6 +22,7 @@ from tenant_operator.devenv.kube import KubeApi
 from tenant_operator.devenv.kubedev import apply_crds
 from tenant_operator.devenv.openbao import OpenBaoServer
 from tenant_operator.devenv.postgres import PostgresServer
+from tenant_operator.domain.ownership import OWNER_LABEL
 
 GROUP, VERSION, PLURAL = "integraci.io", "v1alpha1", "tenants"
 CRD_DIR = Path(__file__).resolve().parents[1] / "crds"
@@ -94,10 +95,11 @@ def tenant_body(
     }
 
 
-def create_secret(core: client.CoreV1Api, name: str) -> None:
-    """A connector Secret in the allowed namespace (its value is a throwaway token)."""
+def create_secret(core: client.CoreV1Api, name: str, owner: str) -> None:
+    """A connector Secret of tenant ``owner`` in the allowed namespace (a throwaway token)."""
     body = client.V1Secret(
-        metadata=client.V1ObjectMeta(name=name), string_data={"token": f"ghp_{name}"}
+        metadata=client.V1ObjectMeta(name=name, labels={OWNER_LABEL: owner}),
+        string_data={"token": f"ghp_{name}"},
     )
     core.create_namespaced_secret(SECRET_NAMESPACE, body)
 

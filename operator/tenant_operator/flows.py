@@ -98,7 +98,7 @@ async def tenant_changed(body: Mapping[str, Any], rt: Runtime, *, resuming: bool
         return Result(status=status, error=exc)
     register = rt.inventory.entries()
     if resuming and unchanged_since_ready(
-        body, tenant, plan, register, rt.inventory.secret_versions, now
+        body, tenant, plan, register, rt.inventory.secret_versions, rt.inventory.secret_owners, now
     ):
         rt.metrics.reconciles.labels("resumed").inc()
         return Result()

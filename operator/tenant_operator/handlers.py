@@ -12,6 +12,7 @@ from tenant_operator.api.common import GROUP, VERSION
 from tenant_operator.api.subprocessor import PLURAL as SUBPROCESSORS
 from tenant_operator.api.tenant import PLURAL as TENANTS
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
+from tenant_operator.domain.ownership import owner_of
 from tenant_operator.domain.sharding import SHARD_LABEL, Placement
 from tenant_operator.settings import Settings
 
@@ -151,11 +152,13 @@ async def connector_secret(
     type: str | None, body: kopf.Body, namespace: str | None, name: str, memo: kopf.Memo, **_: Any
 ) -> None:
     rt = memo.runtime
-    version = None if type == "DELETED" else body.get("metadata", {}).get("resourceVersion")
-    changed = rt.inventory.secret_seen(str(namespace), name, version)
-    if type is None or not changed:  # the initial listing: tenants compare on resume
+    meta = body.get("metadata", {})
+    version = None if type == "DELETED" else meta.get("resourceVersion")
+    owner = owner_of(meta.get("labels"))
+    nudged = rt.inventory.secret_seen(str(namespace), name, version, owner)
+    if type is None:  # the initial listing: tenants compare on resume
         return
-    for slug in rt.inventory.tenants_naming(str(namespace), name):
+    for slug in nudged:  # only the tenants owning it, before or now
         await rt.kube.nudge(slug, f"secret {namespace}/{name} changed")
 
 

@@ -11,13 +11,16 @@ restart with a large fleet never handles anything. So the operator keeps what it
   change nudges exactly those tenants;
 - the resourceVersion of every Secret in the allowed namespaces, listed at startup and kept
   current by the Secret watch, so a resumed tenant can tell whether a Secret it routed
-  changed while the operator was down.
+  changed while the operator was down;
+- the owner of each of those Secrets (its ``integraci.io/tenant`` label), so a Secret change
+  nudges only the tenants that own it (now or before the change): a tenant naming a Secret
+  it does not own learns nothing from it, not even that it changed.
 """
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -25,6 +28,13 @@ from tenant_operator.api.subprocessor import SubProcessor
 from tenant_operator.domain.subprocessors import RegisterEntry
 
 SecretKey = tuple[str, str]  # (namespace, name)
+
+
+class SecretStamp(Protocol):
+    @property
+    def version(self) -> str: ...
+    @property
+    def owner(self) -> str | None: ...
 
 
 def register_entry(body: Mapping[str, Any]) -> RegisterEntry | None:
@@ -54,17 +64,19 @@ def secret_refs(spec: Mapping[str, Any]) -> frozenset[SecretKey]:
 class Inventory:
     register: dict[str, RegisterEntry] = field(default_factory=dict)
     secret_versions: dict[SecretKey, str] = field(default_factory=dict)
+    secret_owners: dict[SecretKey, str] = field(default_factory=dict)
     _refs_of: dict[str, frozenset[SecretKey]] = field(default_factory=dict)
     _naming: dict[SecretKey, set[str]] = field(default_factory=dict)
 
     @classmethod
     def build(
-        cls, subprocessors: Iterable[Mapping[str, Any]], secret_versions: Mapping[SecretKey, str]
+        cls, subprocessors: Iterable[Mapping[str, Any]], secrets: Mapping[SecretKey, SecretStamp]
     ) -> "Inventory":
         entries = (register_entry(body) for body in subprocessors)
         return cls(
             register={e.name: e for e in entries if e is not None},
-            secret_versions=dict(secret_versions),
+            secret_versions={key: stamp.version for key, stamp in secrets.items()},
+            secret_owners={key: s.owner for key, s in secrets.items() if s.owner is not None},
         )
 
     def entries(self) -> list[RegisterEntry]:
@@ -97,14 +109,26 @@ class Inventory:
     def tenants_naming(self, namespace: str, name: str) -> list[str]:
         return sorted(self._naming.get((namespace, name), ()))
 
-    def secret_seen(self, namespace: str, name: str, version: str | None) -> bool:
-        """Record a Secret's resourceVersion; True when it differs from the one known."""
+    def secret_seen(
+        self, namespace: str, name: str, version: str | None, owner: str | None
+    ) -> list[str]:
+        """Record a Secret's resourceVersion and owner (``version`` None: it was deleted).
+
+        The tenants to reconcile: none when the version is the one known, else those naming
+        the Secret that own it now or owned it before (a tenant naming another's Secret is
+        never told of it).
+        """
         key = (namespace, name)
+        before = self.secret_owners.pop(key, None)
         if version is None:
-            return self.secret_versions.pop(key, None) is not None
-        changed = self.secret_versions.get(key) != version
-        self.secret_versions[key] = version
-        return changed
+            changed = self.secret_versions.pop(key, None) is not None
+        else:
+            changed = self.secret_versions.get(key) != version
+            self.secret_versions[key] = version
+            if owner is not None:
+                self.secret_owners[key] = owner
+        owners = {before, owner} if changed else set()
+        return sorted(slug for slug in self._naming.get(key, ()) if slug in owners)
 
     def _unname(self, key: SecretKey, slug: str) -> None:
         naming = self._naming.get(key)

@@ -15,6 +15,7 @@ from tenant_operator.api.tenant import Tenant
 from tenant_operator.domain import audit as chain
 from tenant_operator.domain import conditions as cond
 from tenant_operator.domain import identity
+from tenant_operator.domain import ownership
 from tenant_operator.domain import subprocessors as subs
 from tenant_operator.domain.errors import OperatorError, PermanentError
 from tenant_operator.domain.plan import TenantPlan
@@ -114,12 +115,9 @@ class _Run:
         for connector in self.plan.connectors:
             namespace, name = connector.secret
             content = await self.ports.k8s_secrets.read(namespace, name)
-            if content is None:
-                raise PermanentError(
-                    f"connector {connector.name}: Secret {namespace}/{name} does not exist; "
-                    "create it (the tenant is reconciled again when it appears)",
-                    reason="SecretNotFound",
-                )
+            # Missing or another's: one refusal, before anything of the Secret is used.
+            if content is None or content.owner != self.plan.slug:
+                raise ownership.not_available(connector.name, namespace, name, self.plan.slug)
             route = await self.ports.bao.route_connector(
                 self.plan.slug, connector.name, content.data
             )

@@ -4,7 +4,8 @@ A restart must not cost a full reconcile per tenant: at 10,000 tenants that is m
 PostgreSQL and OpenBao work, and writes, for nothing. A resumed tenant is left alone when
 its status shows it was reconciled to Ready at its current generation and nothing it was
 reconciled from has moved since: its sub-processor decisions come out the same, and every
-connector Secret still has the resourceVersion that was routed. Anything else gets a full
+connector Secret still has the resourceVersion that was routed and is still the tenant's
+own (a Secret routed before ownership labels existed is re-checked). Anything else gets a full
 reconcile. What a status cannot show (drift inside PostgreSQL or OpenBao) is what the drift
 scanner re-verifies, at its bounded pace.
 """
@@ -39,6 +40,7 @@ def unchanged_since_ready(
     plan: TenantPlan,
     register: Sequence[RegisterEntry],
     secret_versions: Mapping[SecretKey, str],
+    secret_owners: Mapping[SecretKey, str],
     now: datetime,
 ) -> bool:
     """True when a full reconcile of this resumed tenant would change nothing it can see."""
@@ -49,6 +51,8 @@ def unchanged_since_ready(
     for connector in plan.connectors:
         known = secret_versions.get(connector.secret)
         if known is None or routed.get(connector.name) != known:
+            return False
+        if secret_owners.get(connector.secret) != plan.slug:
             return False
     if set(routed) != {c.name for c in plan.connectors}:
         return False

@@ -73,7 +73,7 @@ async def start(settings: Settings, peering: PeeringConfig | None = None) -> Run
         k8s_secrets = KubeSecrets(api_client)
         inventory = Inventory.build(
             await kube.list_subprocessors(),
-            await k8s_secrets.versions(settings.allowed_secret_namespaces),
+            await k8s_secrets.stamps(settings.allowed_secret_namespaces),
         )
     except BaseException:
         await pool.close()

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from tenant_operator.adapters.kubernetes.peering import outranked
+from tenant_operator.adapters.kubernetes.secrets import SecretStamp as Stamp
 from tenant_operator.api import Tenant
 from tenant_operator.domain.plan import build_plan
 from tenant_operator.domain.subprocessors import RegisterEntry
@@ -72,9 +73,15 @@ def plan(tenant: Tenant) -> Any:
     )
 
 
-def settled(doc: dict[str, Any], register: list[RegisterEntry], versions: dict[Any, str]) -> bool:
+def settled(
+    doc: dict[str, Any],
+    register: list[RegisterEntry],
+    versions: dict[Any, str],
+    owners: dict[Any, str] | None = None,
+) -> bool:
     tenant = Tenant.model_validate(doc)
-    return unchanged_since_ready(doc, tenant, plan(tenant), register, versions, NOW)
+    owned = {key: "acme" for key in versions} if owners is None else owners
+    return unchanged_since_ready(doc, tenant, plan(tenant), register, versions, owned, NOW)
 
 
 def test_a_tenant_ready_at_its_generation_with_nothing_moved_is_left_alone() -> None:
@@ -109,24 +116,46 @@ def test_a_secret_changed_while_down_means_a_full_reconcile() -> None:
     assert not settled(settled_body(), [STRIPE], {})  # not listed (deleted, or not yet seen)
 
 
+def test_a_secret_not_owned_by_the_tenant_means_a_full_reconcile() -> None:
+    """Routed before owner labels existed, or relabelled: ownership is checked again."""
+    assert not settled(settled_body(), [STRIPE], {SECRET: "7"}, {})
+    assert not settled(settled_body(), [STRIPE], {SECRET: "7"}, {SECRET: "beta"})
+
+
 def test_a_register_changed_while_down_means_a_full_reconcile() -> None:
     added = RegisterEntry("aws", datetime(2026, 5, 20, tzinfo=UTC), 30)
     assert not settled(settled_body(), [STRIPE, added], {SECRET: "7"})
     assert not settled(settled_body(), [], {SECRET: "7"})
 
 
-def test_inventory_routes_secret_changes_to_the_tenants_naming_them() -> None:
-    inventory = Inventory.build([], {SECRET: "7"})
-    inventory.tenant_seen("acme", body()["spec"])
-    inventory.tenant_seen("beta", body()["spec"])
+def test_inventory_routes_secret_changes_to_the_tenants_owning_them() -> None:
+    inventory = Inventory.build([], {SECRET: Stamp("7", "acme")})
+    assert inventory.secret_owners == {SECRET: "acme"}
+    for slug in ("acme", "beta"):
+        inventory.tenant_seen(slug, body()["spec"])
     assert inventory.tenants_naming(*SECRET) == ["acme", "beta"]
-    assert not inventory.secret_seen(*SECRET, "7")  # the same version: no change
-    assert inventory.secret_seen(*SECRET, "8")
+    assert inventory.secret_seen(*SECRET, "7", "acme") == []  # the same version: no change
+    # beta names acme's Secret: it is never told of its changes.
+    assert inventory.secret_seen(*SECRET, "8", "acme") == ["acme"]
+    # A label moved (the chart's policy refuses it; without it): the old and the new owner.
+    assert inventory.secret_seen(*SECRET, "9", "beta") == ["acme", "beta"]
+    assert inventory.secret_seen(*SECRET, "10", None) == ["beta"]
+    assert inventory.secret_seen(*SECRET, "11", None) == []  # nobody's
+    assert SECRET not in inventory.secret_owners
+    inventory.secret_seen(*SECRET, "12", "beta")
     inventory.tenant_seen("beta", {"connectors": []})
     inventory.tenant_gone("acme")
     assert inventory.tenants_naming(*SECRET) == []
-    assert inventory.secret_seen(*SECRET, None)  # deleted
+    assert inventory.secret_seen(*SECRET, None, "beta") == []  # deleted; named by none
     assert SECRET not in inventory.secret_versions
+    assert SECRET not in inventory.secret_owners
+
+
+def test_inventory_nudges_the_owner_of_a_deleted_secret() -> None:
+    inventory = Inventory.build([], {SECRET: Stamp("7", "acme")})
+    inventory.tenant_seen("acme", body()["spec"])
+    assert inventory.secret_seen(*SECRET, None, "acme") == ["acme"]
+    assert inventory.secret_seen(*SECRET, None, "acme") == []  # already gone
 
 
 def test_inventory_keeps_the_register_current() -> None:

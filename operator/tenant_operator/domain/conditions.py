@@ -38,6 +38,8 @@ RECONCILED = "Reconciled"
 PENDING = "Pending"
 PAUSED = "Paused"
 DELETION_PREVENTED = "DeletionPrevented"
+#: A connector Secret that does not exist or is not the tenant's (never told apart).
+SECRET_NOT_AVAILABLE = "SecretNotAvailable"
 
 Status = Literal["True", "False", "Unknown"]
 

@@ -25,8 +25,9 @@ def wait_reason(stack: Stack, slug: str, type_: str, status: str, reason: str) -
 def test_missing_secret_stalls_then_recovers(stack: Stack) -> None:
     slug = unique("nosec")
     stack.apply_tenant(slug, connectors=[connector(SECRETS_NS, f"{slug}-gh")])
-    stalled = wait_reason(stack, slug, "Stalled", "True", "SecretNotFound")
-    assert f"{slug}-gh does not exist" in stalled["message"]
+    stalled = wait_reason(stack, slug, "Stalled", "True", "SecretNotAvailable")
+    assert f"Secret {SECRETS_NS}/{slug}-gh is not available" in stalled["message"]
+    assert f"create it with the label integraci.io/tenant={slug}" in stalled["message"]
     assert stack.condition(slug, "Ready")["status"] == "False"  # type: ignore[index]
     stack.put_secret(f"{slug}-gh", {"token": "late-s3cr3t"}, owner=slug)
     stack.wait_ready(slug)

@@ -102,7 +102,7 @@ def test_stalled(stack: Stack, tenants: list[str]) -> None:
 
 
 def test_retrying_through_an_openbao_outage(stack: Stack, tenants: list[str]) -> None:
-    # A missing connector Secret is not retried (it stalls with SecretNotFound until the
+    # A missing connector Secret is not retried (it stalls with SecretNotAvailable until the
     # Secret appears); an outage is: Reconciling True with a retryable reason.
     slug = unique("gitops-retry")
     tenants.append(slug)
@@ -164,7 +164,7 @@ def test_a_connector_secret_appearing_late(stack: Stack, tenants: list[str]) -> 
     slug = unique("gitops-late")
     tenants.append(slug)
     stack.apply_tenant(slug, connectors=[connector(SECRETS_NS, f"{slug}-gh")])
-    missing = observed(stack, slug, "Stalled", "True", "SecretNotFound")
+    missing = observed(stack, slug, "Stalled", "True", "SecretNotAvailable")
     stack.put_secret(f"{slug}-gh", {"token": f"{slug}-late-s3cr3t"}, owner=slug)
     ready = stack.wait_ready(slug)
     assert judge({"missing": missing, "ready": ready}) == {

@@ -1,4 +1,8 @@
-"""Read connector Secrets. Values are returned to the caller only; never logged."""
+"""Read connector Secrets. Values are returned to the caller only; never logged.
+
+Each read carries the Secret's owner (its ``integraci.io/tenant`` label): the caller
+routes a Secret only into the tenant that owns it.
+"""
 
 import asyncio
 import base64
@@ -10,6 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from tenant_operator.adapters.kubernetes.errors import TRANSPORT_ERRORS, translate
 from tenant_operator.adapters.kubernetes.paging import METADATA_ONLY, PAGE_SIZE, pages
+from tenant_operator.domain.ownership import owner_of
 
 
 @dataclass(frozen=True)
@@ -17,6 +22,16 @@ class SecretContent:
     data: Mapping[str, bytes]
     version: str
     """The Secret's resourceVersion when it was read."""
+    owner: str | None
+    """The tenant its owner label names (None: none)."""
+
+
+@dataclass(frozen=True)
+class SecretStamp:
+    """What the startup listing keeps of a Secret (metadata only, never data)."""
+
+    version: str
+    owner: str | None
 
 
 class KubeSecrets:
@@ -38,14 +53,15 @@ class KubeSecrets:
             raise translate(exc, f"reading Secret {namespace}/{name}") from None
         data = {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
         meta = secret.metadata
-        return SecretContent(data, str(meta.resource_version if meta else ""))
+        version = str(meta.resource_version if meta else "")
+        return SecretContent(data, version, owner_of(meta.labels if meta else None))
 
-    async def versions(self, namespaces: Iterable[str]) -> dict[tuple[str, str], str]:
-        """The resourceVersion of every Secret in ``namespaces`` (metadata only, paged)."""
-        return await asyncio.to_thread(self._versions, tuple(namespaces))
+    async def stamps(self, namespaces: Iterable[str]) -> dict[tuple[str, str], SecretStamp]:
+        """The resourceVersion and owner of every Secret in ``namespaces`` (metadata, paged)."""
+        return await asyncio.to_thread(self._stamps, tuple(namespaces))
 
-    def _versions(self, namespaces: tuple[str, ...]) -> dict[tuple[str, str], str]:
-        found: dict[tuple[str, str], str] = {}
+    def _stamps(self, namespaces: tuple[str, ...]) -> dict[tuple[str, str], SecretStamp]:
+        found: dict[tuple[str, str], SecretStamp] = {}
         for namespace in namespaces:
 
             def fetch(token: str | None, namespace: str = namespace) -> object:
@@ -60,5 +76,7 @@ class KubeSecrets:
             for page in pages(fetch, f"Secrets in {namespace}"):
                 for item in page:
                     meta = item["metadata"]
-                    found[(namespace, str(meta["name"]))] = str(meta["resourceVersion"])
+                    found[(namespace, str(meta["name"]))] = SecretStamp(
+                        str(meta["resourceVersion"]), owner_of(meta.get("labels"))
+                    )
         return found
