@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from tenant_operator.domain.ownership import OWNER_LABEL
 from tenant_operator.settings import Settings
 from tests.e2e.chart import CHART, REPO_ROOT, ChartError, documents, find, only
 
@@ -205,8 +206,8 @@ def test_shards_render_one_peering_deployment_per_shard(monkeypatch: pytest.Monk
     assert [
         Settings(shards=3, shard=str(n)).scope.peering_name("tenant-operator") for n in range(3)
     ] == [p["metadata"]["name"] for p in peerings]
-    policy = only(docs, "ValidatingAdmissionPolicy")
-    binding = only(docs, "ValidatingAdmissionPolicyBinding")
+    (policy,) = find(docs, "ValidatingAdmissionPolicy", "tenant-operator-shard-label")
+    (binding,) = find(docs, "ValidatingAdmissionPolicyBinding", "tenant-operator-shard-label")
     assert binding["spec"]["policyName"] == policy["metadata"]["name"]
     assert binding["spec"]["validationActions"] == ["Deny"]
 
@@ -216,7 +217,31 @@ def test_one_shard_renders_the_unsharded_deployment() -> None:
     assert [d["metadata"]["name"] for d in find(docs, "Deployment")] == ["tenant-operator"]
     assert "integraci.io/shard" not in only(docs, "Deployment")["spec"]["selector"]["matchLabels"]
     assert not {"TENANT_OPERATOR_SHARDS", "TENANT_OPERATOR_SHARD"} & set(env(docs))
-    assert find(docs, "ValidatingAdmissionPolicy") == []
+    assert find(docs, "ValidatingAdmissionPolicy", "tenant-operator-shard-label") == []
+
+
+def test_the_secret_owner_policy_covers_exactly_the_allowed_secret_namespaces() -> None:
+    docs = documents({"tenants.allowedSecretNamespaces": ["conn-a", "conn-b"]})
+    policy = only(docs, "ValidatingAdmissionPolicy")
+    binding = only(docs, "ValidatingAdmissionPolicyBinding")
+    assert policy["metadata"]["name"] == "tenant-operator-secret-owner"
+    assert binding["spec"] == {
+        "policyName": "tenant-operator-secret-owner",
+        "validationActions": ["Deny"],
+    }
+    match = policy["spec"]["matchConstraints"]
+    assert match["namespaceSelector"]["matchExpressions"] == [
+        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["conn-a", "conn-b"]}
+    ]
+    (rule,) = match["resourceRules"]
+    assert (rule["apiGroups"], rule["resources"], rule["operations"]) == (
+        [""],
+        ["secrets"],
+        ["UPDATE"],
+    )
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    # The label the policy guards is the one the operator reads.
+    assert all(OWNER_LABEL in v["expression"] for v in policy["spec"]["variables"])
 
 
 @pytest.mark.parametrize("shards", [0, 65])
