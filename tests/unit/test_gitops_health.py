@@ -99,7 +99,10 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str, str]] = {
     ),
     "stalled-then-fixed": (
         tenant(
-            "fixed", 2, 1, summary("False", stalled="True", reason="SecretNotFound", message="gone")
+            "fixed",
+            2,
+            1,
+            summary("False", stalled="True", reason="SecretNotAvailable", message="gone"),
         ),
         "InProgress",
         "Progressing",

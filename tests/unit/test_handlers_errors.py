@@ -28,5 +28,5 @@ def test_an_explicit_delay_wins() -> None:
 
 
 def test_permanent_errors_stop_retrying_with_the_reason() -> None:
-    with pytest.raises(kopf.PermanentError, match="SecretNotFound: gone"):
-        raise_for(PermanentError("gone", reason="SecretNotFound"), retry=0)
+    with pytest.raises(kopf.PermanentError, match="SecretNotAvailable: gone"):
+        raise_for(PermanentError("gone", reason="SecretNotAvailable"), retry=0)
