@@ -14,8 +14,7 @@ from typing import Any
 from tenant_operator.api.tenant import Tenant
 from tenant_operator.domain import audit as chain
 from tenant_operator.domain import conditions as cond
-from tenant_operator.domain import identity
-from tenant_operator.domain import ownership
+from tenant_operator.domain import identity, ownership
 from tenant_operator.domain import subprocessors as subs
 from tenant_operator.domain.errors import OperatorError, PermanentError
 from tenant_operator.domain.plan import TenantPlan

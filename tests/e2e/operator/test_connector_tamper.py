@@ -10,7 +10,7 @@ from tests.e2e.operator.conftest import SECRETS_NS, Stack, unique
 
 def test_a_connector_value_replaced_in_openbao_is_reported_and_restored(stack: Stack) -> None:
     slug = unique("tamper")
-    stack.put_secret(f"{slug}-gh", {"token": f"{slug}-original-value"})
+    stack.put_secret(f"{slug}-gh", {"token": f"{slug}-original-value"}, owner=slug)
     stack.apply_tenant(
         slug,
         connectors=[
