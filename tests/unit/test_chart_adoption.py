@@ -1,14 +1,26 @@
 """The chart's adoption policy: rendered only when adoption.allowedGroups names groups."""
 
-from tests.e2e.chart import documents, find, only
+from typing import Any
+
+from tests.e2e.chart import documents, only
+
+
+def adoption(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The adoption policy and its binding (the chart renders other admission policies)."""
+    return [
+        d
+        for d in docs
+        if d["kind"].startswith("ValidatingAdmissionPolicy")
+        and d["metadata"]["name"].endswith("-adoption")
+    ]
 
 
 def test_no_adoption_policy_by_default() -> None:
-    assert find(documents(), "ValidatingAdmissionPolicy") == []
+    assert adoption(documents()) == []
 
 
 def test_allowed_groups_render_the_policy_and_its_binding() -> None:
-    docs = documents({"adoption": {"allowedGroups": ["platform-admins", "sre"]}})
+    docs = adoption(documents({"adoption": {"allowedGroups": ["platform-admins", "sre"]}}))
     policy = only(docs, "ValidatingAdmissionPolicy")
     binding = only(docs, "ValidatingAdmissionPolicyBinding")
     assert binding["spec"]["policyName"] == policy["metadata"]["name"]

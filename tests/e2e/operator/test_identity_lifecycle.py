@@ -294,6 +294,7 @@ def adoption_policy(kube_api: KubeApi) -> Iterator[None]:
         d
         for d in documents({"adoption": {"allowedGroups": [ADMINS]}})
         if d["kind"].startswith("ValidatingAdmissionPolicy")
+        and d["metadata"]["name"].endswith("-adoption")
     ]
     assert len(docs) == 2, "the chart renders no adoption policy"
     rbac = [
