@@ -77,7 +77,9 @@ def erase(pg: PgDatabase, bao: OpenBaoTenants, slug: str) -> None:
     drive(pg, bao, go)
 
 
-def verify(pg: PgDatabase, bao: OpenBaoTenants, tenant: str | None = None, **kw: Any) -> tuple[int, str]:
+def verify(
+    pg: PgDatabase, bao: OpenBaoTenants, tenant: str | None = None, **kw: Any
+) -> tuple[int, str]:
     out = io.StringIO()
     code = asyncio.run(
         verify_audit_command(pg.operator_dsn, pg.settings, tenant, vault=bao, out=out, **kw)
@@ -140,7 +142,7 @@ def test_the_deletion_entries_of_an_erased_tenant_cannot_be_cut_unnoticed(pg, ba
     (chain,) = chains_of(pg, "cut-erased")
     erased = [row for row in rows(pg, chain) if row[1] == "tenant.erased"]
     assert len(erased) == 1
-    assert verify(pg, bao, all_chains=True)[0] == 0
+    assert f"audit chain {chain!r}: OK," in verify(pg, bao, all_chains=True)[1]
     tamper(pg, "DELETE FROM integraci.audit_log WHERE chain = %s AND seq = %s", chain, erased[0][0])
     code, out = verify(pg, bao, all_chains=True)
     assert code == 1, out
@@ -150,6 +152,7 @@ def test_the_deletion_entries_of_an_erased_tenant_cannot_be_cut_unnoticed(pg, ba
 def test_a_chain_cut_whole_is_reported_by_all_from_its_mirror(pg, bao) -> None:
     append(pg, bao, "cut-whole", [{"i": 1}, {"i": 2}])
     tamper(pg, "DELETE FROM integraci.audit_log WHERE chain = 'cut-whole'")
+    tamper(pg, "DELETE FROM integraci.audit_chains WHERE chain = 'cut-whole'")  # no trace left
     code, out = verify(pg, bao, all_chains=True)
     assert code == 1, out
     assert "audit chain 'cut-whole': BROKEN at seq 1" in out, out
@@ -188,7 +191,6 @@ def test_a_redacted_detail_cannot_be_recovered_from_its_digest(pg, bao) -> None:
     assert first[2] is None  # redacted
     guess = hashlib.sha256(canonical(secret)).hexdigest()
     assert first[3] != guess, "the digest of a redacted detail gives the detail away"
-    assert verify(pg, bao, all_chains=True)[0] in (0, 1)  # the chain itself still verifies:
     code, out = verify(pg, bao, "guess-me", chain=chain)
     assert code == 0, out
 
