@@ -12,6 +12,7 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
+import hvac
 import pytest
 
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
@@ -23,7 +24,7 @@ from tenant_operator.devenv.postgres import PostgresServer
 from tenant_operator.domain.audit import GENESIS, canonical
 from tenant_operator.erasure import tenant_deleted
 from tenant_operator.ports import Ports
-from tests.integration.openbao.conftest import operator_token, settings_for
+from tests.integration.openbao.conftest import operator_token, run, settings_for, tenant_token
 from tests.integration.postgres.conftest import PgDatabase, make_database
 
 pytestmark = pytest.mark.integration
@@ -211,3 +212,20 @@ def test_a_recreated_slug_starts_a_new_chain_and_the_old_one_still_verifies(pg, 
     assert [(r[0], r[4]) for r in first] == [(1, GENESIS)]
     assert verify(pg, bao, "reborn", chain=old)[0] == 0
     assert verify(pg, bao, "reborn")[0] == 0
+
+
+def test_a_tenant_token_reaches_neither_its_digest_key_nor_its_mirrored_head(
+    pg, bao, openbao_server
+) -> None:
+    append(pg, bao, "keyholder", [{"i": 1}])
+    own = tenant_token(openbao_server, bao, "keyholder")
+    key = run(bao.read_audit_key("keyholder"))
+    for namespace in (own.adapter.namespace, bao.settings.bao_namespace):
+        client = hvac.Client(url=openbao_server.addr, token=own.token, namespace=namespace)
+        for path in ("audit/keys/tenants/keyholder", "audit/tenants/keyholder"):
+            with pytest.raises((hvac.exceptions.Forbidden, hvac.exceptions.InvalidPath)):
+                client.adapter.get(f"/v1/platform/data/{path}")
+            with pytest.raises((hvac.exceptions.Forbidden, hvac.exceptions.InvalidPath)):
+                client.adapter.post(f"/v1/platform/data/{path}", json={"data": {"seq": "9"}})
+    assert run(bao.read_audit_key("keyholder")) == key  # unchanged
+    assert verify(pg, bao, "keyholder")[0] == 0
