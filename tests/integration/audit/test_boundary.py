@@ -17,6 +17,7 @@ import pytest
 
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.adapters.postgres.audit import AuditLog
+from tenant_operator.adapters.postgres.migrations import migrate
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.adapters.postgres.verify_command import verify_audit_command
 from tenant_operator.devenv.openbao import OpenBaoServer
@@ -229,3 +230,41 @@ def test_a_tenant_token_reaches_neither_its_digest_key_nor_its_mirrored_head(
                 client.adapter.post(f"/v1/platform/data/{path}", json={"data": {"seq": "9"}})
     assert run(bao.read_audit_key("keyholder")) == key  # unchanged
     assert verify(pg, bao, "keyholder")[0] == 0
+
+
+def test_the_upgrade_keeps_existing_chains_and_closes_those_already_erased(
+    postgres_server: PostgresServer,
+) -> None:
+    """Chains written before platform step 6 keep their names; an erased one is closed."""
+    old = make_database(postgres_server, "audit_boundary_upgrade")
+
+    async def before(pool: Any) -> None:
+        log = AuditLog(pool, old.settings)
+        await log.append("live", actor="op", action="ensure", target="t", detail={"i": 1})
+        await log.append("dead", actor="op", action="ensure", target="t", detail={"i": 2})
+        await log.append("dead", actor="op", action="tenant.erased", target="t", detail={})
+
+    async def upgrade(pool: Any) -> tuple[str, str, str]:
+        await migrate(pool, old.settings)
+        log = AuditLog(pool, old.settings)
+        await log.append("dead", actor="op", action="ensure", target="t", detail={"i": 3})
+        return (
+            await log.chain_name("live", open_=True),
+            await log.chain_name("dead"),
+            await log.chain_name(None),
+        )
+
+    async def main(body: Any) -> Any:
+        async with old.pool() as pool:
+            return await body(pool)
+
+    asyncio.run(main(before))
+    stored = rows(old, "dead")
+    with old.superuser() as su:  # back to a database from before step 6, its rows kept
+        su.execute("DROP FUNCTION integraci.open_audit_chain(text)")
+        su.execute("DROP TABLE integraci.audit_chains")
+        su.execute("DELETE FROM integraci.migrations WHERE component = 'platform' AND version = 6")
+    live, dead, platform = asyncio.run(main(upgrade))
+    assert (live, platform) == ("live", "_platform")
+    assert dead.startswith("dead@") and rows(old, dead)[0][0] == 1
+    assert rows(old, "dead") == stored  # the erased chain is closed, untouched
