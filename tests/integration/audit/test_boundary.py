@@ -268,3 +268,20 @@ def test_the_upgrade_keeps_existing_chains_and_closes_those_already_erased(
     assert (live, platform) == ("live", "_platform")
     assert dead.startswith("dead@") and rows(old, dead)[0][0] == 1
     assert rows(old, "dead") == stored  # the erased chain is closed, untouched
+
+
+def test_a_closed_chain_reopened_by_the_dba_is_named_and_its_mirror_does_not_move(pg, bao) -> None:
+    append(pg, bao, "reopened", [{"i": 1}])
+    erase(pg, bao, "reopened")
+    (chain,) = chains_of(pg, "reopened")
+    closed = rows(pg, chain)
+    mirrored = run(bao.read_audit_head(chain))
+    assert mirrored == (closed[-1][0], closed[-1][5]) and run(bao.audit_head_closed(chain))
+    with pg.superuser() as su:  # the DBA reopens it: the re-created tenant would continue it
+        su.execute("UPDATE integraci.audit_chains SET closed_at = NULL WHERE chain = %s", [chain])
+    append(pg, bao, "reopened", [{"again": True}])
+    assert rows(pg, chain)[: len(closed)] == closed
+    assert run(bao.read_audit_head(chain)) == mirrored  # the mirror did not follow
+    code, out = verify(pg, bao, chain=chain)
+    assert code == 1, out
+    assert f"audit chain {chain!r}: BROKEN at seq {len(closed) + 1}: appended after" in out, out

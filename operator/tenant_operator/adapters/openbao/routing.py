@@ -33,6 +33,8 @@ from tenant_operator.domain.errors import PermanentError
 HASH_FIELD = "content-sha256"
 #: Keys whose values were not UTF-8 and are stored base64-encoded (comma-separated).
 BINARY_FIELD = "base64-keys"
+#: Set on a mirrored audit head once its chain is closed (the tenant was erased).
+CLOSED_FIELD = "closed"
 #: Kubernetes Secret data keys.
 _SECRET_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
 
@@ -145,9 +147,9 @@ def mirror_audit_head(
     The mirror only moves forward: a head older than the mirrored one is not written (two
     appends racing to mirror, or a chain cut in PostgreSQL, never wind it back).
     """
-    current = read_audit_head(clients, platform, slug)
-    if current == (seq, head) or (current is not None and current[0] >= seq):
-        return False
+    current = read_audit_mirror(clients, platform, slug)
+    if current is not None and (current[2] or current[0] >= seq):
+        return False  # a closed chain's head never moves again
     key = platform.audit_key(slug)
     with translated(f"writing audit head {key}"):
         write_value(
@@ -156,9 +158,10 @@ def mirror_audit_head(
     return True
 
 
-def read_audit_head(
+def read_audit_mirror(
     clients: ClientFactory, platform: PlatformPaths, slug: str | None
-) -> tuple[int, str] | None:
+) -> tuple[int, str, bool] | None:
+    """(seq, head, closed) mirrored for a chain; closed: erasure ended it, nothing follows."""
     key = platform.audit_key(slug)
     with translated(f"reading audit head {key}"):
         found = objects.read(clients(platform.namespace), f"{platform.audit_mount}/data/{key}")
@@ -167,7 +170,26 @@ def read_audit_head(
     data = objects.data_of(objects.data_of(found))
     if "seq" not in data or "head" not in data:
         return None
-    return int(data["seq"]), str(data["head"])
+    return int(data["seq"]), str(data["head"]), data.get(CLOSED_FIELD) == "true"
+
+
+def read_audit_head(
+    clients: ClientFactory, platform: PlatformPaths, slug: str | None
+) -> tuple[int, str] | None:
+    found = read_audit_mirror(clients, platform, slug)
+    return None if found is None else (found[0], found[1])
+
+
+def close_audit_head(clients: ClientFactory, platform: PlatformPaths, chain: str) -> bool:
+    """Mark the chain's mirrored head as its last (erasure): an entry after it is tampering."""
+    current = read_audit_mirror(clients, platform, chain)
+    if current is None or current[2]:
+        return False
+    key = platform.audit_key(chain)
+    value = {"seq": str(current[0]), "head": current[1], CLOSED_FIELD: "true"}
+    with translated(f"closing audit head {key}"):
+        write_value(clients(platform.namespace), platform.audit_mount, key, value)
+    return True
 
 
 def mirrored_chains(clients: ClientFactory, platform: PlatformPaths) -> list[str | None]:

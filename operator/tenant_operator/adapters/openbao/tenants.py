@@ -160,6 +160,17 @@ class OpenBaoTenants:
     async def read_audit_head(self, slug: str | None) -> tuple[int, str] | None:
         return await asyncio.to_thread(routing.read_audit_head, self.clients, self.platform, slug)
 
+    async def close_audit_head(self, chain: str) -> None:
+        """Mark the tenant chain's mirrored head as its last: it never moves again."""
+        await asyncio.to_thread(routing.close_audit_head, self.clients, self.platform, chain)
+
+    async def audit_head_closed(self, chain: str | None) -> bool:
+        """Whether the chain's mirrored head is marked as its last (erasure closed it)."""
+        found = await asyncio.to_thread(
+            routing.read_audit_mirror, self.clients, self.platform, chain
+        )
+        return found is not None and found[2]
+
     async def mirrored_chains(self) -> list[str | None]:
         """The chains whose heads are mirrored (None: the platform chain)."""
         return await asyncio.to_thread(routing.mirrored_chains, self.clients, self.platform)

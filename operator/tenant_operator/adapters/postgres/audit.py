@@ -59,6 +59,8 @@ class AuditVault(Protocol):
     async def read_audit_key(self, chain: str | None) -> bytes | None: ...
     async def forget_audit_key(self, chain: str | None) -> None: ...
     async def mirrored_chains(self) -> list[str | None]: ...
+    async def close_audit_head(self, chain: str) -> None: ...
+    async def audit_head_closed(self, chain: str | None) -> bool: ...
 
 
 def chain_of(tenant: str | None) -> str:
@@ -217,14 +219,16 @@ class AuditLog:
         """Erasure's last step: redact the tenant's chain, destroy its key, close it.
 
         The erasure entry itself is redacted too (its twin on the platform chain keeps the
-        detail), so the chain still verifies once its key is gone; the slug's next entry
+        detail), so the chain still verifies once its key is gone; the mirrored head is
+        marked closed (an entry appended after it is reported), and the slug's next entry
         opens a new chain. Returns the closed chain (None: it had none open).
         """
         chain = await self.chain_name(tenant)
         await self._redact(chain)
-        if self.vault is not None:
-            await self.vault.forget_audit_key(vault_name(chain))
+        if self.vault is not None and chain != PLATFORM_CHAIN:
+            await self.vault.forget_audit_key(chain)
             self._keys.pop(chain, None)
+            await self.vault.close_audit_head(chain)
         async with transaction(self.pool, self.settings) as conn:
             cur = await conn.execute(
                 q.audit_close_chain(self.settings.platform_schema), [chain_of(tenant)]

@@ -34,10 +34,18 @@ def _against_mirror(
     head: AuditHead | None,
     mirrored: AuditHead | None,
     stored_hash: str | None,
+    closed: bool = False,
 ) -> VerifyResult:
     """The verdict once the chain (verified on its own) is compared with its mirrored head."""
     if not result.ok or mirrored is None:
         return result
+    if closed and stored_hash == mirrored.hash and head is not None and head.seq > mirrored.seq:
+        return VerifyResult(
+            False,
+            mirrored.seq,
+            mirrored.seq + 1,
+            f"appended after the chain was closed at seq {mirrored.seq} (the tenant was erased)",
+        )
     if stored_hash is None:
         first = head.seq + 1 if head else 1
         return VerifyResult(
@@ -109,11 +117,13 @@ async def _verify_one(
     result = await ChainVerifier(log.pool, settings, workers=WORKERS).verify_chain(chain, key)
     head = await log.head_of(chain)
     mirrored: AuditHead | None = None
+    closed = False
     if vault is not None:
         raw = await vault.read_audit_head(vault_name(chain))
         mirrored = AuditHead(*raw) if raw else None
+        closed = mirrored is not None and await vault.audit_head_closed(vault_name(chain))
     stored = await log.row_at(chain, mirrored.seq) if mirrored else None
-    result = _against_mirror(result, head, mirrored, stored.hash if stored else None)
+    result = _against_mirror(result, head, mirrored, stored.hash if stored else None, closed)
     if result.ok:
         tail = f", head seq {head.seq} sha256:{head.hash}" if head else " (empty chain)"
         if vault is None:
