@@ -124,15 +124,24 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_verify_audit(args: argparse.Namespace) -> int:
-    """Verify an audit chain; report the first broken entry and why."""
+    """Verify audit chains against their heads in OpenBao; name the first broken chain and seq."""
     import asyncio
 
+    from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
     from tenant_operator.adapters.postgres.verify_command import verify_audit_command
     from tenant_operator.settings import Settings
 
     settings = Settings()
     dsn = settings.database_url.get_secret_value()
-    return asyncio.run(verify_audit_command(dsn, settings, args.tenant))
+    vault = OpenBaoTenants(settings)  # the mirrored heads and digest keys
+    try:
+        return asyncio.run(
+            verify_audit_command(
+                dsn, settings, args.tenant, chain=args.chain, all_chains=args.all, vault=vault
+            )
+        )
+    finally:
+        vault.close()
 
 
 def cmd_bootstrap_roles(_args: argparse.Namespace) -> int:
@@ -171,7 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     plan.set_defaults(func=cmd_plan)
 
     verify = sub.add_parser("verify-audit", help=cmd_verify_audit.__doc__)
-    verify.add_argument("--tenant", help="tenant slug (default: the platform chain)")
+    which = verify.add_mutually_exclusive_group()
+    which.add_argument("--tenant", help="tenant slug: its current chain (default: the platform's)")
+    which.add_argument("--chain", help="a chain by name: <slug>, <slug>@<uuid> or _platform")
+    which.add_argument(
+        "--all", action="store_true", help="every chain in PostgreSQL and every mirrored head"
+    )
     verify.set_defaults(func=cmd_verify_audit)
 
     bootstrap = sub.add_parser(

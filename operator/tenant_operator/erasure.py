@@ -4,10 +4,12 @@ Retain (the default) keeps the tenant's data and secrets, marks it retained in t
 registry (a new Tenant under its slug must adopt it) and records that in its audit chain.
 Delete erases the schema or rows, the OpenBao namespace or mount, policy, role and transit
 key (crypto-shredding whatever was encrypted with it), redacts the details of the tenant's
-audit entries and appends an erasure record to the tenant's and the platform's chains.
-Every step treats "already gone" as success, so a retried deletion converges.
-A Tenant that does not own the tenant registered under its slug (one refused as
-RetainedTenantExists) erases and retains nothing: the registered tenant is left alone.
+audit entries and appends an erasure record to the tenant's and the platform's chains;
+then the tenant's chain is closed (redacted, its digest key destroyed), so a Tenant
+re-created under the slug starts a chain of its own. Every step treats "already gone" as
+success, so a retried deletion converges. A Tenant that does not own the tenant
+registered under its slug (one refused as RetainedTenantExists) erases and retains
+nothing: the registered tenant is left alone.
 """
 
 from collections.abc import Mapping
@@ -70,4 +72,5 @@ async def tenant_deleted(body: Mapping[str, Any], ports: Ports) -> list[str]:
     await ports.audit.append(
         None, actor=ports.actor, action="tenant.erased", target=f"tenant:{slug}", detail=detail
     )
+    await ports.audit.close(slug)  # redacts, destroys the digest key; a reuse starts anew
     return done or ["nothing left to erase"]

@@ -200,7 +200,8 @@ class _Run:
         if check.problem:
             return cond.failed(cond.AUDIT_CHAIN_VERIFIED, *check.problem, permanent=True)
         if head is not None and check.mirrored != head:
-            await self.ports.bao.mirror_audit_head(slug, head.seq, head.hash)
+            name = await self.ports.audit.chain_name(slug)
+            await self.ports.bao.mirror_audit_head(name, head.seq, head.hash)
         # The message names the verified head only, so an idle reconcile does not change it.
         return cond.ok(cond.AUDIT_CHAIN_VERIFIED, f"{head.seq if head else 0} entries verified")
 
@@ -237,7 +238,7 @@ async def check_chain(ports: Ports, slug: str) -> ChainCheck:
     checkpoint (which changes its hash); a change that leaves the hashes alone is found by
     ``tenant-operator verify-audit``, which verifies every entry from genesis.
     """
-    raw = await ports.bao.read_audit_head(slug)
+    raw = await ports.bao.read_audit_head(await ports.audit.chain_name(slug))
     mirrored = chain.AuditHead(*raw) if raw else None
     first = mirrored.seq if mirrored else 1
     rows = await ports.audit.rows(slug, since=first)
@@ -246,7 +247,7 @@ async def check_chain(ports: Ports, slug: str) -> ChainCheck:
     else:  # nothing from the checkpoint on: the status still shows what PostgreSQL holds
         stored = await ports.audit.head(slug) if mirrored else None
         head = chain.AuditHead(stored.seq, stored.hash) if stored else None
-    result = chain.verify_chain(rows, first_seq=first)
+    result = chain.verify_chain(rows, first_seq=first, key=await ports.audit.digest_key(slug))
     log.debug("tenant %s: %d audit entries verified from seq %d", slug, result.checked, first)
     if not result.ok:
         broken = f"entry {result.first_bad_seq}: {result.reason}"

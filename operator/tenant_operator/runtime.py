@@ -81,7 +81,7 @@ async def start(settings: Settings, peering: PeeringConfig | None = None) -> Run
         raise
     ports = Ports(
         db=db,
-        audit=AuditLog(pool, settings),
+        audit=AuditLog(pool, settings, vault=bao),
         bao=bao,
         k8s_secrets=k8s_secrets,
         verify_isolation=partial(verify_isolation, pool, settings),

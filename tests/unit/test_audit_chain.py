@@ -2,6 +2,7 @@
 
 import dataclasses
 import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -13,11 +14,14 @@ from tenant_operator.domain.audit import (
     VerifyResult,
     canonical,
     detail_digest,
+    digest_matches,
     entry_hash,
     format_at,
     split_body,
     verify_chain,
 )
+from tenant_operator.domain.errors import PermanentError
+from tenant_operator.domain.naming import validate_chain
 
 T0 = datetime(2026, 6, 18, 10, 0, 0, 1, tzinfo=UTC)
 
@@ -187,3 +191,44 @@ def test_a_non_canonical_detail_is_a_detail_mismatch_not_a_crash() -> None:
         2,
         "detail mismatch: the stored detail is not canonical JSON",
     )
+
+
+KEY = bytes(range(32))
+
+
+def test_a_keyed_digest_is_an_hmac_under_the_chain_key_and_not_the_plain_hash() -> None:
+    detail = {"email": "jane@example.com"}
+    keyed = detail_digest(detail, KEY)
+    assert keyed == hmac.new(KEY, canonical(detail), hashlib.sha256).hexdigest()
+    assert keyed != hashlib.sha256(canonical(detail)).hexdigest()  # a guess does not match
+    assert digest_matches(detail, keyed, KEY)
+    assert not digest_matches(detail, keyed, None)  # without the key it cannot be checked
+    assert not digest_matches(detail, keyed, bytes(32))  # nor under another chain's key
+    assert digest_matches(detail, detail_digest(detail), KEY)  # legacy entries still verify
+
+
+def test_a_chain_of_keyed_digests_verifies_only_with_its_key() -> None:
+    rows, prev = [], GENESIS
+    for seq in (1, 2):
+        detail = {"n": seq}
+        digest = detail_digest(detail, KEY)
+        h = entry_hash(prev, seq=seq, at=T0, actor="op", action="a", target="t", digest=digest)
+        rows.append(ChainRow(seq, T0, "op", "a", "t", detail, digest, prev, h))
+        prev = h
+    assert verify_chain(rows, key=KEY).ok
+    assert verify_chain(rows).first_bad_seq == 1
+    redacted = [dataclasses.replace(row, detail=None) for row in rows]
+    assert verify_chain(redacted).ok  # once redacted (and the key destroyed) it still verifies
+
+
+@pytest.mark.parametrize("chain", ["acme", "acme@0b4f7c3e-9d1a-4c53-8e0f-1a2b3c4d5e6f", "a-b-c"])
+def test_tenant_chain_names_are_slugs_or_slug_at_uuid(chain: str) -> None:
+    assert validate_chain(chain) == chain
+
+
+@pytest.mark.parametrize(
+    "chain", ["_platform", "acme@", "acme@x", "../acme", "acme/../b", "ACME", "acme@0b4f7c3e"]
+)
+def test_other_chain_names_are_refused(chain: str) -> None:
+    with pytest.raises(PermanentError):
+        validate_chain(chain)

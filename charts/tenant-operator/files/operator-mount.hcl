@@ -20,7 +20,9 @@
 #   - enable (never disable or tune) the platform mounts transit/ and
 #     platform/; create, read, configure, rotate and delete transit keys
 #     named tenant-* (deletion is the crypto-shredding of erasure);
-#   - read and write audit chain heads under platform/data/audit/.
+#   - read and write audit chain heads and digest keys under
+#     platform/data/audit/, list the mirrored tenant chains, and
+#     destroy a chain's digest key (erasure: its redacted details stay unguessable).
 # What it CANNOT do:
 #   - read any secret value in a tenant mount (not even the ones it wrote), list
 #     tenant mounts, or touch keys outside connectors/ and invites/;
@@ -101,4 +103,14 @@ path "transit/keys/tenant-*" {
 # Audit chain heads (not secret; mirrored to detect a rewrite inside PostgreSQL).
 path "platform/data/audit/*" {
   capabilities = ["create", "read", "update"]
+}
+
+# The tenant chains with a mirrored head (verify-audit --all compares every one).
+path "platform/metadata/audit/tenants" {
+  capabilities = ["list"]
+}
+
+# Audit digest keys: destroyed on erasure (read: whether one is left).
+path "platform/metadata/audit/keys/*" {
+  capabilities = ["read", "delete"]
 }

@@ -8,7 +8,7 @@ Canonical JSON (the one definition used for every hash in the chain):
 
 One entry of a chain::
 
-    detail_digest = sha256(canonical(detail)).hexdigest()
+    detail_digest = hmac_sha256(chain_key, canonical(detail)).hexdigest()
     hash = sha256(prev_hash_hex_ascii || canonical({"seq", "at", "actor", "action",
                                                    "target", "detail_digest"})).hexdigest()
 
@@ -16,9 +16,18 @@ One entry of a chain::
 which PostgreSQL's ``timestamptz`` stores exactly. The first entry's ``prev_hash`` is
 :data:`GENESIS`. ``detail`` itself is stored apart, so erasure can redact it (set it to NULL)
 and the chain still verifies through ``detail_digest``.
+
+The digest is keyed (HMAC-SHA256) with a random 256-bit key per chain that lives only
+outside PostgreSQL (OpenBao, the platform mount) and is destroyed when the tenant is erased:
+a redacted detail cannot be recovered by hashing guesses, not even by whoever holds the
+database or its backups. Entries written before keyed digests existed carry the plain
+``sha256(canonical(detail))``; both verify (see :func:`digest_matches`): a stored detail is
+accepted if either digest of it equals the stored one, which a forger cannot arrange without
+a preimage of SHA-256, and the digest itself is covered by the entry's hash.
 """
 
 import hashlib
+import hmac
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -62,8 +71,19 @@ def format_at(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def detail_digest(detail: Mapping[str, object]) -> str:
-    return hashlib.sha256(canonical(dict(detail))).hexdigest()
+def detail_digest(detail: Mapping[str, object], key: bytes | None = None) -> str:
+    """The digest of ``detail``: keyed with the chain's key, or (no key) the legacy SHA-256."""
+    body = canonical(dict(detail))
+    if key is None:
+        return hashlib.sha256(body).hexdigest()
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def digest_matches(detail: Mapping[str, object], digest: str, key: bytes | None) -> bool:
+    """Whether ``digest`` is the keyed (with ``key``) or the legacy digest of ``detail``."""
+    if hmac.compare_digest(detail_digest(detail), digest):
+        return True
+    return key is not None and hmac.compare_digest(detail_digest(detail, key), digest)
 
 
 def _body(seq: int, at: datetime, actor: str, action: str, target: str, digest: str) -> bytes:
@@ -141,13 +161,13 @@ def _bad(checked: int, seq: int, reason: str) -> VerifyResult:
     return VerifyResult(ok=False, checked=checked, first_bad_seq=seq, reason=reason)
 
 
-def _check_row(row: ChainRow) -> str | None:
+def _check_row(row: ChainRow, key: bytes | None) -> str | None:
     if row.detail is not None:
         try:
-            digest = detail_digest(row.detail)
+            matches = digest_matches(row.detail, row.detail_digest, key)
         except TypeError:  # e.g. a float written behind the operator's back
             return "detail mismatch: the stored detail is not canonical JSON"
-        if digest != row.detail_digest:
+        if not matches:
             return "detail mismatch: the stored detail does not match its digest"
     recomputed = entry_hash(
         row.prev_hash,
@@ -169,6 +189,7 @@ def verify_chain(
     expected_head: AuditHead | None = None,
     first_seq: int = 1,
     elsewhere: Mapping[str, int] | None = None,
+    key: bytes | None = None,
 ) -> VerifyResult:
     """Verify a chain given its rows ordered by ``seq``; report the first broken ``seq``.
 
@@ -182,6 +203,7 @@ def verify_chain(
     equals a checkpoint kept outside PostgreSQL, or every entry before it verified); the
     entry's own hash is still recomputed, so its ``prev_hash`` cannot change unnoticed.
     ``elsewhere`` maps hashes of entries outside ``rows`` to their seq, to name reorderings.
+    ``key`` is the chain's digest key (None: only legacy digests verify).
     """
     hashes = {**(elsewhere or {}), **{row.hash: row.seq for row in rows}}
     expected_seq = first_seq
@@ -200,7 +222,7 @@ def verify_chain(
                     f"reordered: entry {row.seq} links to the entry now stored at {linked}",
                 )
             return _bad(checked, row.seq, "wrong prev_hash: does not match the previous hash")
-        problem = _check_row(row)
+        problem = _check_row(row, key)
         if problem is not None:
             return _bad(checked, row.seq, problem)
         prev_hash, expected_seq = row.hash, row.seq + 1

@@ -113,3 +113,19 @@ def reserved_openbao_slugs(
     if layout is None:
         return by_layout["namespace"] | by_layout["mount"]
     return by_layout[layout]
+
+
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_CHAIN_RE = re.compile(rf"^(?P<slug>[a-z0-9-]{{1,40}})(@{_UUID})?$")
+
+
+def validate_chain(chain: str) -> str:
+    """A tenant's audit chain name: its slug (first chain), or ``<slug>@<uuid>`` after reuse."""
+    found = _CHAIN_RE.fullmatch(chain) if isinstance(chain, str) and chain.isascii() else None
+    if found is None:
+        raise PermanentError(
+            f"audit chain {str(chain)[:80]!r} is not a tenant chain: use the slug or <slug>@<uuid>",
+            reason="InvalidName",
+        )
+    validate_slug(found.group("slug"))
+    return chain

@@ -1,5 +1,8 @@
 """Deletion policies, prevent-deletion and paused, end to end."""
 
+import hvac
+import pytest
+
 from tests.e2e.operator.conftest import Stack, unique
 
 
@@ -88,3 +91,57 @@ def test_paused_stops_reconciling_but_not_deletion(stack: Stack) -> None:
     stack.patch_tenant(slug, {"spec": {"deletionPolicy": "Delete"}})
     stack.delete_tenant(slug)
     stack.wait_gone(slug)
+
+
+def mirrored_head(stack: Stack, chain: str) -> tuple[int, str] | None:
+    path = "audit/platform" if chain == "_platform" else f"audit/tenants/{chain}"
+    try:
+        answer = stack.bao_root().adapter.get(f"/v1/platform/data/{path}")
+    except hvac.exceptions.InvalidPath:
+        return None
+    data = answer["data"]["data"]
+    return int(data["seq"]), str(data["head"])
+
+
+def stored_head(stack: Stack, chain: str) -> tuple[int, str]:
+    rows = stack.sql(
+        "SELECT seq, hash FROM integraci.audit_log WHERE chain = %s ORDER BY seq DESC LIMIT 1",
+        [chain],
+    )
+    return int(rows[0][0]), str(rows[0][1])
+
+
+def test_erasure_entries_are_mirrored_and_a_recreated_slug_starts_a_new_chain(
+    stack: Stack,
+) -> None:
+    slug = unique("again")
+    stack.apply_tenant(slug, deletionPolicy="Delete")
+    stack.wait_ready(slug)
+    stack.delete_tenant(slug)
+    stack.wait_gone(slug)
+    # the entries written at deletion are mirrored outside PostgreSQL, both chains
+    assert audit_actions(stack, slug)[-1] == "tenant.erased"
+    assert mirrored_head(stack, slug) == stored_head(stack, slug)
+    assert mirrored_head(stack, "_platform") == stored_head(stack, "_platform")
+    # the chain is closed: redacted, its digest key destroyed
+    assert stack.sql(
+        "SELECT count(*) FROM integraci.audit_log WHERE chain = %s AND detail IS NOT NULL",
+        [slug],
+    ) == [(0,)]
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        stack.bao_root().adapter.get(f"/v1/platform/data/audit/keys/tenants/{slug}")
+    old = stack.sql("SELECT seq, hash FROM integraci.audit_log WHERE chain = %s", [slug])
+    # the same slug again: a chain of its own from genesis, the old one untouched
+    stack.apply_tenant(slug)
+    status = stack.wait_ready(slug)["status"]["audit"]
+    (new,) = stack.sql(
+        "SELECT chain FROM integraci.audit_chains WHERE slug = %s AND closed_at IS NULL", [slug]
+    )
+    assert new[0].startswith(f"{slug}@")
+    first = stack.sql(
+        "SELECT seq, prev_hash FROM integraci.audit_log WHERE chain = %s AND seq = 1", new
+    )
+    assert first == [(1, "0" * 64)]
+    assert status["seq"] == stored_head(stack, new[0])[0]
+    assert mirrored_head(stack, new[0]) == stored_head(stack, new[0])
+    assert stack.sql("SELECT seq, hash FROM integraci.audit_log WHERE chain = %s", [slug]) == old

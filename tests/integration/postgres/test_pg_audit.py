@@ -62,7 +62,8 @@ def test_appends_chain_per_tenant_and_platform(pg) -> None:
     assert head == a2 and platform.ok
     assert verify(pg, "chain-a") == (
         0,
-        f"audit chain of tenant 'chain-a': OK, 2 entries verified, head seq 2 sha256:{a2.hash}\n",
+        f"audit chain 'chain-a': OK, 2 entries verified, head seq 2 sha256:{a2.hash}, "
+        "not compared with a mirror\n",
     )
 
 
@@ -91,7 +92,7 @@ def test_tampered_row_is_a_hash_mismatch_at_its_seq(pg) -> None:
     )
     code, report = verify(pg, "tamper")
     assert code == 1
-    assert report.startswith("audit chain of tenant 'tamper': BROKEN at seq 4: hash mismatch")
+    assert report.startswith("audit chain 'tamper': BROKEN at seq 4: hash mismatch")
 
 
 def test_tampered_detail_is_detected(pg) -> None:
@@ -189,7 +190,8 @@ def test_app_role_cannot_redact_or_disable_the_trigger(pg) -> None:
 def test_verify_command_reports_bad_input_and_empty_chains(pg) -> None:
     assert verify(pg, "nobody-here") == (
         0,
-        "audit chain of tenant 'nobody-here': OK, 0 entries verified (empty chain)\n",
+        "audit chain 'nobody-here': OK, 0 entries verified (empty chain), "
+        "not compared with a mirror\n",
     )
     code, report = verify(pg, "Bad'Slug")
     assert code == 2 and "cannot verify" in report

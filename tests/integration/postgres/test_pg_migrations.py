@@ -7,9 +7,8 @@ import pytest
 
 from tenant_operator.adapters.postgres.migrations import PLATFORM_VERSION, migrate
 from tenant_operator.adapters.postgres.roles import bootstrap_roles
-from tenant_operator.adapters.postgres.statements.common import Names
 from tenant_operator.adapters.postgres.statements.platform import platform_steps
-from tenant_operator.adapters.postgres.template import TEMPLATE_VERSION
+from tenant_operator.adapters.postgres.template import TEMPLATE_VERSION, names_of
 from tenant_operator.domain.errors import PermanentError
 
 pytestmark = pytest.mark.integration
@@ -25,7 +24,8 @@ def test_migrate_is_idempotent_and_concurrent_runs_serialize(pg) -> None:
         rows = su.execute(
             "SELECT component, version FROM integraci.migrations ORDER BY 1, 2"
         ).fetchall()
-    platform = [("platform", s.version) for s in platform_steps(Names("p", "o", "a"))]
+    steps = platform_steps(names_of(pg.settings))  # numbers are pre-assigned
+    platform = [("platform", step.version) for step in steps]
     template = [("template", v) for v in range(1, TEMPLATE_VERSION + 1)]
     assert rows == platform + template
 

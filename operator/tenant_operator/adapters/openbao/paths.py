@@ -14,8 +14,10 @@ Layouts (``settings.secrets_layout``):
     ``tenant-<slug>``, role ``tenant-<slug>`` on the shared auth mount.
 
 Both: transit key ``tenant-<slug>`` in the platform transit mount, and the audit heads in
-the platform KV v2 mount (``audit/tenants/<slug>`` and ``audit/platform``), which no tenant
-policy reaches.
+the platform KV v2 mount (``audit/tenants/<chain>`` and ``audit/platform``) with each
+chain's digest key (``audit/keys/tenants/<chain>``, ``audit/keys/platform``), which no
+tenant policy reaches.
+A tenant's chain is named by its slug, or ``<slug>@<uuid>`` once the slug was reused.
 
 References are ``openbao://<namespace>/<mount>/<key>``: ``<namespace>`` is the absolute
 namespace ('' for the root namespace), ``<mount>`` is one segment (a '/' inside a mount
@@ -32,6 +34,7 @@ from tenant_operator.domain.naming import (
     OPENBAO_TENANT_PREFIX,
     openbao_namespace,
     reserved_openbao_slugs,
+    validate_chain,
     validate_label,
     validate_path,
     validate_slug,
@@ -46,6 +49,10 @@ DEFAULT_PLATFORM_MOUNT = "platform"
 CONNECTORS = "connectors"
 INVITE_PREFIX = "invites"
 INVITE_KEY = f"{INVITE_PREFIX}/owner"
+#: The folder of the tenant chains' mirrored heads in the platform mount.
+AUDIT_TENANTS = "audit/tenants"
+#: The folder of the chains' digest keys in the platform mount.
+AUDIT_KEYS = "audit/keys"
 
 Layout = Literal["namespace", "mount"]
 
@@ -67,8 +74,15 @@ class PlatformPaths:
     audit_mount: str  # KV v2 mount for audit heads
     auth_mount: str  # mount layout: the shared Kubernetes-auth mount
 
-    def audit_key(self, slug: str | None) -> str:
-        return "audit/platform" if slug is None else f"audit/tenants/{validate_slug(slug)}"
+    def audit_key(self, chain: str | None) -> str:
+        """Where a chain's head is mirrored (None: the platform chain)."""
+        return "audit/platform" if chain is None else f"{AUDIT_TENANTS}/{validate_chain(chain)}"
+
+    def digest_key(self, chain: str | None) -> str:
+        """Where a chain's digest key lives (None: the platform chain)."""
+        if chain is None:
+            return f"{AUDIT_KEYS}/platform"
+        return f"{AUDIT_KEYS}/tenants/{validate_chain(chain)}"
 
 
 @dataclass(frozen=True)

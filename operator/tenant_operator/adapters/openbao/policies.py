@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tenant_operator.adapters.openbao.paths import (
+    AUDIT_KEYS,
+    AUDIT_TENANTS,
     CONNECTORS,
     INVITE_PREFIX,
     TENANT_POLICY,
@@ -132,7 +134,9 @@ def render_operator_policy(
         f"#   - enable (never disable or tune) the platform mounts {platform.transit_mount}/ and\n"
         f"#     {platform.audit_mount}/; create, read, configure, rotate and delete transit keys\n"
         f"#     named {TENANT_PREFIX}* (deletion is the crypto-shredding of erasure);\n"
-        f"#   - read and write audit chain heads under {platform.audit_mount}/data/audit/.\n"
+        f"#   - read and write audit chain heads and digest keys under\n"
+        f"#     {platform.audit_mount}/data/audit/, list the mirrored tenant chains, and\n"
+        "#     destroy a chain's digest key (erasure: its redacted details stay unguessable).\n"
         "# What it CANNOT do:\n"
         "#   - read any secret value in a tenant mount (not even the ones it wrote), list\n"
         "#     tenant mounts, or touch keys outside connectors/ and invites/;\n"
@@ -248,5 +252,15 @@ def render_operator_policy(
         "Audit chain heads (not secret; mirrored to detect a rewrite inside PostgreSQL).",
         f"{platform.audit_mount}/data/audit/*",
         '["create", "read", "update"]',
+    )
+    body += _block(
+        "The tenant chains with a mirrored head (verify-audit --all compares every one).",
+        f"{platform.audit_mount}/metadata/{AUDIT_TENANTS}",
+        '["list"]',
+    )
+    body += _block(
+        "Audit digest keys: destroyed on erasure (read: whether one is left).",
+        f"{platform.audit_mount}/metadata/{AUDIT_KEYS}/*",
+        '["read", "delete"]',
     )
     return header + body.rstrip("\n") + "\n"

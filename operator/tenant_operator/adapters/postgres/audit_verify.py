@@ -28,7 +28,7 @@ import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from tenant_operator.adapters.postgres.audit import AuditLog, chain_of
+from tenant_operator.adapters.postgres.audit import AuditLog
 from tenant_operator.adapters.postgres.session import Conn, Pool, transaction
 from tenant_operator.adapters.postgres.statements import queries as q
 from tenant_operator.domain.audit import (
@@ -51,20 +51,24 @@ Check = Callable[[Conn], Coroutine[Any, Any, int | None]]
 
 
 class _Details:
-    """Digest of a detail given as jsonb text, with a bounded cache."""
+    """Digests (legacy and keyed) of a detail given as jsonb text, with a bounded cache."""
 
-    def __init__(self) -> None:
-        self.cache: dict[str, str | None] = {}
+    def __init__(self, key: bytes | None = None) -> None:
+        self.key = key
+        self.cache: dict[str, tuple[str, ...]] = {}
 
-    def digest(self, text: str) -> str | None:
+    def digests(self, text: str) -> tuple[str, ...]:
         if text in self.cache:
             return self.cache[text]
         if len(self.cache) >= DETAIL_CACHE:
             self.cache.clear()
         try:
-            found: str | None = detail_digest(json.loads(text))
+            detail = json.loads(text)
+            found: tuple[str, ...] = (detail_digest(detail),)
+            if self.key is not None:
+                found += (detail_digest(detail, self.key),)
         except TypeError:  # not canonical (a float, say): never what the operator wrote
-            found = None
+            found = ()
         self.cache[text] = found
         return found
 
@@ -81,10 +85,17 @@ class ChainVerifier:
         self.chunk = chunk
         self.platform = settings.platform_schema
         self.details = _Details()
+        self.key: bytes | None = None
 
     async def verify(self, tenant: str | None) -> VerifyResult:
-        chain = chain_of(tenant)
-        head = await AuditLog(self.pool, self.settings).head(tenant)
+        """Verify the tenant's current chain (None: the platform's), legacy digests only."""
+        return await self.verify_chain(await AuditLog(self.pool, self.settings).chain_name(tenant))
+
+    async def verify_chain(self, chain: str, key: bytes | None = None) -> VerifyResult:
+        """Verify the chain named ``chain``; ``key`` is its digest key (None: legacy only)."""
+        self.details = _Details(key)
+        self.key = key
+        head = await AuditLog(self.pool, self.settings).head_of(chain)
         if head is None:
             return VerifyResult(ok=True, checked=0)
         suspect = await self._first_suspect(chain, head.seq)
@@ -146,7 +157,7 @@ class ChainVerifier:
             bad = [
                 int(seq)
                 for text, digest, seq in await cur.fetchall()
-                if self.details.digest(str(text)) != digest
+                if digest not in self.details.digests(str(text))
             ]
             return min(bad) if bad else None
 
@@ -165,7 +176,7 @@ class ChainVerifier:
                 ).fetchone()
                 if found is not None:
                     elsewhere[row.prev_hash] = int(found[0])
-        result = verify_chain(rows, first_seq=start, elsewhere=elsewhere)
+        result = verify_chain(rows, first_seq=start, elsewhere=elsewhere, key=self.key)
         if result.ok:  # PostgreSQL and the domain disagree: the domain rules decide alone
             result = await self._verify_by_domain(chain, start)
         if result.ok or result.first_bad_seq is None:
@@ -178,7 +189,7 @@ class ChainVerifier:
             async with transaction(self.pool, self.settings) as conn:
                 cur = await conn.execute(q.audit_rows_page(self.platform), [chain, start, BATCH])
                 rows = [ChainRow(*row) for row in await cur.fetchall()]
-            result = verify_chain(rows, first_seq=start)
+            result = verify_chain(rows, first_seq=start, key=self.key)
             if not result.ok:
                 return result
             if len(rows) < BATCH:

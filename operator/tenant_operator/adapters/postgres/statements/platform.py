@@ -14,7 +14,7 @@ from tenant_operator.adapters.postgres.statements.common import (
     app_grants,
     tenant_table,
 )
-from tenant_operator.domain.audit import GENESIS
+from tenant_operator.domain.audit import GENESIS, PLATFORM_CHAIN
 
 
 def bootstrap_statements(names: Names) -> tuple[sql.Composed, ...]:
@@ -204,6 +204,54 @@ _IDENTITY = (
         ON {p}.tenants FOR EACH ROW EXECUTE FUNCTION {p}.tenants_identity_guard()""",
 )
 
+_AUDIT_CHAINS = (
+    # Which chain is each tenant's: a slug names its first chain; once the tenant is erased
+    # that chain is closed and a re-created tenant of the same slug opens a new one,
+    # "<slug>@<registry id>", from genesis. Existing chains keep their names; those of
+    # tenants already erased are closed here. The audit rows themselves are never touched.
+    """CREATE TABLE {p}.audit_chains (
+        chain text PRIMARY KEY,
+        slug text CHECK (slug ~ {slug_re} AND length(slug) <= 40),
+        opened_at timestamptz NOT NULL DEFAULT now(),
+        closed_at timestamptz,
+        CHECK ((slug IS NULL) = (chain = {platform_chain})),
+        CHECK (slug IS NULL OR chain = slug OR starts_with(chain, slug || '@')))""",
+    "REVOKE ALL ON {p}.audit_chains FROM PUBLIC",
+    "CREATE UNIQUE INDEX audit_chains_open ON {p}.audit_chains (slug) WHERE closed_at IS NULL",
+    """INSERT INTO {p}.audit_chains (chain, slug, opened_at, closed_at)
+        SELECT c.chain, nullif(c.chain, {platform_chain}), c.first_at,
+               CASE WHEN c.chain <> {platform_chain} AND c.last_action = 'tenant.erased'
+                    THEN c.last_at END
+        FROM (SELECT DISTINCT ON (a.chain) a.chain, a.action AS last_action, a.at AS last_at,
+                     (SELECT min(b.at) FROM {p}.audit_log b WHERE b.chain = a.chain) AS first_at
+              FROM {p}.audit_log a ORDER BY a.chain, a.seq DESC) c""",
+    # The tenant's open chain, opened if it has none (serialized per slug).
+    """CREATE FUNCTION {p}.open_audit_chain(p_slug text) RETURNS text
+        LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+    DECLARE
+        v_chain text;
+    BEGIN
+        PERFORM pg_advisory_xact_lock({lock_class}, hashtext('open:' || p_slug));
+        SELECT c.chain INTO v_chain FROM {p}.audit_chains c
+            WHERE c.slug = p_slug AND c.closed_at IS NULL;
+        IF FOUND THEN
+            RETURN v_chain;
+        END IF;
+        v_chain := p_slug;
+        IF EXISTS (SELECT 1 FROM {p}.audit_chains c WHERE c.chain = v_chain) THEN
+            v_chain := p_slug || '@' || coalesce(
+                (SELECT t.id::text FROM {p}.tenants t WHERE t.slug = p_slug),
+                gen_random_uuid()::text);
+            IF EXISTS (SELECT 1 FROM {p}.audit_chains c WHERE c.chain = v_chain) THEN
+                v_chain := p_slug || '@' || gen_random_uuid()::text;
+            END IF;
+        END IF;
+        INSERT INTO {p}.audit_chains (chain, slug) VALUES (v_chain, p_slug);
+        RETURN v_chain;
+    END $$""",
+    "REVOKE ALL ON FUNCTION {p}.open_audit_chain(text) FROM PUBLIC",
+)
+
 
 def platform_steps(names: Names) -> tuple[Step, ...]:
     """The versioned platform migrations (oldest first)."""
@@ -213,6 +261,7 @@ def platform_steps(names: Names) -> tuple[Step, ...]:
         "genesis": sql.Literal(GENESIS),
         "lock_class": sql.Literal(LOCK_AUDIT),
         "owner_name": sql.Literal(names.owner),
+        "platform_chain": sql.Literal(PLATFORM_CHAIN),
     }
 
     def render(texts: tuple[str, ...]) -> tuple[sql.Composed, ...]:
@@ -229,4 +278,9 @@ def platform_steps(names: Names) -> tuple[Step, ...]:
             render(_OPERATOR_ROWS) + app_grants(names, names.platform, "subprocessor_records"),
         ),
         Step(5, "tenants belong to their Kubernetes object; retained tenants", render(_IDENTITY)),
+        Step(
+            6,
+            "audit chains: a new chain when an erased tenant's slug is reused",
+            render(_AUDIT_CHAINS),
+        ),
     )

@@ -355,6 +355,38 @@ def audit_redact(platform: str) -> sql.Composed:
     return _p("SELECT {p}.redact_audit(%s)", platform)
 
 
+def audit_open_chain(platform: str) -> sql.Composed:
+    """The tenant's open chain, opened now if it has none (param: slug)."""
+    return _p("SELECT {p}.open_audit_chain(%s)", platform)
+
+
+def audit_chain_of(platform: str) -> sql.Composed:
+    """The tenant's open chain, else its latest closed one (param: slug); no row: none yet."""
+    return _p(
+        "SELECT chain FROM {p}.audit_chains WHERE slug = %s"
+        " ORDER BY closed_at IS NULL DESC, opened_at DESC LIMIT 1",
+        platform,
+    )
+
+
+def audit_close_chain(platform: str) -> sql.Composed:
+    """Close the tenant's open chain (param: slug): its next entry opens a new chain."""
+    return _p(
+        "UPDATE {p}.audit_chains SET closed_at = now()"
+        " WHERE slug = %s AND closed_at IS NULL RETURNING chain",
+        platform,
+    )
+
+
+def audit_chains(platform: str) -> sql.Composed:
+    """Every chain PostgreSQL knows of: registered, or holding entries."""
+    return _p(
+        "SELECT chain FROM {p}.audit_chains UNION SELECT DISTINCT chain FROM {p}.audit_log"
+        " ORDER BY 1",
+        platform,
+    )
+
+
 # --- isolation verifier ---------------------------------------------------------------------
 
 #: Every table of a schema that carries a tenant_id column, with its RLS flags.
