@@ -93,6 +93,8 @@ def test_bootstrap_creates_the_roles_and_the_operator_logs_in_with_its_password(
         assert f"created role {role}" in out
     assert "created event trigger integraci_audit_guard_ddl" in out
     assert "created event trigger integraci_audit_guard_drop" in out
+    assert "created event trigger integraci_rls_guard_ddl (RLS guard)" in out
+    assert "created event trigger integraci_rls_guard_drop (RLS guard)" in out
     assert f"postgresql://{OPERATOR}:<password>@127.0.0.1:{server.port}/{DB}\n" in out
 
     with psycopg.connect(server.dsn(DB)) as conn:
@@ -104,7 +106,12 @@ def test_bootstrap_creates_the_roles_and_the_operator_logs_in_with_its_password(
         ).fetchone()
         assert attrs == (False, False, True, True, True)
         triggers = conn.execute("SELECT evtname FROM pg_event_trigger ORDER BY 1").fetchall()
-        assert triggers == [("integraci_audit_guard_ddl",), ("integraci_audit_guard_drop",)]
+        assert triggers == [
+            ("integraci_audit_guard_ddl",),
+            ("integraci_audit_guard_drop",),
+            ("integraci_rls_guard_ddl",),
+            ("integraci_rls_guard_drop",),
+        ]
 
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(operator_dsn(server, "wrong"), connect_timeout=5).close()

@@ -122,6 +122,8 @@ def test_fresh_migrations_create_and_seal_the_audit_objects(pg) -> None:
     assert asyncio.run(bootstrap_roles(pg.superuser_dsn, other)) == (
         "created event trigger fresh_audit_guard_ddl (audit guard)",
         "created event trigger fresh_audit_guard_drop (audit guard)",
+        "created event trigger fresh_rls_guard_ddl (RLS guard)",
+        "created event trigger fresh_rls_guard_drop (RLS guard)",
     )
 
     async def main() -> list[int]:

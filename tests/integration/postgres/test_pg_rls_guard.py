@@ -52,6 +52,16 @@ ATTACKS = {
     " CREATE FUNCTION stash.copy_row() RETURNS trigger LANGUAGE plpgsql AS"
     " $$ BEGIN INSERT INTO stash.copy SELECT NEW.*; RETURN NEW; END $$;"
     " CREATE TRIGGER leak AFTER INSERT ON {t} FOR EACH ROW EXECUTE FUNCTION stash.copy_row()",
+    # code of the owner's running on every write, as the writer, like a trigger
+    "check-function": "CREATE SCHEMA stash; CREATE FUNCTION stash.ok(text) RETURNS boolean"
+    " LANGUAGE sql IMMUTABLE AS $$ SELECT true $$;"
+    " ALTER TABLE {t} ADD CONSTRAINT leak CHECK (stash.ok(email))",
+    "default-function": "CREATE SCHEMA stash; CREATE FUNCTION stash.name() RETURNS text"
+    " LANGUAGE sql AS $$ SELECT 'n' $$; ALTER TABLE {t} ALTER COLUMN name SET DEFAULT stash.name()",
+    "index-function": "CREATE SCHEMA stash; CREATE FUNCTION stash.ok(text) RETURNS boolean"
+    " LANGUAGE sql IMMUTABLE AS $$ SELECT true $$; CREATE INDEX leak ON {t} (stash.ok(email))",
+    "domain-column": "CREATE SCHEMA stash; CREATE DOMAIN stash.note AS text CHECK (VALUE <> '');"
+    " ALTER TABLE {t} ADD COLUMN note stash.note",
     "rename-then-disable": "ALTER TABLE {t} RENAME TO stolen;"
     " ALTER TABLE {s}.stolen DISABLE ROW LEVEL SECURITY",
     "move-then-no-force": "CREATE SCHEMA stash; ALTER TABLE {t} SET SCHEMA stash;"

@@ -61,7 +61,8 @@ async def bootstrap_command(
     print(
         f"  granted {settings.owner_role} and {settings.app_role} to {settings.operator_role}\n"
         f"  granted CREATE on the database to {settings.owner_role}\n"
-        "  installed (or updated) the audit guard's functions and sealed the audit objects",
+        "  installed (or updated) the audit guard's functions and sealed the audit objects\n"
+        "  installed (or updated) the RLS guard's functions and enrolled the tenant tables",
         file=out,
     )
     if not operator_password:

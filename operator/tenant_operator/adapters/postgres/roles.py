@@ -38,7 +38,7 @@ import psycopg
 from psycopg import sql
 
 from tenant_operator.adapters.postgres.errors import server_label, translate
-from tenant_operator.adapters.postgres.statements import guard
+from tenant_operator.adapters.postgres.statements import guard, rls_guard
 from tenant_operator.adapters.postgres.statements import queries as q
 from tenant_operator.adapters.postgres.statements.storage import (
     PUBLIC_SCHEMA_EXISTS,
@@ -101,11 +101,18 @@ async def bootstrap_roles(
             for statement in guard.install_guard(platform):
                 await conn.execute(statement)
             await conn.execute(guard.seal_existing(platform))
-            for name, event, function in guard.guard_triggers(platform):
+            for statement in rls_guard.install_rls_guard(platform, settings.owner_role):
+                await conn.execute(statement)
+            await conn.execute(rls_guard.enrol_existing(platform))
+            triggers = (
+                *((t, "audit guard") for t in guard.guard_triggers(platform)),
+                *((t, "RLS guard") for t in rls_guard.rls_guard_triggers(platform)),
+            )
+            for (name, event, function), what in triggers:
                 if await (await conn.execute(guard.EVENT_TRIGGER_EXISTS, [name])).fetchone():
                     continue
                 await conn.execute(guard.create_event_trigger(name, event, platform, function))
-                created.append(f"created event trigger {name} (audit guard)")
+                created.append(f"created event trigger {name} ({what})")
     except psycopg.Error as exc:
         raise translate(exc, server_label(superuser_conninfo)) from exc
     return tuple(created)

@@ -302,26 +302,39 @@ class PostgresTenants:
         p = self.settings.platform_schema
         names = template.names_of(self.settings)
         repaired: list[str] = []
-        async with transaction(self.pool, self.settings, lock=(q.LOCK_TENANT, slug)) as conn:
-            row = await (await conn.execute(q.select_tenant(p), [slug])).fetchone()
-            if row is None:
-                return ()
-            schema = row[4] or p
-            tables = TEMPLATE_TABLES if row[4] else (*TEMPLATE_TABLES, *PLATFORM_TENANT_TABLES)
-            # the application role's grants as of template v3 (the platform schema is
-            # always at the newest template; a staged schema-tier tenant may be older)
-            grants_v3 = row[4] is None or (row[5] or 0) >= 3
-            for table in tables:
-                cur = await conn.execute(FOREIGN_POLICIES, [schema, table, POLICY_NAME])
-                for (policy,) in await cur.fetchall():
-                    await conn.execute(drop_policy(schema, table, policy))
-                    repaired.append(f"dropped policy {policy} on {schema}.{table}")
-                for statement in repair_table(names, schema, table):
-                    await conn.execute(statement)
-                if grants_v3:
-                    for statement in app_grants(names, schema, table):
+        try:
+            async with transaction(self.pool, self.settings, lock=(q.LOCK_TENANT, slug)) as conn:
+                row = await (await conn.execute(q.select_tenant(p), [slug])).fetchone()
+                if row is None:
+                    return ()
+                schema = row[4] or p
+                tables = TEMPLATE_TABLES if row[4] else (*TEMPLATE_TABLES, *PLATFORM_TENANT_TABLES)
+                # the application role's grants as of template v3 (the platform schema is
+                # always at the newest template; a staged schema-tier tenant may be older)
+                grants_v3 = row[4] is None or (row[5] or 0) >= 3
+                for table in tables:
+                    cur = await conn.execute(FOREIGN_POLICIES, [schema, table, POLICY_NAME])
+                    for (policy,) in await cur.fetchall():
+                        await conn.execute(drop_policy(schema, table, policy))
+                        repaired.append(f"dropped policy {policy} on {schema}.{table}")
+                    for statement in repair_table(names, schema, table):
                         await conn.execute(statement)
-            repaired.append(f"re-applied row level security to {len(tables)} tables in {schema}")
+                    if grants_v3:
+                        for statement in app_grants(names, schema, table):
+                            await conn.execute(statement)
+                repaired.append(
+                    f"re-applied row level security to {len(tables)} tables in {schema}"
+                )
+        except PermanentError as exc:
+            if exc.reason != "PermissionDenied":
+                raise
+            # The RLS guard (or ownership) refuses: a superuser made a change only a
+            # superuser can undo (a trigger, a rule, another owner, a renamed tenant_id).
+            raise PermanentError(
+                f"tenant {slug}: the isolation drift cannot be repaired by the operator, "
+                f"only a superuser (a DBA) can repair it: {exc.message}",
+                reason="RepairNeedsSuperuser",
+            ) from exc
         log.info("tenant %s: %s", slug, "; ".join(repaired))
         return tuple(repaired)
 
