@@ -236,16 +236,29 @@ def test_a_repair_only_a_superuser_can_make_says_so(pg, tenants) -> None:
         )
         su.execute("ALTER TABLE t_rg_s.accounts NO FORCE ROW LEVEL SECURITY")
 
+    async def verify() -> tuple[str, ...]:
+        async with pg.pool() as pool:
+            return (await verify_isolation(pool, pg.settings, SCHEMA_SLUG)).problems
+
     async def repair() -> None:
         async with pg.pool() as pool:
             await PostgresTenants(pool, pg.settings).repair_isolation(SCHEMA_SLUG)
 
     try:
+        assert asyncio.run(verify()) == ("t_rg_s.accounts: row level security is not forced",)
+        with pg.superuser() as su:
+            su.execute("ALTER TABLE t_rg_s.accounts FORCE ROW LEVEL SECURITY")
+        # the drift report names what the operator cannot repair, and says so
+        assert asyncio.run(verify()) == (
+            "t_rg_s.accounts: it has the trigger(s) dba_noop (the RLS guard refuses the"
+            " operator's repair: only a superuser (a DBA) can undo this)",
+        )
         with pytest.raises(PermanentError) as caught:
             asyncio.run(repair())
         assert caught.value.reason == "RepairNeedsSuperuser"
-        assert "only a superuser" in caught.value.message
-        assert "dba_noop" in caught.value.message
+        assert "only a superuser (a DBA) can repair it" in caught.value.message
+        assert "RLS guard: refused" in caught.value.message
+        assert "it has the trigger(s) dba_noop" in caught.value.message
     finally:
         with pg.superuser() as su:
             su.execute("DROP TRIGGER dba_noop ON t_rg_s.accounts")

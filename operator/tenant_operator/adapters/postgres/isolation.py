@@ -34,7 +34,7 @@ from psycopg.types.json import Jsonb
 from tenant_operator.adapters.postgres.errors import pg_errors
 from tenant_operator.adapters.postgres.session import Conn, Pool, label, set_tenant
 from tenant_operator.adapters.postgres.statements import queries as q
-from tenant_operator.adapters.postgres.statements import storage
+from tenant_operator.adapters.postgres.statements import rls_guard, storage
 from tenant_operator.adapters.postgres.statements.common import (
     OPERATOR_MANAGED_TABLES,
     POLICY_EXPRESSION,
@@ -42,6 +42,7 @@ from tenant_operator.adapters.postgres.statements.common import (
     TEMPLATE_TABLES,
     TENANT_CHECK_NAME,
 )
+from tenant_operator.adapters.postgres.statements.guard import guard_schema
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.naming import validate_slug
 from tenant_operator.settings import Settings
@@ -79,6 +80,24 @@ async def _static_checks(conn: Conn, schema: str) -> tuple[list[str], list[str]]
                 f"(found: {found}, or it differs)"
             )
     return [str(t[0]) for t in tables], problems
+
+
+async def _guard_checks(
+    conn: Conn, platform: str, schema: str, tables: list[str], found: list[str]
+) -> list[str]:
+    """What the RLS guard's invariant finds on tables the checks above passed (a trigger,
+    a rule, another owner, foreign code): the guard refuses the operator's repair of it."""
+    guard = guard_schema(platform)
+    if await (await conn.execute(rls_guard.GUARD_INSTALLED, [guard])).fetchone() is None:
+        return []
+    query = rls_guard.guard_problems(platform)
+    rows = await (await conn.execute(query, [tables, schema])).fetchall()
+    return [
+        f"{schema}.{table}: {problem} (the RLS guard refuses the operator's repair: "
+        "only a superuser (a DBA) can undo this)"
+        for table, problem in rows
+        if not any(p.startswith(f"{schema}.{table}: ") for p in found)
+    ]
 
 
 def _canary_values(table: str, tenant_id: uuid.UUID) -> tuple[tuple[str, ...], list[object]]:
@@ -249,7 +268,7 @@ async def verify_isolation(pool: Pool, settings: Settings, slug: str) -> Isolati
                 relations: list[tuple[str, list[str], list[str]]] = []
                 for target in targets:
                     tables, found = await _static_checks(conn, target)
-                    problems += found
+                    problems += found + await _guard_checks(conn, p, target, tables, found)
                     # template v3 brought the grants and CHECKs (a staged schema may be older)
                     if target == p or (version or 0) >= 3:
                         own = tenant_id if target == schema else None

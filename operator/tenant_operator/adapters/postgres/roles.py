@@ -1,4 +1,4 @@
-"""One-time bootstrap of the three roles and the audit guard, run by a DBA (or a superuser).
+"""One-time bootstrap of the three roles and the audit and RLS guards, run by a DBA.
 
 What a DBA runs in production, once per cluster and database (or calls
 :func:`bootstrap_roles` with a superuser/``CREATEROLE`` connection)::
@@ -21,6 +21,14 @@ What a DBA runs in production, once per cluster and database (or calls
         EXECUTE FUNCTION integraci_guard.guard_ddl();
     CREATE EVENT TRIGGER integraci_audit_guard_drop ON sql_drop
         EXECUTE FUNCTION integraci_guard.guard_drop();
+    -- the RLS guard, in the same schema: the statements of
+    -- statements.rls_guard.install_rls_guard (with the owner role's name), then
+    SELECT integraci_guard.rls_touch(array_agg(oid), false) FROM pg_class
+        WHERE relkind IN ('r', 'p');                     -- enrol the tenant tables
+    CREATE EVENT TRIGGER integraci_rls_guard_ddl ON ddl_command_end
+        EXECUTE FUNCTION integraci_guard.rls_guard_ddl();
+    CREATE EVENT TRIGGER integraci_rls_guard_drop ON sql_drop
+        EXECUTE FUNCTION integraci_guard.rls_guard_drop();
 
 The audit guard refuses, for every non-superuser (the owner role included, so the operator
 through ``SET ROLE``), any ALTER, DROP or ``CREATE OR REPLACE`` of the audit log, its
@@ -28,6 +36,15 @@ triggers (and rules, policies, indexes, columns) and the functions ``audit_log_a
 and ``redact_audit`` once created; the transaction rolls back. Creating them (the platform
 migrations, run as the owner) stays allowed: see :mod:`.statements.guard`. Event triggers
 need a superuser, so only the DBA can install, disable or drop the guard.
+
+The RLS guard refuses, for every non-superuser, any transaction that leaves a tenant table
+(every table of a ``t_<slug>`` schema, the template tables and ``subprocessor_records`` of
+the platform schema) without ``ENABLE`` + ``FORCE ROW LEVEL SECURITY`` and exactly the
+fail-closed policy, owned by another role than the owner, with a rule or a trigger of its
+own, or running code from outside ``pg_catalog`` in its columns, constraints, defaults or
+indexes: the commit fails with ``RLS guard: refused ...`` and nothing changes. Provisioning,
+template upgrades, the drift repair and erasure (``DROP SCHEMA ... CASCADE``) keep working:
+see :mod:`.statements.rls_guard`. Only the DBA can still change a tenant table's RLS.
 
 None of the three is a superuser or has BYPASSRLS. The operator then applies the platform
 migrations itself at start (:func:`tenant_operator.adapters.postgres.migrations.migrate`).
@@ -51,10 +68,10 @@ from tenant_operator.settings import Settings
 async def bootstrap_roles(
     superuser_conninfo: str, settings: Settings, operator_password: str | None = None
 ) -> tuple[str, ...]:
-    """Create the missing roles, grants and audit guard (idempotent); return what was created.
+    """Create the missing roles, grants and guards (idempotent); return what was created.
 
-    Needs a superuser (event triggers); re-running it upgrades the guard's functions and seals
-    audit objects migrated before the guard existed.
+    Needs a superuser (event triggers); re-running it upgrades the guards' functions, seals
+    audit objects migrated before the guard existed and enrols the existing tenant tables.
     """
     platform = validate_identifier(settings.platform_schema, what="platform schema")
     validate_identifier(guard.guard_schema(platform), what="audit guard schema")

@@ -295,3 +295,22 @@ def enrol_existing(platform: str) -> sql.Composed:
         "SELECT {g}.rls_touch(array_agg(c.oid), false) FROM pg_class c"
         " WHERE c.relkind IN ('r', 'p')"
     ).format(g=sql.Identifier(guard_schema(platform)))
+
+
+#: The RLS guard of a platform (the schema name) is installed.
+GUARD_INSTALLED = sql.SQL(
+    "SELECT 1 FROM pg_proc f JOIN pg_namespace n ON n.oid = f.pronamespace"
+    " WHERE n.nspname = %s AND f.proname = 'rls_problem'"
+)
+
+
+def guard_problems(platform: str) -> sql.Composed:
+    """(table, problem) of the named tables (``%s``, text[]) of one schema (``%s``) that are
+    tenant tables outside the invariant (by index: no scan of pg_class)."""
+    return sql.SQL(
+        "SELECT c.relname, p.problem FROM unnest(%s::text[]) r (relname)"
+        " JOIN pg_namespace n ON n.nspname = %s"
+        " JOIN pg_class c ON c.relname = r.relname AND c.relnamespace = n.oid"
+        " CROSS JOIN LATERAL (SELECT {g}.rls_problem(c.oid) AS problem) p"
+        " WHERE p.problem IS NOT NULL ORDER BY c.relname"
+    ).format(g=sql.Identifier(guard_schema(platform)))
