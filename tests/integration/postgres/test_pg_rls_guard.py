@@ -62,6 +62,13 @@ ATTACKS = {
     " LANGUAGE sql IMMUTABLE AS $$ SELECT true $$; CREATE INDEX leak ON {t} (stash.ok(email))",
     "domain-column": "CREATE SCHEMA stash; CREATE DOMAIN stash.note AS text CHECK (VALUE <> '');"
     " ALTER TABLE {t} ADD COLUMN note stash.note",
+    # PostgreSQL's own volatile functions: switch the writer's tenant context, notify a row
+    "check-set-config": "ALTER TABLE {t} ADD CONSTRAINT leak"
+    " CHECK (set_config('integraci.tenant_id', tenant_id::text, true) IS NOT NULL) NOT VALID",
+    "check-notify": "ALTER TABLE {t} ADD CONSTRAINT leak"
+    " CHECK (pg_notify('leak', email)::text = '') NOT VALID",
+    "default-set-config": "ALTER TABLE {t} ALTER COLUMN name"
+    " SET DEFAULT set_config('integraci.tenant_id', '', true)",
     "rename-then-disable": "ALTER TABLE {t} RENAME TO stolen;"
     " ALTER TABLE {s}.stolen DISABLE ROW LEVEL SECURITY",
     "move-then-no-force": "CREATE SCHEMA stash; ALTER TABLE {t} SET SCHEMA stash;"
