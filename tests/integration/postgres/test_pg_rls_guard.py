@@ -16,6 +16,7 @@ import pytest
 from psycopg import sql
 
 from tenant_operator.adapters.postgres.isolation import verify_isolation
+from tenant_operator.adapters.postgres.roles import bootstrap_roles
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.domain.errors import PermanentError
 
@@ -291,3 +292,53 @@ def test_provisioning_upgrade_repair_and_erasure_still_work(pg, tenants) -> None
     assert versions["rg-new"] == 2
     with pg.superuser() as su:
         assert su.execute("SELECT to_regnamespace('t_rg_new')").fetchone() == (None,)
+
+
+def test_owner_cannot_touch_the_rls_guard_itself(pg, tenants) -> None:
+    before = state(pg, SCHEMA)
+    for statement in (
+        "ALTER EVENT TRIGGER integraci_rls_guard_ddl DISABLE",
+        "DROP EVENT TRIGGER integraci_rls_guard_drop",
+        "DELETE FROM integraci_guard.tenant_tables",
+        "DELETE FROM integraci_guard.rls_pending",
+        "ALTER TABLE integraci_guard.rls_pending DISABLE TRIGGER rls_check",
+        "DROP TRIGGER rls_check ON integraci_guard.rls_pending",
+        "SET LOCAL session_replication_role = replica",
+        "CREATE OR REPLACE FUNCTION integraci_guard.rls_problem(p_relid oid) RETURNS text"
+        " LANGUAGE sql AS $$ SELECT NULL::text $$",
+    ):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            run_as_operator(pg, statement, set_role=True)
+    # callable by anyone, but it only forgets tables that no longer exist
+    run_as_operator(
+        pg,
+        "SELECT integraci_guard.rls_forget(ARRAY['t_rg_s.accounts'::regclass::oid])",
+        set_role=True,
+    )
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="RLS guard"):
+        run_as_operator(
+            pg,
+            "SET CONSTRAINTS ALL DEFERRED; ALTER TABLE t_rg_s.accounts DISABLE ROW LEVEL SECURITY",
+            set_role=True,
+        )
+    assert state(pg, SCHEMA) == before
+
+
+def test_bootstrap_enrols_tenant_tables_that_existed_before_the_guard(pg, tenants) -> None:
+    """A guard installed (or re-installed) after provisioning guards the existing tables."""
+    with pg.superuser() as su:
+        su.execute(
+            "DELETE FROM integraci_guard.tenant_tables"
+            " WHERE relid IN ('t_rg_s.accounts'::regclass, 'integraci.accounts'::regclass)"
+        )
+    asyncio.run(bootstrap_roles(pg.superuser_dsn, pg.settings))
+    with pg.superuser() as su:
+        enrolled = su.execute(
+            "SELECT relid::regclass::text, tenant_attnum FROM integraci_guard.tenant_tables"
+            " WHERE relid IN ('t_rg_s.accounts'::regclass, 'integraci.accounts'::regclass)"
+            " ORDER BY 1"
+        ).fetchall()
+    assert enrolled == [("integraci.accounts", 1), ("t_rg_s.accounts", 1)]
+    for schema in (SCHEMA, "integraci"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="RLS guard"):
+            run_as_operator(pg, f"DROP POLICY tenant_isolation ON {schema}.accounts", set_role=True)
