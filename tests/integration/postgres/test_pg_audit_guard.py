@@ -141,10 +141,18 @@ def test_fresh_migrations_create_and_seal_the_audit_objects(pg) -> None:
     assert sealed == [
         ("pg_class", "audit_log"),
         ("pg_proc", "audit_log_append_only"),
+        ("pg_proc", "guard_owner_account"),
         ("pg_proc", "redact_audit"),
     ]
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="audit guard"):
         as_owner(pg, "ALTER TABLE fresh.audit_log DISABLE TRIGGER audit_log_append_only")
+    # the one trigger function tenant tables may run: its body cannot be replaced
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="audit guard"):
+        as_owner(
+            pg,
+            "CREATE OR REPLACE FUNCTION fresh.guard_owner_account() RETURNS trigger"
+            " LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$",
+        )
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="audit guard"):
         as_owner(pg, "DROP SCHEMA fresh CASCADE")
 

@@ -24,8 +24,10 @@ trigger refuses UPDATE/DELETE/TRUNCATE whatever the privileges say.
 from psycopg import sql
 
 #: The audit objects, by name, in the platform schema: what the guard seals on creation.
+#: ``guard_owner_account`` (platform step 4) is sealed too: it is the one trigger function
+#: the RLS guard lets a tenant table run (:mod:`.rls_guard`), so nobody may replace its body.
 AUDIT_TABLE = "audit_log"
-AUDIT_FUNCTIONS = ("audit_log_append_only", "redact_audit")
+AUDIT_FUNCTIONS = ("audit_log_append_only", "redact_audit", "guard_owner_account")
 
 _GUARD = (
     "CREATE SCHEMA IF NOT EXISTS {g}",

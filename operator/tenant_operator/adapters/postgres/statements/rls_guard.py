@@ -24,7 +24,8 @@ The invariant, checked at commit for every tenant table the transaction touched:
 :data:`~.common.POLICY_EXPRESSION` (deparsed with ``search_path = pg_catalog``, so a
 look-alike operator or function in another schema does not match), on the ``tenant_id``
 column the table was enrolled with (not another column renamed to it); owned by the owner
-role; no rule and no trigger but PostgreSQL's internal (foreign key) ones; no function,
+role; no rule and no trigger but PostgreSQL's internal (foreign key) ones and those running a
+function the audit guard sealed (``guard_owner_account``); no function,
 operator, type, operator class or collation from outside ``pg_catalog`` in its columns,
 constraints, defaults and indexes, and no volatile function in them but
 ``gen_random_uuid()`` and ``nextval()`` (code running on every write, as the writer, like a
@@ -163,7 +164,10 @@ _RLS_GUARD = (
             FROM pg_policy p WHERE p.polrelid = c.oid) pol
         CROSS JOIN LATERAL (
             SELECT string_agg(r.tgname::text, ', ' ORDER BY r.tgname) AS names
-            FROM pg_trigger r WHERE r.tgrelid = c.oid AND NOT r.tgisinternal) tg
+            FROM pg_trigger r WHERE r.tgrelid = c.oid AND NOT r.tgisinternal
+              -- the sealed trigger functions (guard_owner_account) cannot be replaced
+              AND r.tgfoid NOT IN (SELECT s.objid FROM {g}.sealed s
+                                   WHERE s.classid = 'pg_proc'::regclass)) tg
         CROSS JOIN LATERAL (
             SELECT string_agg(r.rulename::text, ', ' ORDER BY r.rulename) AS names
             FROM pg_rewrite r WHERE r.ev_class = c.oid) ru
