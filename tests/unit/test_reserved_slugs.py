@@ -3,6 +3,7 @@
 import pytest
 
 from tenant_operator.api.crdgen import render_crds
+from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.reserved import (
     NameContext,
     collisions,
@@ -11,6 +12,7 @@ from tenant_operator.domain.reserved import (
     reserved_slugs,
     settings_problems,
 )
+from tenant_operator.runtime import check_names
 from tenant_operator.settings import Settings
 
 DEFAULTS = Settings().names
@@ -90,3 +92,18 @@ def test_the_crd_refuses_every_slug_the_default_settings_reserve() -> None:
         assert f"'{slug}'" in rule["rule"] or f"'{slug}'" in rule["messageExpression"]
     for slug in reserved_slugs(NameContext(layout="mount")):
         assert f"'{slug}'" in rule["messageExpression"]
+
+
+def test_the_defaults_of_the_crd_rule_are_the_settings_defaults() -> None:
+    assert Settings(_env_file=None).names == NameContext()  # type: ignore[call-arg]
+
+
+def test_the_operator_refuses_to_start_under_colliding_settings(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with pytest.raises(PermanentError) as refused:
+        check_names(Settings(tenant_workload_namespace_prefix="kube-t"))
+    assert refused.value.reason == "InvalidSettings"
+    caplog.set_level("INFO", logger="tenant_operator.runtime")
+    check_names(Settings(allowed_secret_namespaces=("tenant-vault",)))
+    assert "slug vault is refused under these settings" in caplog.text
