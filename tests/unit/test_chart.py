@@ -205,8 +205,8 @@ def test_shards_render_one_peering_deployment_per_shard(monkeypatch: pytest.Monk
     assert [
         Settings(shards=3, shard=str(n)).scope.peering_name("tenant-operator") for n in range(3)
     ] == [p["metadata"]["name"] for p in peerings]
-    policy = only(docs, "ValidatingAdmissionPolicy")
-    binding = only(docs, "ValidatingAdmissionPolicyBinding")
+    (policy,) = find(docs, "ValidatingAdmissionPolicy", "tenant-operator-shard-label")
+    (binding,) = find(docs, "ValidatingAdmissionPolicyBinding", "tenant-operator-shard-label")
     assert binding["spec"]["policyName"] == policy["metadata"]["name"]
     assert binding["spec"]["validationActions"] == ["Deny"]
 
@@ -216,7 +216,24 @@ def test_one_shard_renders_the_unsharded_deployment() -> None:
     assert [d["metadata"]["name"] for d in find(docs, "Deployment")] == ["tenant-operator"]
     assert "integraci.io/shard" not in only(docs, "Deployment")["spec"]["selector"]["matchLabels"]
     assert not {"TENANT_OPERATOR_SHARDS", "TENANT_OPERATOR_SHARD"} & set(env(docs))
-    assert find(docs, "ValidatingAdmissionPolicy") == []
+    assert find(docs, "ValidatingAdmissionPolicy", "tenant-operator-shard-label") == []
+
+
+def test_the_reserved_slugs_policy_holds_the_releases_names() -> None:
+    docs = documents(
+        {"tenants.allowedSecretNamespaces": ["conn-a"], "tenants.workloadNamespacePrefix": "ws-"},
+        namespace="ops",
+    )
+    (policy,) = find(docs, "ValidatingAdmissionPolicy", "tenant-operator-reserved-slugs")
+    (binding,) = find(docs, "ValidatingAdmissionPolicyBinding", "tenant-operator-reserved-slugs")
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    assert policy["spec"]["matchConstraints"]["resourceRules"][0]["operations"] == ["CREATE"]
+    expressions = " ".join(v["expression"] for v in policy["spec"]["validations"])
+    assert '["conn-a","ops"]' in expressions
+    assert '["tenant-operator"]' in expressions
+    variables = {v["name"]: v["expression"] for v in policy["spec"]["variables"]}
+    assert variables["workloadNamespace"] == '"ws-" + variables.slug'
+    assert env(docs)["TENANT_OPERATOR_BAO_OPERATOR_POLICY"] == "tenant-operator"
 
 
 @pytest.mark.parametrize("shards", [0, 65])
