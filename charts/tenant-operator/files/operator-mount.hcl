@@ -3,7 +3,8 @@
 # namespace. What it CAN do:
 #   - enable, read and disable KV v2 mounts tenants/<slug>/ (disabling a
 #     mount erases its data);
-#   - write and delete policies and roles on kubernetes/ named tenant-*.
+#   - write and delete policies and roles on kubernetes/ named tenant-*
+#     (except the operator's own policy and role, denied below).
 #     CAUTION: the tenant-* prefix is reserved for the operator, and
 #     whoever holds this token can put any capability into such a policy and
 #     bind it to a service account: in this layout treat the token as an admin
@@ -49,6 +50,16 @@ path "auth/kubernetes/config" {
 # Tenant Kubernetes-auth roles.
 path "auth/kubernetes/role/tenant-*" {
   capabilities = ["create", "read", "update", "delete"]
+}
+
+# The operator's own policy tenant-operator: never written (this path wins over tenant-*).
+path "sys/policies/acl/tenant-operator" {
+  capabilities = ["deny"]
+}
+
+# The operator's own Kubernetes-auth role tenant-operator, likewise.
+path "auth/kubernetes/role/tenant-operator" {
+  capabilities = ["deny"]
 }
 
 # Connector secrets: write-only values.

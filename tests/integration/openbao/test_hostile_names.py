@@ -93,7 +93,7 @@ def test_hostile_names_never_reach_a_path(
             continue  # valid Kubernetes Secret keys: they are JSON keys, never path segments
         with pytest.raises(PermanentError) as refused:
             run(OPERATIONS[operation](tenants, bad))
-        assert refused.value.reason in {"InvalidName", "InvalidSecret"}
+        assert refused.value.reason in {"InvalidName", "InvalidSecret", "SlugReserved"}
     assert recording.namespaces == []
     assert recording.urls == []
 

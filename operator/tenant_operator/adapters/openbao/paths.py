@@ -34,6 +34,7 @@ from tenant_operator.domain.naming import (
     validate_path,
     validate_slug,
 )
+from tenant_operator.domain.reserved import OPENBAO_RESERVED, openbao_untouchable, refusal
 from tenant_operator.settings import Settings
 
 REF_SCHEME = "openbao://"
@@ -47,7 +48,7 @@ INVITE_KEY = "invites/owner"
 Layout = Literal["namespace", "mount"]
 
 #: Names OpenBao refuses as namespace names (valid slugs, but not as tenant namespaces).
-RESERVED_NAMESPACE_NAMES = frozenset({"audit", "auth", "cubbyhole", "identity", "root", "sys"})
+RESERVED_NAMESPACE_NAMES = OPENBAO_RESERVED
 
 
 def join_namespace(*parts: str | None) -> str | None:
@@ -123,13 +124,9 @@ def build_tenant_paths(settings: Settings, slug: str) -> TenantPaths:
     auth_mount = validate_label(settings.tenant_auth_mount, what="auth mount")
     transit = validate_label(settings.transit_mount, what="transit mount")
     key = TENANT_PREFIX + slug
+    if openbao_untouchable(slug, settings.names):  # e.g. sys, or the operator's own policy
+        raise PermanentError(refusal(slug, settings.names) or slug, reason="SlugReserved")
     if settings.secrets_layout == "namespace":
-        if slug in RESERVED_NAMESPACE_NAMES:
-            raise PermanentError(
-                f"tenant slug {slug!r} is reserved by OpenBao and cannot name a namespace: "
-                "choose another slug (or use the mount layout)",
-                reason="InvalidName",
-            )
         return TenantPaths(
             layout="namespace",
             slug=slug,

@@ -5,6 +5,7 @@ adapter uses; the shipped ``operator.hcl`` / ``operator-mount.hcl`` (default set
 checked against these renderers by a unit test.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from tenant_operator.adapters.openbao.paths import (
@@ -39,10 +40,19 @@ def _block(comment: str, path: str, capabilities: str) -> str:
     return f'# {comment}\npath "{path}" {{\n  capabilities = {capabilities}\n}}\n\n'
 
 
-def render_operator_policy(platform: PlatformPaths, kv_mount: str) -> str:
+#: The operator's own policy and Kubernetes-auth role names as shipped (the chart's
+#: openbao.operatorPolicy and openbao.auth.kubernetes.role defaults).
+DEFAULT_OPERATOR_NAMES = ("tenant-operator",)
+
+
+def render_operator_policy(
+    platform: PlatformPaths, kv_mount: str, operator_names: Sequence[str] = DEFAULT_OPERATOR_NAMES
+) -> str:
     """The operator's least-privilege ACL policy for ``platform.layout``.
 
-    Paths are relative to the operator's own namespace (``bao_namespace``, or root).
+    Paths are relative to the operator's own namespace (``bao_namespace``, or root). In the
+    mount layout, ``operator_names`` (its own policy and role) that fall under the tenant
+    prefix are denied explicitly, so not even the operator can overwrite them.
     """
     parent, auth = platform.tenants_parent, platform.auth_mount
     header = (
@@ -70,7 +80,8 @@ def render_operator_policy(platform: PlatformPaths, kv_mount: str) -> str:
         header += (
             f"#   - enable, read and disable KV v2 mounts {parent}/<slug>/ (disabling a\n"
             "#     mount erases its data);\n"
-            f"#   - write and delete policies and roles on {auth}/ named {TENANT_PREFIX}*.\n"
+            f"#   - write and delete policies and roles on {auth}/ named {TENANT_PREFIX}*\n"
+            "#     (except the operator's own policy and role, denied below).\n"
             f"#     CAUTION: the {TENANT_PREFIX}* prefix is reserved for the operator, and\n"
             "#     whoever holds this token can put any capability into such a policy and\n"
             "#     bind it to a service account: in this layout treat the token as an admin\n"
@@ -159,6 +170,18 @@ def render_operator_policy(platform: PlatformPaths, kv_mount: str) -> str:
             f"auth/{auth}/role/{TENANT_PREFIX}*",
             '["create", "read", "update", "delete"]',
         )
+        for name in sorted({n for n in operator_names if n.startswith(TENANT_PREFIX)}):
+            body += _block(
+                f"The operator's own policy {name}: never written (this path wins over "
+                f"{TENANT_PREFIX}*).",
+                f"sys/policies/acl/{name}",
+                '["deny"]',
+            )
+            body += _block(
+                f"The operator's own Kubernetes-auth role {name}, likewise.",
+                f"auth/{auth}/role/{name}",
+                '["deny"]',
+            )
     body += _block(
         "Connector secrets: write-only values.", f"{kv}/data/{CONNECTORS}/*", '["create", "update"]'
     )
