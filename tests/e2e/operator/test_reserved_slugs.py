@@ -40,15 +40,28 @@ def transit_keys(stack: Stack) -> set[str]:
     return set(answer["data"]["keys"])
 
 
-def without_name_rules(crd: dict[str, Any]) -> dict[str, Any]:
-    """The Tenant CRD as a release before the reserved-slug rule shipped it."""
-    old = copy.deepcopy(crd)
-    schema = old["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-    rules = [r for r in schema.get("x-kubernetes-validations", []) if NAME_RULE not in r["rule"]]
-    schema.pop("x-kubernetes-validations", None)
+def _strip(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_strip(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _strip(v) for k, v in node.items()}
+    rules = [r for r in out.pop("x-kubernetes-validations", []) if not _new_rule(r["rule"])]
     if rules:
-        schema["x-kubernetes-validations"] = rules
-    return old
+        out["x-kubernetes-validations"] = rules
+    return out
+
+
+def _new_rule(rule: str) -> bool:
+    return NAME_RULE in rule or "self.matches(" in rule
+
+
+def without_name_rules(crd: dict[str, Any]) -> dict[str, Any]:
+    """The Tenant CRD as a release before the reserved-slug and text rules shipped it."""
+    old = copy.deepcopy(crd)
+    version = old["spec"]["versions"][0]
+    version["schema"] = _strip(version["schema"])
+    return dict(old)
 
 
 def apply(kube: KubeApi, crd: dict[str, Any]) -> None:
@@ -163,3 +176,24 @@ def test_a_reserved_openbao_name_with_an_old_registry_row_is_erased_and_released
     assert "cubbyhole" not in bao_namespaces(stack)
     # the OpenBao adapter was never asked to build the reserved path
     assert "cannot name a namespace" not in stack.operator.log()
+
+
+def test_a_pre_existing_tenant_with_hostile_text_stalls_and_deletes(
+    stack: Stack, pre_existing: Any
+) -> None:
+    # Admitted before the text rules: a bidi override in the organisation. The operator
+    # refuses it (its model refuses what the CRD now refuses) before any write.
+    slug = "bidi-" + str(int(time.time() * 1000) % 100000)
+    pre_existing(slug, organisation="Acme \u202eLtd", deletionPolicy="Delete")
+
+    condition = stack.wait("Stalled", lambda: stalled(stack, slug))
+
+    assert condition["reason"] == "InvalidSpec"
+    assert "spec.organisation" in condition["message"]
+    assert "format or control character" in condition["message"]
+    assert "U+202E" in condition["message"]
+    assert stack.sql("SELECT 1 FROM integraci.tenants WHERE slug = %s", [slug]) == []
+    # still updatable (the rules ratchet: unchanged values are not re-checked) and deletable
+    stack.patch_tenant(slug, {"metadata": {"labels": {"team": "billing"}}})
+    stack.delete_tenant(slug)
+    stack.wait_gone(slug, timeout=30)
