@@ -18,6 +18,7 @@ from typing import Any
 from tenant_operator.api.tenant import PREVENT_DELETION_ANNOTATION
 from tenant_operator.domain import identity
 from tenant_operator.domain.errors import PermanentError
+from tenant_operator.domain.reserved import NameContext, collisions, openbao_untouchable
 from tenant_operator.flows import is_true
 from tenant_operator.ports import Ports
 
@@ -28,8 +29,16 @@ def deletion_policy(body: Mapping[str, Any]) -> str:
     return "Delete" if spec.get("deletionPolicy") == "Delete" else "Retain"
 
 
-async def tenant_deleted(body: Mapping[str, Any], ports: Ports) -> list[str]:
-    """Run the finalizer's work; return what was done (for the log and the event)."""
+async def tenant_deleted(
+    body: Mapping[str, Any], ports: Ports, names: NameContext | None = None
+) -> list[str]:
+    """Run the finalizer's work; return what was done (for the log and the event).
+
+    A slug whose derived names are not the tenant's (see domain.reserved; ``names``) was
+    never provisioned by this version, but an older one may have left rows: those are
+    erased as usual, OpenBao objects that are not the tenant's are never touched, and a
+    Retain of a tenant that has no audit chain has nothing to keep (no entry is written).
+    """
     meta = body.get("metadata", {})
     slug = str(meta.get("name"))
     if is_true(meta.get("annotations") or {}, PREVENT_DELETION_ANNOTATION):
@@ -49,7 +58,10 @@ async def tenant_deleted(body: Mapping[str, Any], ports: Ports) -> list[str]:
         # A Tenant refused under a retained slug owns nothing there: it leaves it all alone.
         return [f"nothing erased or retained: {slug} belongs to tenant {registered.tenant_id}"]
     policy = deletion_policy(body)
+    reserved = collisions(slug, names) if names is not None else ()
     if policy == "Retain":
+        if reserved and await ports.audit.head(slug) is None:
+            return ["nothing to keep: the slug is reserved and was never provisioned"]
         if registered is not None:
             await ports.db.retain_tenant(slug, uid)
         await ports.audit.append(
@@ -61,9 +73,13 @@ async def tenant_deleted(body: Mapping[str, Any], ports: Ports) -> list[str]:
         )
         return ["kept PostgreSQL data and OpenBao secrets (deletionPolicy Retain)"]
     done = []
-    if await ports.bao.drop_tenant(slug):
+    if names is not None and openbao_untouchable(slug, names):
+        done.append("left OpenBao untouched: the slug's OpenBao names are not the tenant's")
+    elif await ports.bao.drop_tenant(slug):
         done.append("erased OpenBao namespace/mount, policy, role and transit key")
-    if await ports.db.drop_tenant(slug):  # also redacts the details of its audit entries
+    if any(c.engine == "postgres" for c in reserved):
+        done.append("left PostgreSQL untouched: the slug's schema is not the tenant's")
+    elif await ports.db.drop_tenant(slug):  # also redacts the details of its audit entries
         done.append("erased PostgreSQL schema/rows and redacted audit details")
     detail = {"deletionPolicy": policy, "erased": done}
     await ports.audit.append(

@@ -18,6 +18,7 @@ from tenant_operator.api.tenant import PAUSED_ANNOTATION, Tenant
 from tenant_operator.domain import conditions as cond
 from tenant_operator.domain.errors import OperatorError, PermanentError
 from tenant_operator.domain.plan import build_plan
+from tenant_operator.domain.reserved import refusal
 from tenant_operator.reconcile import reconcile_tenant
 from tenant_operator.resume import unchanged_since_ready
 from tenant_operator.runtime import Runtime
@@ -80,6 +81,7 @@ async def tenant_changed(body: Mapping[str, Any], rt: Runtime, *, resuming: bool
     started = time.monotonic()
     try:
         tenant = parse_tenant(body)
+        refuse_reserved(tenant.slug, rt)
         plan = build_plan(
             tenant,
             allowed_secret_namespaces=rt.settings.allowed_secret_namespaces,
@@ -113,6 +115,17 @@ async def tenant_changed(body: Mapping[str, Any], rt: Runtime, *, resuming: bool
         "conditions": _conditions(body, outcome.checks, now),
     }
     return Result(status=status, error=outcome.error)
+
+
+def refuse_reserved(slug: str, rt: Runtime) -> None:
+    """Refuse, before any write, a slug whose derived names are not the tenant's.
+
+    The API server refuses such Tenants at creation (CRD rule, chart policy); this catches
+    the ones admitted before, or under other settings.
+    """
+    message = refusal(slug, rt.settings.names)
+    if message is not None:
+        raise PermanentError(message, reason="SlugReserved")
 
 
 def _outcome_label(error: OperatorError | None) -> str:

@@ -136,7 +136,9 @@ async def tenant_erasure(
         if placed.problem:  # its finalizer stays: erased by the shard it is moved to
             raise PermanentError(placed.problem, reason="ShardUnknown")
         async with memo.runtime.admission:
-            done = await erasure.tenant_deleted(body, memo.runtime.ports)
+            done = await erasure.tenant_deleted(
+                body, memo.runtime.ports, memo.runtime.settings.names
+            )
     except OperatorError as exc:
         kopf.warn(body, reason=exc.reason, message=exc.message)
         patch.status.update(flows.deletion_refused(body, exc))

@@ -21,6 +21,8 @@ from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.api.common import GROUP, VERSION
 from tenant_operator.api.subprocessor import PLURAL as SUBPROCESSORS
 from tenant_operator.api.tenant import PLURAL as TENANTS
+from tenant_operator.domain.errors import PermanentError
+from tenant_operator.domain.reserved import reserved_slugs, settings_problems
 from tenant_operator.inventory import Inventory
 from tenant_operator.metrics import Metrics
 from tenant_operator.ports import Ports
@@ -52,6 +54,7 @@ async def start(settings: Settings, peering: PeeringConfig | None = None) -> Run
     Also lists the sub-processor register and the Secrets' versions (see inventory), before
     any handler runs.
     """
+    check_names(settings)
     api_client = build_api_client()
     pool = make_pool(
         settings.database_url.get_secret_value(), settings, timeout=settings.pool_timeout_seconds
@@ -103,6 +106,15 @@ async def start(settings: Settings, peering: PeeringConfig | None = None) -> Run
         ),
         admission=asyncio.Semaphore(settings.max_concurrent_reconciles),
     )
+
+
+def check_names(settings: Settings) -> None:
+    """Refuse settings under which whole families of slugs collide; log the refused slugs."""
+    problems = settings_problems(settings.names)
+    if problems:
+        raise PermanentError("; ".join(problems), reason="InvalidSettings")
+    for slug, message in reserved_slugs(settings.names).items():
+        log.info("slug %s is refused under these settings: %s", slug, message)
 
 
 async def stop(runtime: Runtime) -> None:

@@ -12,6 +12,7 @@ from typing import Literal, Self
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tenant_operator.domain.reserved import NameContext
 from tenant_operator.domain.sharding import SHARD_LABEL, ShardScope, shard_names
 
 
@@ -54,6 +55,11 @@ class Settings(BaseSettings):
         None, description="Kubernetes-auth role to log in with when no token is given."
     )
     bao_auth_mount: str = "kubernetes"
+    bao_operator_policy: str = Field(
+        "tenant-operator",
+        pattern=r"^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$",
+        description="Name of the operator's own OpenBao policy (a slug deriving it is refused).",
+    )
     secrets_layout: Literal["namespace", "mount"] = "namespace"
     tenants_parent: str = Field("tenants", pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
     kv_mount: str = Field("kv", pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -77,11 +83,6 @@ class Settings(BaseSettings):
         ge=60,
         description="OpenBao deletes the owner's invite token (KV delete_version_after) "
         "this long after it is written.",
-    )
-    bao_operator_policy: str = Field(
-        "tenant-operator",
-        pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$",
-        description="Name of the operator's own ACL policy (no tenant slug may derive it).",
     )
     tenant_workload_namespace_prefix: str = Field(
         "tenant-",
@@ -120,6 +121,12 @@ class Settings(BaseSettings):
     )
 
     # Kubernetes
+    operator_namespace: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="Kubernetes namespace the operator runs in (a slug whose workload "
+        "namespace it would be is refused); the chart sets it.",
+    )
     allowed_secret_namespaces: tuple[str, ...] = ("tenant-secrets",)
     drift_period_seconds: float = Field(300.0, gt=0)
     drift_batch_size: int = Field(20, ge=1)
@@ -194,3 +201,22 @@ class Settings(BaseSettings):
     def scope(self) -> ShardScope:
         """This replica's place in the fleet (see tenant_operator.domain.sharding)."""
         return ShardScope(self.shards, self.shard if self.shards > 1 else None)
+
+    @property
+    def names(self) -> NameContext:
+        """What a slug's derived names may collide with (see tenant_operator.domain.reserved)."""
+        return NameContext(
+            workload_namespace_prefix=self.tenant_workload_namespace_prefix,
+            secret_namespaces=tuple(self.allowed_secret_namespaces),
+            operator_namespace=self.operator_namespace,
+            operator_openbao_names=tuple(
+                sorted(
+                    {
+                        self.bao_operator_policy,
+                        *([self.bao_auth_role] if self.bao_auth_role else []),
+                    }
+                )
+            ),
+            platform_schema=self.platform_schema,
+            layout=self.secrets_layout,
+        )

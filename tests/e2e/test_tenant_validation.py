@@ -185,3 +185,120 @@ def test_other_fields_stay_editable_once_isolation_is_set(kube_api: KubeApi, slu
     )
 
     assert result.returncode == 0, result.stderr
+
+
+# Names that collide: a slug whose derived names are someone else's is refused by the CRD's
+# CEL rule (the static list: OpenBao's reserved names and those the default settings derive;
+# the chart's ValidatingAdmissionPolicy adds the ones of an install's own values).
+@pytest.mark.parametrize(
+    ("name", "collides"),
+    [
+        pytest.param("secrets", "tenant-secrets", id="workload-namespace-is-the-secret-namespace"),
+        pytest.param("operator", "tenant-operator", id="operator-policy-and-role"),
+        pytest.param("cubbyhole", "reserved by OpenBao", id="openbao-cubbyhole"),
+        pytest.param("sys", "reserved by OpenBao", id="openbao-sys"),
+        pytest.param("identity", "reserved by OpenBao", id="openbao-identity"),
+    ],
+)
+def test_a_slug_whose_derived_names_collide_is_refused(
+    kube_api: KubeApi, crds: list[Path], name: str, collides: str
+) -> None:
+    try:
+        code, stderr = create(kube_api, tenant(name))
+    finally:
+        kube_api.kubectl("delete", "tenant", name, "--ignore-not-found", "--wait=false")
+
+    assert code != 0, f"Tenant {name} was admitted"
+    assert f"tenant slug {name} is reserved" in stderr
+    assert collides in stderr
+    assert "choose another name" in stderr
+    gone = kube_api.kubectl("get", "tenant", name, "--ignore-not-found", "-o", "name")
+    assert gone.stdout.strip() == ""
+
+
+# Hostile text: bidi overrides, zero-width and other format/control characters, and
+# internationalised email domains that are not written as IDNA A-labels.
+@pytest.mark.parametrize(
+    ("field", "spec", "expected"),
+    [
+        pytest.param(
+            "spec.organisation",
+            {"organisation": "Acme \u202eLtd"},
+            "spec.organisation: Invalid value",
+            id="bidi-override-in-organisation",
+        ),
+        pytest.param(
+            "spec.organisation",
+            {"organisation": "Acme\u2028Ltd"},
+            "spec.organisation: Invalid value",
+            id="line-separator-in-organisation",
+        ),
+        pytest.param(
+            "spec.owner.name",
+            {"owner": {"name": "Jane\u200bRoe", "email": "jane@acme.example"}},
+            "spec.owner.name: Invalid value",
+            id="zero-width-space-in-owner-name",
+        ),
+        pytest.param(
+            "spec.owner.name",
+            {"owner": {"name": "Jane\u2066Roe\u2069", "email": "jane@acme.example"}},
+            "spec.owner.name: Invalid value",
+            id="bidi-isolate-in-owner-name",
+        ),
+        pytest.param(
+            "spec.owner.name",
+            {"owner": {"name": "Jane\u0085Roe", "email": "jane@acme.example"}},
+            "spec.owner.name: Invalid value",
+            id="c1-control-in-owner-name",
+        ),
+        pytest.param(
+            "spec.connectors[0].config.url",
+            {
+                "connectors": [
+                    {
+                        "name": "github",
+                        "type": "github",
+                        "config": {"url": "https://github.com/\u202eacme"},
+                        "secretRef": {"namespace": "tenant-secrets", "name": "acme-github"},
+                    }
+                ]
+            },
+            "spec.connectors[0].config[url]: Invalid value",
+            id="bidi-override-in-connector-config",
+        ),
+    ],
+)
+def test_format_and_control_characters_are_refused(
+    kube_api: KubeApi, slug: str, field: str, spec: dict[str, Any], expected: str
+) -> None:
+    code, stderr = create(kube_api, tenant(slug, **spec))
+
+    assert code != 0, f"a Tenant with a format/control character in {field} was admitted"
+    assert expected in stderr
+    assert "format or control character" in stderr
+
+
+def test_a_unicode_email_domain_is_refused_asking_for_its_a_label(
+    kube_api: KubeApi, slug: str
+) -> None:
+    owner = {"name": "Jane Roe", "email": "jane@b\u00fccher.example"}
+
+    code, stderr = create(kube_api, tenant(slug, owner=owner))
+
+    assert code != 0, "a Tenant with a Unicode email domain was admitted"
+    assert "spec.owner.email: Invalid value" in stderr
+    assert "IDNA A-label" in stderr and "xn--" in stderr
+
+
+def test_an_idna_a_label_email_and_plain_unicode_text_are_accepted(
+    kube_api: KubeApi, slug: str
+) -> None:
+    owner = {
+        "name": "Zo\u00eb \u5c71\u7530 O'Brien-M\u00fcller",
+        "email": "jane@xn--bcher-kva.example",
+    }
+    organisation = "B\u00fccher & S\u00f6hne GmbH"
+
+    code, stderr = create(kube_api, tenant(slug, organisation=organisation, owner=owner))
+
+    assert code == 0, stderr

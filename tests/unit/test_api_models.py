@@ -156,3 +156,94 @@ def test_secret_ref_names_are_validated() -> None:
     with pytest.raises(ValidationError) as info:
         Tenant.model_validate(manifest(connectors=[bad]))
     assert "spec.connectors.0.secretRef.namespace" in error_locations(info.value)
+
+
+HOSTILE = [
+    pytest.param("\u202e", id="U+202E-bidi-override"),
+    pytest.param("\u2066", id="U+2066-bidi-isolate"),
+    pytest.param("\u200b", id="U+200B-zero-width-space"),
+    pytest.param("\u200d", id="U+200D-zero-width-joiner"),
+    pytest.param("\ufeff", id="U+FEFF-byte-order-mark"),
+    pytest.param("\u00ad", id="U+00AD-soft-hyphen"),
+    pytest.param("\u0085", id="U+0085-C1-control"),
+    pytest.param("\t", id="tab"),
+    pytest.param("\u2028", id="U+2028-line-separator"),
+    pytest.param("\u2029", id="U+2029-paragraph-separator"),
+    pytest.param("\ue000", id="U+E000-private-use"),
+    pytest.param("\ud800", id="lone-surrogate"),
+]
+
+
+@pytest.mark.parametrize("char", HOSTILE)
+def test_format_and_control_characters_are_refused_in_organisation(char: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Tenant.model_validate(manifest(organisation=f"Acme {char}Ltd"))
+    assert error_locations(refused.value) == ["spec.organisation"]
+    if char != "\ud800":  # pydantic itself refuses a lone surrogate, with its own message
+        assert "format or control character" in str(refused.value)
+
+
+@pytest.mark.parametrize("char", HOSTILE)
+def test_format_and_control_characters_are_refused_in_owner_name(char: str) -> None:
+    owner = {"name": f"Jane{char}Roe", "email": "jane@acme.example"}
+    with pytest.raises(ValidationError) as refused:
+        Tenant.model_validate(manifest(owner=owner))
+    assert error_locations(refused.value) == ["spec.owner.name"]
+
+
+def test_format_characters_are_refused_in_connector_config_values() -> None:
+    connector = {
+        "name": "github",
+        "type": "github",
+        "config": {"url": "https://github.com/\u202eacme"},
+        "secretRef": REF,
+    }
+    with pytest.raises(ValidationError) as refused:
+        Tenant.model_validate(manifest(connectors=[connector]))
+    assert "format or control character" in str(refused.value)
+
+
+def test_text_is_stored_nfc_normalised() -> None:
+    decomposed = "Bu\u0308cher GmbH"  # u + combining diaeresis
+    owner = {"name": "Zoe\u0308 Roe", "email": "zoe@acme.example"}
+    spec = Tenant.model_validate(manifest(organisation=decomposed, owner=owner)).spec
+    assert spec.organisation == "B\u00fccher GmbH"
+    assert spec.owner.name == "Zo\u00eb Roe"
+
+
+def test_unicode_letters_and_punctuation_stay_accepted() -> None:
+    owner = {"name": "Zo\u00eb \u5c71\u7530 O'Brien-M\u00fcller", "email": "jane@acme.example"}
+    spec = Tenant.model_validate(
+        manifest(organisation="\u0634\u0631\u0643\u0629 & Co.", owner=owner)
+    ).spec
+    assert spec.owner.name.startswith("Zo\u00eb")
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        pytest.param("jane@b\u00fccher.example", id="unicode-domain"),
+        pytest.param("j\u00e4ne@acme.example", id="unicode-local-part"),
+        pytest.param("jane@xn--zz.example", id="invalid-a-label"),
+        pytest.param("jane@xn--bcher-kva\u200b.example", id="zero-width-in-domain"),
+    ],
+)
+def test_owner_email_must_be_ascii_with_valid_idna_labels(email: str) -> None:
+    owner = {"name": "Jane Roe", "email": email}
+    with pytest.raises(ValidationError) as refused:
+        Tenant.model_validate(manifest(owner=owner))
+    assert error_locations(refused.value) == ["spec.owner.email"]
+
+
+def test_a_unicode_domain_is_refused_naming_its_a_label() -> None:
+    owner = {"name": "Jane Roe", "email": "jane@b\u00fccher.example"}
+    with pytest.raises(ValidationError) as refused:
+        Tenant.model_validate(manifest(owner=owner))
+    assert "jane@xn--bcher-kva.example" in str(refused.value)
+
+
+def test_an_a_label_email_is_accepted_as_written() -> None:
+    owner = {"name": "Jane Roe", "email": "jane@xn--bcher-kva.example"}
+    assert Tenant.model_validate(manifest(owner=owner)).spec.owner.email == (
+        "jane@xn--bcher-kva.example"
+    )

@@ -14,7 +14,6 @@ from tenant_operator.adapters.openbao.policies import (
 )
 from tenant_operator.adapters.openbao.routing import connector_problem, content_digest, kv_payload
 from tenant_operator.domain.errors import PermanentError
-from tenant_operator.domain.naming import reserved_openbao_slugs
 from tenant_operator.settings import Settings
 
 
@@ -62,14 +61,6 @@ def test_slugs_deriving_the_operators_own_names_are_refused_in_the_mount_layout(
             build_tenant_paths(mount, slug)
         assert refused.value.reason == "SlugReserved"
     assert build_tenant_paths(Settings(secrets_layout="namespace"), "operator").policy == "tenant"
-
-
-def test_reserved_openbao_slugs_is_pure_and_covers_both_layouts() -> None:
-    namespace = {"root", "sys", "audit", "auth", "cubbyhole", "identity"}
-    assert reserved_openbao_slugs("namespace") == namespace
-    assert reserved_openbao_slugs("mount") == {"operator"}
-    assert reserved_openbao_slugs("mount", own_names=("tenant-x", "ops", "tenant-")) == {"x"}
-    assert reserved_openbao_slugs() == namespace | {"operator"}
 
 
 @pytest.mark.parametrize(

@@ -222,9 +222,8 @@ def test_one_shard_renders_the_unsharded_deployment() -> None:
 
 def test_the_secret_owner_policy_covers_exactly_the_allowed_secret_namespaces() -> None:
     docs = documents({"tenants.allowedSecretNamespaces": ["conn-a", "conn-b"]})
-    policy = only(docs, "ValidatingAdmissionPolicy")
-    binding = only(docs, "ValidatingAdmissionPolicyBinding")
-    assert policy["metadata"]["name"] == "tenant-operator-secret-owner"
+    (policy,) = find(docs, "ValidatingAdmissionPolicy", "tenant-operator-secret-owner")
+    (binding,) = find(docs, "ValidatingAdmissionPolicyBinding", "tenant-operator-secret-owner")
     assert binding["spec"] == {
         "policyName": "tenant-operator-secret-owner",
         "validationActions": ["Deny"],
@@ -242,6 +241,23 @@ def test_the_secret_owner_policy_covers_exactly_the_allowed_secret_namespaces() 
     assert policy["spec"]["failurePolicy"] == "Fail"
     # The label the policy guards is the one the operator reads.
     assert all(OWNER_LABEL in v["expression"] for v in policy["spec"]["variables"])
+
+
+def test_the_reserved_slugs_policy_holds_the_releases_names() -> None:
+    docs = documents(
+        {"tenants.allowedSecretNamespaces": ["conn-a"], "tenants.workloadNamespacePrefix": "ws-"},
+        namespace="ops",
+    )
+    (policy,) = find(docs, "ValidatingAdmissionPolicy", "tenant-operator-reserved-slugs")
+    (binding,) = find(docs, "ValidatingAdmissionPolicyBinding", "tenant-operator-reserved-slugs")
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    assert policy["spec"]["matchConstraints"]["resourceRules"][0]["operations"] == ["CREATE"]
+    expressions = " ".join(v["expression"] for v in policy["spec"]["validations"])
+    assert '["conn-a","ops"]' in expressions
+    assert '["tenant-operator"]' in expressions
+    variables = {v["name"]: v["expression"] for v in policy["spec"]["variables"]}
+    assert variables["workloadNamespace"] == '"ws-" + variables.slug'
+    assert env(docs)["TENANT_OPERATOR_BAO_OPERATOR_POLICY"] == "tenant-operator"
 
 
 @pytest.mark.parametrize("shards", [0, 65])

@@ -1,11 +1,22 @@
 """Pieces shared by the API models: the base model, names, metadata and conditions."""
 
+import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StringConstraints,
+)
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from tenant_operator.domain import naming
 from tenant_operator.domain.errors import PermanentError
@@ -31,9 +42,79 @@ Subdomain = Annotated[
         max_length=253,
     ),
 ]
-#: Free text shown to people (organisation, owner name, purposes): bounded, single line.
+
+
+@dataclass(frozen=True)
+class Cel:
+    """A CEL validation rule the API server enforces on this value (x-kubernetes-validations)."""
+
+    rule: str
+    message: str
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        rules = schema.setdefault("x-kubernetes-validations", [])
+        rules.append({"rule": self.rule, "message": self.message})
+        return schema
+
+
+#: Unicode categories refused in text: controls (Cc), format characters (Cf: bidi
+#: overrides and isolates, zero-width spaces and joiners, the BOM, soft hyphens), line and
+#: paragraph separators (Zl, Zp), private use (Co) and surrogates (Cs). Unassigned code
+#: points are not refused: what is unassigned depends on each engine's Unicode version.
+REFUSED_CATEGORIES = ("Cc", "Cf", "Zl", "Zp", "Co", "Cs")
+#: The same as an RE2 class (the API server's CEL ``matches`` is RE2).
+_REFUSED_RE2 = "[" + "".join(f"\\p{{{c}}}" for c in REFUSED_CATEGORIES) + "]"
+#: Machine strings (connector config values) may span lines: tab, LF and CR are allowed.
+_MACHINE_REFUSED_RE2 = (
+    "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f"
+    + "".join(f"\\p{{{c}}}" for c in REFUSED_CATEGORIES if c != "Cc")
+    + "]"
+)
+_MACHINE_ALLOWED = frozenset("\t\n\r")
+TEXT_MESSAGE = (
+    "must not contain a format or control character (bidi override or isolate, zero-width "
+    "space or joiner, line or paragraph separator, private-use or control character): "
+    "retype the text without it"
+)
+
+
+def refused_character(value: str, *, allowed: frozenset[str] = frozenset()) -> str | None:
+    """The first character of ``value`` in a refused category, as U+XXXX, or None."""
+    for char in value:
+        if char not in allowed and unicodedata.category(char) in REFUSED_CATEGORIES:
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def _clean_text(value: str) -> str:
+    """``value`` NFC-normalised; ValueError naming the first refused character."""
+    if (found := refused_character(value)) is not None:
+        raise ValueError(f"{TEXT_MESSAGE} (found {found})")
+    return unicodedata.normalize("NFC", value)
+
+
+def _clean_machine_string(value: str) -> str:
+    if (found := refused_character(value, allowed=_MACHINE_ALLOWED)) is not None:
+        raise ValueError(f"{TEXT_MESSAGE} (found {found})")
+    return value
+
+
+#: Free text shown to people (organisation, owner name, purposes): bounded, single line,
+#: no format or control characters, stored NFC-normalised.
 Text = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+    str,
+    StringConstraints(min_length=1, max_length=200),
+    AfterValidator(_clean_text),
+    Cel(f"!self.matches(r'{_REFUSED_RE2}')", TEXT_MESSAGE),
+]
+#: A machine string (connector config value): may span lines, no format characters.
+MachineString = Annotated[
+    str,
+    AfterValidator(_clean_machine_string),
+    Cel(f"!self.matches(r'{_MACHINE_REFUSED_RE2}')", TEXT_MESSAGE),
 ]
 
 

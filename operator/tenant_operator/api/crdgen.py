@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from tenant_operator.api import subprocessor, tenant
 from tenant_operator.api.common import GROUP, VERSION
 from tenant_operator.domain import naming
+from tenant_operator.domain.reserved import NameContext, reserved_slugs
 
 Schema = dict[str, Any]
 
@@ -82,6 +83,28 @@ def _section(model: type[BaseModel], field: str) -> Schema:
     return result
 
 
+def reserved_name_rule(contexts: list[NameContext]) -> Schema:
+    """A CEL rule refusing, at creation only, the slugs the ``contexts`` reserve.
+
+    ``optionalOldSelf``: on an update ``oldSelf`` has a value and the rule holds, so a
+    Tenant admitted before the rule existed can still be updated, finalized and deleted.
+    """
+    reserved: dict[str, str] = {}
+    for ctx in contexts:
+        reserved.update(reserved_slugs(ctx))
+    names = ", ".join(_cel_string(slug) for slug in sorted(reserved))
+    messages = ", ".join(
+        f"{_cel_string(slug)}: {_cel_string(message)}" for slug, message in sorted(reserved.items())
+    )
+    return {
+        "rule": f"oldSelf.hasValue() || !(self.metadata.name in [{names}])",
+        "optionalOldSelf": True,
+        "messageExpression": f"{{{messages}}}[self.metadata.name]",
+        "fieldPath": ".metadata.name",
+        "reason": "FieldValueForbidden",
+    }
+
+
 def build_crd(
     model: type[BaseModel],
     *,
@@ -90,6 +113,7 @@ def build_crd(
     short_names: list[str],
     name_max_length: int,
     printer_columns: list[dict[str, Any]],
+    rules: list[Schema] | None = None,
 ) -> Schema:
     """The CRD of ``model``: cluster-scoped, status subresource, printer columns."""
     name_schema = {"type": "string", "maxLength": name_max_length, "pattern": naming.SLUG_PATTERN}
@@ -105,6 +129,8 @@ def build_crd(
             "status": _section(model, "status"),
         },
     }
+    if rules:
+        openapi["x-kubernetes-validations"] = rules
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -165,6 +191,10 @@ def render_crds() -> dict[str, Schema]:
             *_ready_column(),
             age,
         ],
+        # The static part of the reserved slugs: OpenBao's names and those the default
+        # settings derive (either layout); the chart's ValidatingAdmissionPolicy adds the
+        # ones of an install's values, and the operator refuses any it finds at run time.
+        rules=[reserved_name_rule([NameContext(layout="namespace"), NameContext(layout="mount")])],
     )
     subprocessors = build_crd(
         subprocessor.SubProcessor,

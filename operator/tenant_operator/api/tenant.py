@@ -4,9 +4,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
+import idna
+from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
-    EmailStr,
     Field,
     StringConstraints,
     field_validator,
@@ -14,8 +15,10 @@ from pydantic import (
 
 from tenant_operator.api.common import (
     ApiModel,
+    Cel,
     Condition,
     Label,
+    MachineString,
     ObjectMeta,
     Slug,
     Subdomain,
@@ -56,12 +59,52 @@ class DeletionPolicy(StrEnum):
     DELETE = "Delete"
 
 
+EMAIL_ASCII_MESSAGE = (
+    "must be ASCII: write an internationalised domain in its IDNA A-label form (xn--...), "
+    "e.g. jane@xn--bcher-kva.example for jane@b\u00fccher.example; a non-ASCII local part "
+    "cannot be used"
+)
+
+
+def _owner_email(value: str) -> str:
+    """An ASCII address with valid IDNA A-labels, its domain lower-cased; else ValueError."""
+    local, _, domain = value.rpartition("@")
+    if not value.isascii():
+        hint = ""
+        if local.isascii():
+            try:
+                hint = f" (here: {local}@{idna.encode(domain, uts46=True).decode()})"
+            except idna.IDNAError:
+                hint = ""
+        raise ValueError(f"{EMAIL_ASCII_MESSAGE}{hint}")
+    try:
+        for label in domain.split("."):
+            if label.lower().startswith("xn--"):
+                idna.decode(label)
+        checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise ValueError(f"{value!r} has an invalid IDNA label in its domain: {exc}") from None
+    except EmailNotValidError as exc:
+        raise ValueError(f"{value!r} is not a valid email address: {exc}") from None
+    return str(checked.ascii_email)
+
+
+#: The owner's email: ASCII only (internationalised domains as IDNA A-labels).
+OwnerEmail = Annotated[
+    str,
+    StringConstraints(max_length=254),
+    AfterValidator(_owner_email),
+    Field(json_schema_extra={"format": "email"}),
+    Cel("self.matches('^[!-~]+$')", f"the owner email {EMAIL_ASCII_MESSAGE}"),
+]
+
+
 class Owner(ApiModel):
     """The tenant's owner: the first account, invited by email."""
 
     name: Text
     """Full name of the owner."""
-    email: EmailStr = Field(max_length=254)
+    email: OwnerEmail
     """Work email of the owner; the invite is delivered to it."""
 
 
@@ -77,7 +120,7 @@ class SecretRef(ApiModel):
 ConfigKey = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][-._A-Za-z0-9]*$", max_length=63)
 ]
-ConfigValue = Annotated[str, StringConstraints(max_length=MAX_CONFIG_VALUE)]
+ConfigValue = Annotated[MachineString, StringConstraints(max_length=MAX_CONFIG_VALUE)]
 
 
 class Connector(ApiModel):

@@ -6,7 +6,6 @@ slashes, ``..``, percent-encodings and unicode look-alikes can never get through
 """
 
 import re
-from collections.abc import Iterable
 
 from tenant_operator.domain.errors import PermanentError
 
@@ -82,37 +81,7 @@ def validate_path(value: str, *, what: str = "path") -> str:
     return value
 
 
-#: Names OpenBao refuses as a namespace name (``helper/namespace/namespace.go``,
-#: ``reservedNames``): its own top-level paths and the root namespace's id.
-OPENBAO_RESERVED_NAMESPACE_NAMES = frozenset(
-    {"root", "sys", "audit", "auth", "cubbyhole", "identity"}
-)
-#: Prefix of the per-tenant policy, role and transit-key names (``tenant-<slug>``).
 OPENBAO_TENANT_PREFIX = "tenant-"
-
-
-def reserved_openbao_slugs(
-    layout: str | None = None, *, own_names: Iterable[str] = ("tenant-operator",)
-) -> frozenset[str]:
-    """Slugs OpenBao cannot take for a tenant, for ``layout`` ('namespace', 'mount', None).
-
-    ``namespace``: the names OpenBao reserves for namespaces (a tenant namespace would be
-    refused by OpenBao). ``mount``: the slugs whose derived policy or role name
-    ``tenant-<slug>`` is one of ``own_names`` (the operator's own policy and Kubernetes-auth
-    role, which such a tenant would overwrite). None: both, for callers that do not know
-    the layout (admission, CRD rules). Pure; no settings needed.
-    """
-    by_layout = {
-        "namespace": OPENBAO_RESERVED_NAMESPACE_NAMES,
-        "mount": frozenset(
-            name.removeprefix(OPENBAO_TENANT_PREFIX)
-            for name in own_names
-            if name.startswith(OPENBAO_TENANT_PREFIX) and len(name) > len(OPENBAO_TENANT_PREFIX)
-        ),
-    }
-    if layout is None:
-        return by_layout["namespace"] | by_layout["mount"]
-    return by_layout[layout]
 
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"

@@ -125,6 +125,8 @@ def deployment_env(stack: Stack, docs: list[dict[str, Any]], kubeconfig: Path) -
             env[var["name"]] = base64.b64decode(secret.data[ref["key"]]).decode()
         elif source.get("fieldRef", {}).get("fieldPath") == "metadata.name":
             env[var["name"]] = "tenant-operator-0"
+        elif source.get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
+            env[var["name"]] = RELEASE_NAMESPACE
         else:
             raise AssertionError(f"the test cannot resolve env {var}")
     # Loopback ports of this machine instead of the pod's.

@@ -33,12 +33,12 @@ from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.naming import (
     OPENBAO_TENANT_PREFIX,
     openbao_namespace,
-    reserved_openbao_slugs,
     validate_chain,
     validate_label,
     validate_path,
     validate_slug,
 )
+from tenant_operator.domain.reserved import openbao_untouchable, refusal
 from tenant_operator.settings import Settings
 
 REF_SCHEME = "openbao://"
@@ -167,27 +167,15 @@ def build_tenant_paths(settings: Settings, slug: str) -> TenantPaths:
     )
 
 
-def operator_own_names(settings: Settings) -> tuple[str, ...]:
-    """The operator's own policy and Kubernetes-auth role names, which no tenant may take."""
-    return tuple(n for n in (settings.bao_operator_policy, settings.bao_auth_role) if n)
-
-
 def refuse_reserved(settings: Settings, slug: str) -> None:
-    """PermanentError 'SlugReserved' if OpenBao cannot hold tenant ``slug`` in this layout."""
-    layout = settings.secrets_layout
-    if slug not in reserved_openbao_slugs(layout, own_names=operator_own_names(settings)):
-        return
-    if layout == "namespace":
-        why = "OpenBao reserves it and refuses it as a namespace name"
-    else:
-        why = (
-            f"its policy and role name {TENANT_PREFIX + slug!r} is the operator's own "
-            "(settings bao_operator_policy / bao_auth_role), which the tenant would overwrite"
-        )
-    raise PermanentError(
-        f"tenant slug {slug!r} is reserved: {why}; choose another name for the Tenant",
-        reason="SlugReserved",
-    )
+    """PermanentError 'SlugReserved' if the OpenBao objects of ``slug`` are not the tenant's.
+
+    E.g. ``sys`` (a name OpenBao reserves) in the namespace layout, or in the mount layout a
+    slug whose ``tenant-<slug>`` is the operator's own policy or role. Checked before any
+    OpenBao request; :mod:`tenant_operator.domain.reserved` holds the rules.
+    """
+    if openbao_untouchable(slug, settings.names):
+        raise PermanentError(refusal(slug, settings.names) or slug, reason="SlugReserved")
 
 
 def parse_ref(ref: str) -> tuple[str | None, str, str]:
