@@ -21,11 +21,15 @@ Safe under pooling, it refuses (:class:`TenantSessionError`) to start
 - inside another ``tenant_session`` on the same connection (same reason: the inner tenant's
   context would replace the outer one for the rest of the outer block);
 - on a connection carrying a session-level tenant context (``set_config(..., false)`` by
-  earlier code), which would come back into force after the block, or an open ``WITH HOLD``
-  cursor (rows of an earlier session);
+  earlier code), which would come back into force after the block, an open ``WITH HOLD``
+  cursor (rows of an earlier session) or a ``LISTEN`` (notifications meant for an earlier
+  session);
 
-and it rolls back (and raises) a block that leaves a ``WITH HOLD`` cursor open, which would
-carry the tenant's rows past the transaction to the connection's next user.
+it rolls back (and raises) a block that leaves a ``WITH HOLD`` cursor open, which would
+carry the tenant's rows past the transaction to the connection's next user; and it ends the
+block with ``UNLISTEN *``: a ``LISTEN`` inside the block (PostgreSQL only shows it once
+committed) would keep delivering to the connection's next user. Listen on a dedicated
+connection, outside ``tenant_session``.
 
 It also sets ``search_path`` for the transaction: ``<schema>, pg_catalog, pg_temp`` for the
 ``schema`` tier (pass ``schema=``; the ``shared`` tier may pass the platform schema too) and
@@ -60,8 +64,11 @@ _SET_SEARCH_PATH = sql.SQL("SELECT set_config('search_path', %s, true)")
 #: and whether a WITH HOLD cursor is open on the connection.
 _GET_CONTEXT = sql.SQL(
     "SELECT current_setting('integraci.tenant_id', true),"
-    " EXISTS (SELECT 1 FROM pg_catalog.pg_cursors WHERE is_holdable)"
+    " EXISTS (SELECT 1 FROM pg_catalog.pg_cursors WHERE is_holdable),"
+    " EXISTS (SELECT 1 FROM pg_catalog.pg_listening_channels())"
 )
+#: A LISTEN of the block would outlive it (listening is per connection, from the commit on).
+_UNLISTEN = sql.SQL("UNLISTEN *")
 _HELD_CURSORS = sql.SQL("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_cursors WHERE is_holdable)")
 
 #: Connections currently inside a tenant_session (to name nesting as such).
@@ -157,6 +164,12 @@ def _check_no_session_context(row: tuple[Any, ...] | None) -> None:
             "a WITH HOLD cursor is open on this connection: it holds rows of an earlier "
             "session; CLOSE it (or discard the connection) before tenant_session"
         )
+    if row is not None and row[2]:
+        raise TenantSessionError(
+            "this connection LISTENs (pg_listening_channels()): notifications meant for an "
+            "earlier session would reach this one; UNLISTEN * (or discard the connection) "
+            "before tenant_session, and listen on a dedicated connection"
+        )
 
 
 def _check_no_held_cursor(row: tuple[Any, ...] | None) -> None:
@@ -187,6 +200,7 @@ async def tenant_session(
             await conn.execute(_SET_CONTEXT, [context])
             await conn.execute(_SET_SEARCH_PATH, [search_path])
             yield conn
+            await conn.execute(_UNLISTEN)
             _check_no_held_cursor(await (await conn.execute(_HELD_CURSORS)).fetchone())
     finally:
         _ACTIVE.discard(conn)
@@ -206,6 +220,7 @@ def tenant_session_sync(
             conn.execute(_SET_CONTEXT, [context])
             conn.execute(_SET_SEARCH_PATH, [search_path])
             yield conn
+            conn.execute(_UNLISTEN)
             _check_no_held_cursor(conn.execute(_HELD_CURSORS).fetchone())
     finally:
         _ACTIVE.discard(conn)

@@ -14,6 +14,8 @@ import pytest
 from psycopg import sql
 
 from tenant_operator.adapters.postgres.isolation import verify_isolation
+from tenant_operator.adapters.postgres.statements.template import tenant_check_digest
+from tenant_operator.adapters.postgres.template import TEMPLATE_VERSION
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.adapters.postgres.types import ConnectorRecord, SubProcessorRecord
 from tenant_operator.appkit import hash_password, tenant_session_sync
@@ -330,7 +332,7 @@ def test_upgrade_of_an_existing_schema_tenant_to_v3(pg) -> None:
             )
         old_ids = su.execute("SELECT id FROM t_bnd_old.pipeline_runs").fetchall()
     assert [type(i) for (i,) in old_ids] == [int, int]
-    assert asyncio.run(provision(None)) == 3
+    assert asyncio.run(provision(None)) == TEMPLATE_VERSION
     with pg.superuser() as su:
         rows = su.execute("SELECT id, pipeline FROM t_bnd_old.pipeline_runs").fetchall()
         refs = su.execute("SELECT ref FROM t_bnd_old.connectors").fetchall()
@@ -404,11 +406,14 @@ def test_upgrade_with_rows_of_other_tenants_is_refused_clearly_and_changes_nothi
     assert refused.value.reason == "ForeignRowsInSchema"
     assert "deploy_events" in str(refused.value) and str(t["b"]) not in str(refused.value)
     versions = asyncio.run(upgrade_all())  # the others are upgraded, this one is skipped
-    assert "bnd-planted" not in versions and versions.get("bnd-old", 3) == 3
+    assert (
+        "bnd-planted" not in versions
+        and versions.get("bnd-old", TEMPLATE_VERSION) == TEMPLATE_VERSION
+    )
     assert snapshot(pg, "deploy_events", "t_bnd_planted") == before
     with pg.superuser() as su:
         su.execute("DELETE FROM t_bnd_planted.deploy_events WHERE tenant_id = %s", [t["b"]])
-    assert asyncio.run(ensure(None)) == 3
+    assert asyncio.run(ensure(None)) == TEMPLATE_VERSION
 
 
 def test_verifier_checks_v3_properties_only_from_v3_on(pg, t) -> None:
@@ -440,8 +445,8 @@ def test_verifier_checks_v3_properties_only_from_v3_on(pg, t) -> None:
             su.execute(
                 sql.SQL(
                     "ALTER TABLE t_bnd_a.usage_metrics ADD CONSTRAINT tenant_rows_only"
-                    " CHECK (tenant_id = {}::uuid)"
-                ).format(sql.Literal(str(t["a"])))
+                    " CHECK (sha256(uuid_send(tenant_id)) = {}::bytea)"
+                ).format(sql.Literal("\\x" + tenant_check_digest(t["a"])))
             )
 
 

@@ -43,6 +43,7 @@ from tenant_operator.adapters.postgres.statements.common import (
     TENANT_CHECK_NAME,
 )
 from tenant_operator.adapters.postgres.statements.guard import guard_schema
+from tenant_operator.adapters.postgres.statements.template import tenant_check_definition
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.naming import validate_slug
 from tenant_operator.settings import Settings
@@ -132,13 +133,24 @@ async def _app_storage(conn: Conn, app: str) -> list[str]:
             f"application role {app} can execute {function} (large objects have no RLS):"
             " re-run bootstrap-roles"
         )
+    cur = await conn.execute(storage.APP_LO_WRITERS, [storage.stat_counter_signatures(), app])
+    for (function,) in await cur.fetchall():
+        problems.append(
+            f"application role {app} can execute {function} (it counts every tenant's rows):"
+            " re-run bootstrap-roles"
+        )
     for (schema,) in await (await conn.execute(storage.APP_CREATE_SCHEMAS, [app])).fetchall():
         problems.append(f"application role {app} can create objects in schema {schema}")
     return problems
 
 
 async def _app_writes(
-    conn: Conn, app: str, schema: str, tables: list[str], tenant_id: uuid.UUID | None
+    conn: Conn,
+    app: str,
+    schema: str,
+    tables: list[str],
+    tenant_id: uuid.UUID | None,
+    version: int = 3,
 ) -> list[str]:
     """Writes of operator-managed rows the application role may do; missing tenant CHECKs."""
     problems: list[str] = []
@@ -166,7 +178,7 @@ async def _app_writes(
         if tenant_id is not None and table in TEMPLATE_TABLES:
             cur = await conn.execute(storage.TENANT_CHECK, [qualified, TENANT_CHECK_NAME])
             found = await cur.fetchone()
-            expected = f"CHECK ((tenant_id = '{tenant_id}'::uuid))"
+            expected = tenant_check_definition(tenant_id, version)
             if found is None or found[0] != expected:
                 problems.append(
                     f"{rel}: no valid CHECK {TENANT_CHECK_NAME} binding its rows to the tenant"
@@ -272,7 +284,9 @@ async def verify_isolation(pool: Pool, settings: Settings, slug: str) -> Isolati
                     # template v3 brought the grants and CHECKs (a staged schema may be older)
                     if target == p or (version or 0) >= 3:
                         own = tenant_id if target == schema else None
-                        problems += await _app_writes(conn, settings.app_role, target, tables, own)
+                        problems += await _app_writes(
+                            conn, settings.app_role, target, tables, own, version or 3
+                        )
                     cur = await conn.execute(q.TENANT_VIEWS, [target, settings.app_role])
                     views = [str(row[0]) for row in await cur.fetchall()]
                     relations.append((target, tables, views))

@@ -14,6 +14,9 @@ What a DBA runs in production, once per cluster and database (or calls
     REVOKE TEMPORARY, CREATE ON DATABASE integraci FROM PUBLIC, integraci_app;
     REVOKE EXECUTE ON FUNCTION pg_catalog.lo_from_bytea(oid, bytea), ... FROM PUBLIC;
     REVOKE CREATE ON SCHEMA public FROM PUBLIC, integraci_app;
+    -- no statistics counters (they count every tenant's rows), only for monitoring roles
+    REVOKE EXECUTE ON FUNCTION pg_catalog.pg_stat_get_live_tuples(oid), ... FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_get_live_tuples(oid), ... TO pg_read_all_stats;
     -- the audit guard, in the schema integraci_guard (owned by the DBA, not by the owner):
     -- the statements of statements.guard.install_guard, then
     SELECT integraci_guard.seal(classid, objid) FROM integraci_guard.audit_objects();
@@ -59,6 +62,7 @@ from tenant_operator.adapters.postgres.statements import guard, rls_guard
 from tenant_operator.adapters.postgres.statements import queries as q
 from tenant_operator.adapters.postgres.statements.storage import (
     PUBLIC_SCHEMA_EXISTS,
+    revoke_statistics,
     revoke_storage,
 )
 from tenant_operator.domain.naming import validate_identifier
@@ -114,6 +118,8 @@ async def bootstrap_roles(
             for statement in revoke_storage(
                 conn.info.dbname, settings.app_role, public_schema=public
             ):
+                await conn.execute(statement)
+            for statement in revoke_statistics(settings.app_role):
                 await conn.execute(statement)
             for statement in guard.install_guard(platform):
                 await conn.execute(statement)

@@ -9,6 +9,12 @@ and the database is the DBA's), so the owner role cannot undo it. The isolation 
 reports each of them if it comes back (:data:`APP_STORAGE`, :data:`APP_LO_WRITERS`,
 :data:`APP_CREATE_SCHEMAS`).
 
+Not storage but a side channel: the statistics counters of a table (``pg_stat_user_tables``
+and the ``pg_stat_get_*(oid)`` functions behind it: live, inserted, deleted tuples ...) count
+every tenant's rows, exactly so for a ``schema``-tier tenant's own tables, and PostgreSQL lets
+every role read them. The bootstrap revokes ``EXECUTE`` on them (:data:`STAT_COUNTERS`) from
+``PUBLIC`` and grants it to ``pg_read_all_stats``, so monitoring roles keep them.
+
 Not storage, and left as they are: advisory locks (held, never stored) and LISTEN/NOTIFY
 (transient; payloads vanish once delivered and are never on disk). The application role
 can create no sequence (no CREATE anywhere) and the tenant tables have none from template
@@ -32,6 +38,42 @@ LARGE_OBJECT_WRITERS = (
 )
 
 
+#: Statistics counters of one relation, and of the database (sums over all tenants).
+STAT_COUNTERS = tuple(
+    (f"pg_stat_get_{name}", "oid")
+    for name in (
+        "numscans",
+        "tuples_returned",
+        "tuples_fetched",
+        "tuples_inserted",
+        "tuples_updated",
+        "tuples_deleted",
+        "tuples_hot_updated",
+        "live_tuples",
+        "dead_tuples",
+        "mod_since_analyze",
+        "ins_since_vacuum",
+        "blocks_fetched",
+        "blocks_hit",
+        "last_vacuum_time",
+        "last_autovacuum_time",
+        "last_analyze_time",
+        "last_autoanalyze_time",
+        "vacuum_count",
+        "autovacuum_count",
+        "analyze_count",
+        "autoanalyze_count",
+        "db_tuples_returned",
+        "db_tuples_fetched",
+        "db_tuples_inserted",
+        "db_tuples_updated",
+        "db_tuples_deleted",
+    )
+)
+#: The predefined role that keeps the counters (pg_monitor is a member).
+STATS_READER = "pg_read_all_stats"
+
+
 def _signature(name: str, args: str) -> sql.Composed:
     return sql.SQL("{}({})").format(sql.Identifier("pg_catalog", name), sql.SQL(args))
 
@@ -53,6 +95,20 @@ def revoke_storage(dbname: str, app: str, *, public_schema: bool) -> tuple[sql.C
             sql.SQL("REVOKE CREATE ON SCHEMA public FROM {}").format(grantee)
             for grantee in (sql.SQL("PUBLIC"), role)
         ]
+    return tuple(out)
+
+
+def revoke_statistics(app: str) -> tuple[sql.Composed, ...]:
+    """The counters only for monitoring roles: not for PUBLIC or the app role (idempotent)."""
+    role, reader = sql.Identifier(app), sql.Identifier(STATS_READER)
+    out: list[sql.Composed] = []
+    for function in STAT_COUNTERS:
+        signature = _signature(*function)
+        out += [
+            sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM {}").format(signature, grantee)
+            for grantee in (sql.SQL("PUBLIC"), role)
+        ]
+        out.append(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(signature, reader))
     return tuple(out)
 
 
@@ -87,3 +143,7 @@ TENANT_CHECK = sql.SQL(
 
 def lo_writer_signatures() -> list[str]:
     return [f"pg_catalog.{name}({args})" for name, args in LARGE_OBJECT_WRITERS]
+
+
+def stat_counter_signatures() -> list[str]:
+    return [f"pg_catalog.{name}({args})" for name, args in STAT_COUNTERS]

@@ -4,9 +4,13 @@ Version N is applied on top of N-1; the platform schema (``shared`` tier) and ev
 ``t_<slug>`` schema (``schema`` tier) are built from the same steps. From v3 on, every table
 of a ``t_<slug>`` schema has the CHECK :data:`TENANT_CHECK_NAME` binding ``tenant_id`` to
 that one tenant (a later step adding a table must add it too); the platform schema, shared
-by all ``shared`` tenants, has none.
+by all ``shared`` tenants, has none. From v4 on that CHECK compares a SHA-256 of the id
+(:func:`tenant_check_definition`), so the id, which opens the tenant's context to anyone who
+knows it, is not readable in ``pg_constraint``; and no column but ``tenant_id`` has planner
+statistics (``SET STATISTICS 0``), so ``EXPLAIN`` estimates reveal no other tenant's values.
 """
 
+import hashlib
 import uuid
 
 from psycopg import sql
@@ -103,6 +107,95 @@ def tenant_checks(schema: str, tenant_id: uuid.UUID) -> tuple[sql.Composed, ...]
     )
 
 
+#: The columns of each template table that get no planner statistics (template v4): all but
+#: tenant_id, with their types (``ALTER COLUMN ... TYPE`` to the same type drops the
+#: statistics ANALYZE collected before; the data and defaults are unchanged). None: the type
+#: cannot be re-set (is_owner is in a trigger's WHEN): statistics ANALYZE took before v4 (the
+#: share of owner rows) stay in pg_statistic until a DBA deletes them.
+NO_STATISTICS_COLUMNS: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "accounts": (
+        ("id", "uuid"),
+        ("email", "text"),
+        ("name", "text"),
+        ("is_owner", None),
+        ("password_hash", "text"),
+        ("invite_token_sha256", "bytea"),
+        ("invited_at", "timestamptz"),
+        ("created_at", "timestamptz"),
+        ("updated_at", "timestamptz"),
+        ("last_login_at", "timestamptz"),
+    ),
+    "connectors": (
+        ("name", "text"),
+        ("type", "text"),
+        ("config", "jsonb"),
+        ("ref", "text"),
+        ("version", "integer"),
+        ("updated_at", "timestamptz"),
+    ),
+    "pipeline_runs": (
+        ("id", "uuid"),
+        ("pipeline", "text"),
+        ("status", "text"),
+        ("started_at", "timestamptz"),
+        ("finished_at", "timestamptz"),
+    ),
+    "deploy_events": (
+        ("id", "uuid"),
+        ("environment", "text"),
+        ("version", "text"),
+        ("at", "timestamptz"),
+    ),
+    "usage_metrics": (("metric", "text"), ("period_start", "timestamptz"), ("quantity", "bigint")),
+}
+
+
+def tenant_check_digest(tenant_id: uuid.UUID) -> str:
+    """Hex SHA-256 of the tenant id's 16 bytes (what ``sha256(uuid_send(tenant_id))`` is)."""
+    return hashlib.sha256(tenant_id.bytes).hexdigest()
+
+
+def tenant_check_definition(tenant_id: uuid.UUID, version: int) -> str:
+    """``pg_get_constraintdef`` of :data:`TENANT_CHECK_NAME` at template ``version`` (>= 3)."""
+    if version < 4:
+        return f"CHECK ((tenant_id = '{tenant_id}'::uuid))"
+    return f"CHECK ((sha256(uuid_send(tenant_id)) = '\\x{tenant_check_digest(tenant_id)}'::bytea))"
+
+
+def hashed_tenant_checks(schema: str, tenant_id: uuid.UUID) -> tuple[sql.Composed, ...]:
+    """Replace each table's tenant CHECK by one on the id's digest (template v4)."""
+    return tuple(
+        sql.SQL(
+            "ALTER TABLE {t} DROP CONSTRAINT {c}, ADD CONSTRAINT {c}"
+            " CHECK (sha256(uuid_send(tenant_id)) = {digest}::bytea)"
+        ).format(
+            t=sql.Identifier(schema, table),
+            c=sql.Identifier(TENANT_CHECK_NAME),
+            digest=sql.Literal("\\x" + tenant_check_digest(tenant_id)),
+        )
+        for table in TEMPLATE_TABLES
+    )
+
+
+def no_statistics(schema: str) -> tuple[sql.Composed, ...]:
+    """No planner statistics on the tenants' values (template v4), old ones dropped."""
+    out = []
+    for table in TEMPLATE_TABLES:
+        clauses = [
+            sql.SQL("ALTER COLUMN {c} SET STATISTICS 0").format(c=sql.Identifier(column))
+            if type_ is None
+            else sql.SQL("ALTER COLUMN {c} SET STATISTICS 0, ALTER COLUMN {c} TYPE {t}").format(
+                c=sql.Identifier(column), t=sql.SQL(type_)
+            )
+            for column, type_ in NO_STATISTICS_COLUMNS[table]
+        ]
+        out.append(
+            sql.SQL("ALTER TABLE {} ").format(sql.Identifier(schema, table))
+            + sql.SQL(", ").join(clauses)
+        )
+    return tuple(out)
+
+
 def template_steps(
     names: Names, schema: str, tenant_id: uuid.UUID | None = None
 ) -> tuple[Step, ...]:
@@ -135,6 +228,12 @@ def template_steps(
             + render(_TEMPLATE_V3)
             + tuple(stmt for table in TEMPLATE_TABLES for stmt in app_grants(names, schema, table))
             + (() if tenant_id is None else tenant_checks(schema, tenant_id)),
+        ),
+        Step(
+            4,
+            "tenant ids out of the catalog, no planner statistics on tenant values",
+            no_statistics(schema)
+            + (() if tenant_id is None else hashed_tenant_checks(schema, tenant_id)),
         ),
     )
 
