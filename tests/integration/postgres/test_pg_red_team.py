@@ -8,6 +8,8 @@ failed transaction, LISTEN).
 
 import asyncio
 import re
+import threading
+import time
 import uuid
 
 import psycopg
@@ -226,11 +228,39 @@ def test_verifier_reports_statistics_counters_open_to_the_app_role(pg, t) -> Non
     try:
         assert asyncio.run(problems()) == (
             f"application role {pg.settings.app_role} can execute"
-            " pg_stat_get_live_tuples(oid) (it counts every tenant's rows): re-run bootstrap-roles",
+            " pg_stat_get_live_tuples(oid) (statistics of every tenant's rows or sessions):"
+            " re-run bootstrap-roles",
         )
     finally:
         with pg.superuser() as su:
             su.execute("REVOKE EXECUTE ON FUNCTION pg_stat_get_live_tuples(oid) FROM PUBLIC")
+
+
+def test_other_sessions_query_texts_are_not_readable(pg, t) -> None:
+    """All tenants share the app role, and pg_stat_activity shows a role its own sessions."""
+    secret = "owner-secret@b.test"
+    with psycopg.connect(pg.app_dsn) as b, psycopg.connect(pg.app_dsn) as a:
+
+        def run_b() -> None:
+            with tenant_session_sync(b, t["b"]):
+                b.execute(sql.SQL("SELECT pg_sleep(1.5), {}").format(sql.Literal(secret)))
+
+        worker = threading.Thread(target=run_b)
+        worker.start()
+        time.sleep(0.5)
+        seen: list[object] = []
+        for query in (
+            "SELECT query FROM pg_stat_activity WHERE pid = %s",
+            "SELECT pg_stat_get_backend_activity(s) FROM pg_stat_get_backend_idset() s"
+            " WHERE pg_stat_get_backend_pid(s) = %s",
+        ):
+            try:
+                with tenant_session_sync(a, t["a"], schema="t_rt_a"):
+                    seen += [r[0] for r in a.execute(query, [b.info.backend_pid]).fetchall()]
+            except psycopg.errors.InsufficientPrivilege as exc:
+                assert "permission denied for function pg_stat_get_" in str(exc)
+        worker.join()
+    assert not [q for q in seen if secret in str(q)], f"A's session reads B's query: {seen}"
 
 
 def test_pg_stats_shows_no_tenant_table(pg, t) -> None:

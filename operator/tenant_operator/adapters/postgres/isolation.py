@@ -136,7 +136,7 @@ async def _app_storage(conn: Conn, app: str) -> list[str]:
     cur = await conn.execute(storage.APP_LO_WRITERS, [storage.stat_counter_signatures(), app])
     for (function,) in await cur.fetchall():
         problems.append(
-            f"application role {app} can execute {function} (it counts every tenant's rows):"
+            f"application role {app} can execute {function} (statistics of every tenant's rows or sessions):"
             " re-run bootstrap-roles"
         )
     for (schema,) in await (await conn.execute(storage.APP_CREATE_SCHEMAS, [app])).fetchall():

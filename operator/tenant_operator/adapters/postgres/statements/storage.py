@@ -12,8 +12,10 @@ reports each of them if it comes back (:data:`APP_STORAGE`, :data:`APP_LO_WRITER
 Not storage but a side channel: the statistics counters of a table (``pg_stat_user_tables``
 and the ``pg_stat_get_*(oid)`` functions behind it: live, inserted, deleted tuples ...) count
 every tenant's rows, exactly so for a ``schema``-tier tenant's own tables, and PostgreSQL lets
-every role read them. The bootstrap revokes ``EXECUTE`` on them (:data:`STAT_COUNTERS`) from
-``PUBLIC`` and grants it to ``pg_read_all_stats``, so monitoring roles keep them.
+every role read them; and ``pg_stat_activity`` shows every session of the same role (all
+tenants share the application role) with its query text. The bootstrap revokes ``EXECUTE``
+on them (:data:`STAT_COUNTERS`) from ``PUBLIC`` and grants it to ``pg_read_all_stats``, so
+monitoring roles keep them.
 
 Not storage, and left as they are: advisory locks (held, never stored) and LISTEN/NOTIFY
 (transient; payloads vanish once delivered and are never on disk). The application role
@@ -38,7 +40,8 @@ LARGE_OBJECT_WRITERS = (
 )
 
 
-#: Statistics counters of one relation, and of the database (sums over all tenants).
+#: Statistics counters of one relation and of the database (sums over all tenants), and the
+#: query texts of other sessions.
 STAT_COUNTERS = tuple(
     (f"pg_stat_get_{name}", "oid")
     for name in (
@@ -69,7 +72,7 @@ STAT_COUNTERS = tuple(
         "db_tuples_updated",
         "db_tuples_deleted",
     )
-)
+) + (("pg_stat_get_activity", "integer"), ("pg_stat_get_backend_activity", "integer"))
 #: The predefined role that keeps the counters (pg_monitor is a member).
 STATS_READER = "pg_read_all_stats"
 
