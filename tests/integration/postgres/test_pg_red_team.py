@@ -18,6 +18,7 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from tenant_operator.adapters.postgres.isolation import verify_isolation
+from tenant_operator.adapters.postgres.roles import bootstrap_roles
 from tenant_operator.adapters.postgres.template import TEMPLATE_VERSION
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.appkit import TenantSessionError, tenant_session, tenant_session_sync
@@ -176,7 +177,14 @@ def test_upgrade_to_v4_hides_the_id_and_drops_statistics_of_a_v3_schema(pg, t) -
             " WHERE s.starelid = 't_rt_old.pipeline_runs'::regclass"
         ).fetchall()
     assert len(defs) == 5 and not any(str(old) in str(d) for (d,) in defs)
+    # tenant_id (in the policy) cannot be re-typed: its old statistics wait for the bootstrap
     assert stats == [("tenant_id",)]
+    asyncio.run(bootstrap_roles(pg.superuser_dsn, pg.settings))
+    with pg.superuser() as su:
+        stats = su.execute(
+            "SELECT count(*) FROM pg_statistic WHERE starelid = 't_rt_old.pipeline_runs'::regclass"
+        ).fetchall()
+    assert stats == [(0,)]
     assert snapshot(pg, "t_rt_old", "pipeline_runs") == before
     assert asyncio.run(verify()) == ()
 
@@ -321,6 +329,56 @@ def test_planner_estimates_do_not_reveal_other_tenants_values(pg, t, attacker) -
                 conn.execute(sql.SQL("DELETE FROM {} WHERE pipeline = 'mine'").format(table))
     assert own == []
     assert secret == unknown, f"EXPLAIN estimates {secret} rows for {SECRET!r}, {unknown} else"
+
+
+def test_planner_estimates_do_not_reveal_other_tenants_ids(pg, t) -> None:
+    """Binary search on EXPLAIN estimates of ``tenant_id < X`` recovered D's id exactly.
+
+    uuid_lt is leakproof, so the planner used tenant_id's histogram and MCV list (the ids
+    present in the shared table): the estimate steps at each of them. About 128 EXPLAINs
+    gave D's id, and with it D's context and every row of D. From template v4 tenant_id
+    has no statistics either.
+    """
+    p = sql.Identifier(pg.settings.platform_schema, "pipeline_runs")
+    query = sql.SQL("SELECT * FROM {} WHERE tenant_id < %s").format(p)
+    mine = t["c"].int
+    with psycopg.connect(pg.app_dsn) as conn:
+        with tenant_session_sync(conn, t["c"]):
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (tenant_id, pipeline, status)"
+                    " SELECT %s, 'mine', 'ok' FROM generate_series(1, 200)"
+                ).format(p),
+                [t["c"]],
+            )
+        with pg.superuser() as su:  # stands in for autovacuum's ANALYZE
+            su.execute(sql.SQL("ANALYZE {}").format(p))
+        try:
+            with tenant_session_sync(conn, t["c"]):
+
+                def rows_below(x: int) -> int:
+                    return estimate(conn, query, [uuid.UUID(int=x)])
+
+                # a step above or below the attacker's own id is another tenant's id
+                lo, hi = (mine + 1, 2**128 - 1)
+                if rows_below(lo) == rows_below(hi):
+                    lo, hi = 0, mine
+                found = None
+                if rows_below(lo) != rows_below(hi):
+                    low = rows_below(lo)
+                    while hi - lo > 1:
+                        mid = (lo + hi) // 2
+                        lo, hi = (mid, hi) if rows_below(mid) == low else (lo, mid)
+                    found = uuid.UUID(int=lo)
+            stolen: list[Row] = []
+            if found is not None:
+                with tenant_session_sync(conn, found):
+                    stolen = conn.execute(sql.SQL("SELECT pipeline FROM {}").format(p)).fetchall()
+        finally:
+            with tenant_session_sync(conn, t["c"]):
+                conn.execute(sql.SQL("DELETE FROM {} WHERE pipeline = 'mine'").format(p))
+    assert found not in set(t.values()), f"EXPLAIN estimates gave away tenant id {found}"
+    assert stolen == []
 
 
 # --- keys: no existence oracle across tenants ----------------------------------------------

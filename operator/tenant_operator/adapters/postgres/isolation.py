@@ -136,8 +136,8 @@ async def _app_storage(conn: Conn, app: str) -> list[str]:
     cur = await conn.execute(storage.APP_LO_WRITERS, [storage.stat_counter_signatures(), app])
     for (function,) in await cur.fetchall():
         problems.append(
-            f"application role {app} can execute {function} (statistics of every tenant's rows or sessions):"
-            " re-run bootstrap-roles"
+            f"application role {app} can execute {function} (statistics of every tenant's"
+            " rows or sessions): re-run bootstrap-roles"
         )
     for (schema,) in await (await conn.execute(storage.APP_CREATE_SCHEMAS, [app])).fetchall():
         problems.append(f"application role {app} can create objects in schema {schema}")

@@ -17,6 +17,9 @@ What a DBA runs in production, once per cluster and database (or calls
     -- no statistics counters (they count every tenant's rows), only for monitoring roles
     REVOKE EXECUTE ON FUNCTION pg_catalog.pg_stat_get_live_tuples(oid), ... FROM PUBLIC;
     GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_get_live_tuples(oid), ... TO pg_read_all_stats;
+    -- statistics a template v4 upgrade left (tenant columns have target 0 from v4 on)
+    DELETE FROM pg_statistic s USING pg_attribute a WHERE a.attrelid = s.starelid
+        AND a.attnum = s.staattnum AND a.attstattarget = 0;
     -- the audit guard, in the schema integraci_guard (owned by the DBA, not by the owner):
     -- the statements of statements.guard.install_guard, then
     SELECT integraci_guard.seal(classid, objid) FROM integraci_guard.audit_objects();
@@ -61,6 +64,7 @@ from tenant_operator.adapters.postgres.errors import server_label, translate
 from tenant_operator.adapters.postgres.statements import guard, rls_guard
 from tenant_operator.adapters.postgres.statements import queries as q
 from tenant_operator.adapters.postgres.statements.storage import (
+    DROP_STALE_STATISTICS,
     PUBLIC_SCHEMA_EXISTS,
     revoke_statistics,
     revoke_storage,
@@ -121,6 +125,7 @@ async def bootstrap_roles(
                 await conn.execute(statement)
             for statement in revoke_statistics(settings.app_role):
                 await conn.execute(statement)
+            await conn.execute(DROP_STALE_STATISTICS)
             for statement in guard.install_guard(platform):
                 await conn.execute(statement)
             await conn.execute(guard.seal_existing(platform))

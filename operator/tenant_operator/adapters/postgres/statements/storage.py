@@ -42,7 +42,7 @@ LARGE_OBJECT_WRITERS = (
 
 #: Statistics counters of one relation and of the database (sums over all tenants), and the
 #: query texts of other sessions.
-STAT_COUNTERS = tuple(
+_COUNTERS = tuple(
     (f"pg_stat_get_{name}", "oid")
     for name in (
         "numscans",
@@ -72,7 +72,12 @@ STAT_COUNTERS = tuple(
         "db_tuples_updated",
         "db_tuples_deleted",
     )
-) + (("pg_stat_get_activity", "integer"), ("pg_stat_get_backend_activity", "integer"))
+)
+STAT_COUNTERS = (
+    *_COUNTERS,
+    ("pg_stat_get_activity", "integer"),
+    ("pg_stat_get_backend_activity", "integer"),
+)
 #: The predefined role that keeps the counters (pg_monitor is a member).
 STATS_READER = "pg_read_all_stats"
 
@@ -114,6 +119,15 @@ def revoke_statistics(app: str) -> tuple[sql.Composed, ...]:
         out.append(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(signature, reader))
     return tuple(out)
 
+
+#: Statistics of columns whose statistics target is 0 (every tenant table column from template
+#: v4): collected before the target was set, ANALYZE never replaces them, and only a
+#: superuser can delete them. Under RLS the planner still uses them with leakproof operators,
+#: so EXPLAIN estimates of ``tenant_id < X`` would give other tenants' ids away.
+DROP_STALE_STATISTICS = sql.SQL(
+    "DELETE FROM pg_catalog.pg_statistic s USING pg_catalog.pg_attribute a"
+    " WHERE a.attrelid = s.starelid AND a.attnum = s.staattnum AND a.attstattarget = 0"
+)
 
 PUBLIC_SCHEMA_EXISTS = sql.SQL("SELECT 1 FROM pg_namespace WHERE nspname = 'public'")
 

@@ -6,8 +6,9 @@ of a ``t_<slug>`` schema has the CHECK :data:`TENANT_CHECK_NAME` binding ``tenan
 that one tenant (a later step adding a table must add it too); the platform schema, shared
 by all ``shared`` tenants, has none. From v4 on that CHECK compares a SHA-256 of the id
 (:func:`tenant_check_definition`), so the id, which opens the tenant's context to anyone who
-knows it, is not readable in ``pg_constraint``; and no column but ``tenant_id`` has planner
-statistics (``SET STATISTICS 0``), so ``EXPLAIN`` estimates reveal no other tenant's values.
+knows it, is not readable in ``pg_constraint``; and no column has planner statistics (``SET
+STATISTICS 0``), so ``EXPLAIN`` estimates reveal no other tenant's values or ids (leakproof
+operators such as ``texteq`` and ``uuid_lt`` let the planner use statistics under RLS).
 """
 
 import hashlib
@@ -107,13 +108,14 @@ def tenant_checks(schema: str, tenant_id: uuid.UUID) -> tuple[sql.Composed, ...]
     )
 
 
-#: The columns of each template table that get no planner statistics (template v4): all but
-#: tenant_id, with their types (``ALTER COLUMN ... TYPE`` to the same type drops the
-#: statistics ANALYZE collected before; the data and defaults are unchanged). None: the type
-#: cannot be re-set (is_owner is in a trigger's WHEN): statistics ANALYZE took before v4 (the
-#: share of owner rows) stay in pg_statistic until a DBA deletes them.
+#: The columns of each template table, which get no planner statistics (template v4), with
+#: their types: ``ALTER COLUMN ... TYPE`` to the same type drops the statistics ANALYZE took
+#: before (the data and defaults are unchanged). None: the type cannot be re-set (tenant_id
+#: is in the policy, is_owner in a trigger's WHEN); their old statistics stay in pg_statistic
+#: until the bootstrap, re-run as a superuser, deletes them (``DROP_STALE_STATISTICS``).
 NO_STATISTICS_COLUMNS: dict[str, tuple[tuple[str, str | None], ...]] = {
     "accounts": (
+        ("tenant_id", None),
         ("id", "uuid"),
         ("email", "text"),
         ("name", "text"),
@@ -126,6 +128,7 @@ NO_STATISTICS_COLUMNS: dict[str, tuple[tuple[str, str | None], ...]] = {
         ("last_login_at", "timestamptz"),
     ),
     "connectors": (
+        ("tenant_id", None),
         ("name", "text"),
         ("type", "text"),
         ("config", "jsonb"),
@@ -134,6 +137,7 @@ NO_STATISTICS_COLUMNS: dict[str, tuple[tuple[str, str | None], ...]] = {
         ("updated_at", "timestamptz"),
     ),
     "pipeline_runs": (
+        ("tenant_id", None),
         ("id", "uuid"),
         ("pipeline", "text"),
         ("status", "text"),
@@ -141,12 +145,18 @@ NO_STATISTICS_COLUMNS: dict[str, tuple[tuple[str, str | None], ...]] = {
         ("finished_at", "timestamptz"),
     ),
     "deploy_events": (
+        ("tenant_id", None),
         ("id", "uuid"),
         ("environment", "text"),
         ("version", "text"),
         ("at", "timestamptz"),
     ),
-    "usage_metrics": (("metric", "text"), ("period_start", "timestamptz"), ("quantity", "bigint")),
+    "usage_metrics": (
+        ("tenant_id", None),
+        ("metric", "text"),
+        ("period_start", "timestamptz"),
+        ("quantity", "bigint"),
+    ),
 }
 
 
