@@ -26,7 +26,8 @@ Safe under pooling, it refuses (:class:`TenantSessionError`) to start
   session);
 
 it rolls back (and raises) a block that leaves a ``WITH HOLD`` cursor open, which would
-carry the tenant's rows past the transaction to the connection's next user; and it ends the
+carry the tenant's rows past the transaction to the connection's next user, or that changed
+the tenant context (a session-level one would stay on the connection); and it ends the
 block with ``UNLISTEN *``: a ``LISTEN`` inside the block (PostgreSQL only shows it once
 committed) would keep delivering to the connection's next user. Listen on a dedicated
 connection, outside ``tenant_session``.
@@ -69,7 +70,11 @@ _GET_CONTEXT = sql.SQL(
 )
 #: A LISTEN of the block would outlive it (listening is per connection, from the commit on).
 _UNLISTEN = sql.SQL("UNLISTEN *")
-_HELD_CURSORS = sql.SQL("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_cursors WHERE is_holdable)")
+#: At the end of the block: a WITH HOLD cursor open, and the tenant context now.
+_HELD_CURSORS = sql.SQL(
+    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_cursors WHERE is_holdable),"
+    " current_setting('integraci.tenant_id', true)"
+)
 
 #: Connections currently inside a tenant_session (to name nesting as such).
 _ACTIVE: weakref.WeakSet[object] = weakref.WeakSet()
@@ -172,7 +177,14 @@ def _check_no_session_context(row: tuple[Any, ...] | None) -> None:
         )
 
 
-def _check_no_held_cursor(row: tuple[Any, ...] | None) -> None:
+def _check_block_end(row: tuple[Any, ...] | None, context: str) -> None:
+    if row is not None and row[1] != context:
+        raise TenantSessionError(
+            "the block changed the tenant context (set_config or SET integraci.tenant_id): "
+            "its rows could belong to another tenant, and a session-level context would stay "
+            "on the connection; the transaction was rolled back; open a new tenant_session "
+            "for the other tenant instead"
+        )
     if row is not None and row[0]:
         raise TenantSessionError(
             "the block left a WITH HOLD cursor open: it would carry this tenant's rows past "
@@ -201,7 +213,7 @@ async def tenant_session(
             await conn.execute(_SET_SEARCH_PATH, [search_path])
             yield conn
             await conn.execute(_UNLISTEN)
-            _check_no_held_cursor(await (await conn.execute(_HELD_CURSORS)).fetchone())
+            _check_block_end(await (await conn.execute(_HELD_CURSORS)).fetchone(), context)
     finally:
         _ACTIVE.discard(conn)
 
@@ -221,6 +233,6 @@ def tenant_session_sync(
             conn.execute(_SET_SEARCH_PATH, [search_path])
             yield conn
             conn.execute(_UNLISTEN)
-            _check_no_held_cursor(conn.execute(_HELD_CURSORS).fetchone())
+            _check_block_end(conn.execute(_HELD_CURSORS).fetchone(), context)
     finally:
         _ACTIVE.discard(conn)

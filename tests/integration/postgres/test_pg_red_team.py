@@ -548,3 +548,40 @@ def test_a_listen_cannot_carry_notifications_to_the_next_session(pg, t) -> None:
         conn.execute("UNLISTEN *")
         with tenant_session_sync(conn, t["a"]):
             assert context(conn) == str(t["a"])
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT set_config('integraci.tenant_id', %s, false)",
+        "SELECT set_config('integraci.tenant_id', %s, true)",
+    ],
+)
+def test_a_block_that_changes_the_context_is_rolled_back(pg, t, statement) -> None:
+    """A session-level context set inside A's block stayed on the connection after it.
+
+    Code on that pooled connection outside tenant_session (an ORM query, a health check)
+    then ran as B; a block switching to B at transaction level wrote B's rows under A's name.
+    """
+    p = sql.Identifier(pg.settings.platform_schema, "pipeline_runs")
+    before = snapshot(pg, pg.settings.platform_schema, "pipeline_runs")
+    with psycopg.connect(pg.app_dsn) as conn:
+        raised: Exception | None = None
+        try:
+            with tenant_session_sync(conn, t["c"]):
+                conn.execute(statement, [str(t["d"])])
+                conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {} (tenant_id, pipeline, status) VALUES (%s, 'planted', 'x')"
+                    ).format(p),
+                    [t["d"]],
+                )
+        except TenantSessionError as exc:
+            raised = exc
+        leaked = context(conn)
+        seen = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(p)).fetchone()
+        conn.rollback()
+    assert leaked in (None, ""), f"the connection kept tenant d's context: {leaked}"
+    assert seen == (0,)
+    assert snapshot(pg, pg.settings.platform_schema, "pipeline_runs") == before
+    assert isinstance(raised, TenantSessionError) and "changed the tenant context" in str(raised)
