@@ -585,3 +585,47 @@ def test_a_block_that_changes_the_context_is_rolled_back(pg, t, statement) -> No
     assert seen == (0,)
     assert snapshot(pg, pg.settings.platform_schema, "pipeline_runs") == before
     assert isinstance(raised, TenantSessionError) and "changed the tenant context" in str(raised)
+
+
+def test_copy_shows_only_own_rows_and_cannot_write(pg, t) -> None:
+    p = sql.Identifier(pg.settings.platform_schema, "pipeline_runs")
+    before = snapshot(pg, pg.settings.platform_schema, "pipeline_runs")
+    with psycopg.connect(pg.app_dsn) as conn:
+        with (
+            tenant_session_sync(conn, t["c"]),
+            conn.cursor().copy(sql.SQL("COPY {} (tenant_id) TO STDOUT").format(p)) as out,
+        ):
+            tenants = {bytes(row).strip() for row in out}
+        with (
+            pytest.raises(psycopg.errors.FeatureNotSupported, match="row-level security"),
+            tenant_session_sync(conn, t["c"]),
+            conn.cursor().copy(
+                sql.SQL("COPY {} (tenant_id, pipeline, status) FROM STDIN").format(p)
+            ) as copy,
+        ):
+            copy.write_row([t["d"], "copied", "x"])
+    assert tenants <= {str(t["c"]).encode()}
+    assert snapshot(pg, pg.settings.platform_schema, "pipeline_runs") == before
+
+
+def test_known_limits_what_the_app_role_still_sees(pg, t) -> None:
+    """Documented in SECURITY.md: coarse sizes, schema-tier slugs, global NOTIFY channels.
+
+    None of these gives a row, a value or an id of another tenant; each shows the current
+    behaviour so that a change (for better or worse) is noticed.
+    """
+    p = f"{pg.settings.platform_schema}.pipeline_runs"
+    with psycopg.connect(pg.app_dsn) as conn, tenant_session_sync(conn, t["c"]):
+        # the shared tables' approximate size (all tenants together), from pg_class
+        reltuples, size = conn.execute(
+            "SELECT reltuples, pg_relation_size(oid) FROM pg_class WHERE oid = %s::regclass",
+            [p],
+        ).fetchone() or (None, None)
+        # the slugs of the schema-tier tenants, from their schema names
+        schemas = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 't\\_rt\\_%%' ORDER BY 1"
+        ).fetchall()
+        # NOTIFY has no privilege: any session may send on any channel
+        conn.execute("NOTIFY tenant_d_events, 'from c'")
+    assert reltuples is not None and float(str(reltuples)) >= 200 and int(str(size)) > 0
+    assert ("t_rt_a",) in schemas and ("t_rt_b",) in schemas
