@@ -222,8 +222,8 @@ def test_one_shard_renders_the_unsharded_deployment() -> None:
 
 def test_the_secret_owner_policy_covers_exactly_the_allowed_secret_namespaces() -> None:
     docs = documents({"tenants.allowedSecretNamespaces": ["conn-a", "conn-b"]})
-    policy = only(docs, "ValidatingAdmissionPolicy")
-    binding = only(docs, "ValidatingAdmissionPolicyBinding")
+    (policy,) = find(docs, "ValidatingAdmissionPolicy", "tenant-operator-secret-owner")
+    (binding,) = find(docs, "ValidatingAdmissionPolicyBinding", "tenant-operator-secret-owner")
     assert policy["metadata"]["name"] == "tenant-operator-secret-owner"
     assert binding["spec"] == {
         "policyName": "tenant-operator-secret-owner",
@@ -248,3 +248,15 @@ def test_the_secret_owner_policy_covers_exactly_the_allowed_secret_namespaces() 
 def test_shards_out_of_range_fail_the_render(shards: int) -> None:
     with pytest.raises(ChartError, match="shards must be between 1 and 64"):
         documents({"shards": shards})
+
+
+def test_the_bookkeeping_policy_exempts_only_the_operator_and_the_trusted_groups() -> None:
+    docs = documents({"bookkeeping.trustedGroups": ["sre"]}, namespace="ops")
+    (policy,) = find(docs, "ValidatingAdmissionPolicy", "tenant-operator-bookkeeping")
+    (binding,) = find(docs, "ValidatingAdmissionPolicyBinding", "tenant-operator-bookkeeping")
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    (rule,) = policy["spec"]["matchConstraints"]["resourceRules"]
+    assert (rule["resources"], rule["operations"]) == (["tenants"], ["CREATE", "UPDATE"])
+    (condition,) = policy["spec"]["matchConditions"]
+    assert '"system:serviceaccount:ops:tenant-operator"' in condition["expression"]
+    assert '["sre"]' in condition["expression"]
