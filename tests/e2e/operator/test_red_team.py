@@ -25,6 +25,7 @@ AUTHORS = "red-team-tenant-authors"
 FINALIZER = "integraci.io/tenant-operator"
 ERASURE_PROGRESS = "kopf.integraci.io/tenant-erasure"
 PREVENT = "integraci.io/prevent-deletion"
+ADOPT = "integraci.io/adopt"
 
 
 def as_author(kube: KubeApi, *args: str, stdin: str = "") -> str:
@@ -35,12 +36,12 @@ def as_author(kube: KubeApi, *args: str, stdin: str = "") -> str:
 
 @pytest.fixture
 def authors(kube_api: KubeApi) -> Iterator[None]:
-    """RBAC for Tenant authors, and the chart's admission policies on Tenants."""
+    """RBAC for Tenant authors, and the chart's admission policies on Tenants (defaults)."""
     policies = [
         d
         for d in documents({})
         if d["kind"].startswith("ValidatingAdmissionPolicy")
-        and d["metadata"]["name"].endswith("-bookkeeping")
+        and d["metadata"]["name"].endswith(("-bookkeeping", "-adoption"))
     ]
     rbac = [
         {
@@ -181,3 +182,39 @@ def test_a_tenant_author_cannot_make_a_deletion_skip_erasure(
     assert slug not in bao_namespaces(stack)
     assert stack.sql("SELECT 1 FROM integraci.tenants WHERE slug = %s", [slug]) == []
     assert audit_actions(stack, slug)[-1] == "tenant.erased"
+
+
+def test_a_tenant_author_cannot_adopt_another_customers_retained_tenant(
+    stack: Stack, kube_api: KubeApi, authors: None
+) -> None:
+    """The chart's default: the retained tenant's id is shown to whoever creates a Tenant
+    under its slug, so adopting it must take more than RBAC on Tenants."""
+    slug = unique("rt-adopt")
+    stack.apply_tenant(slug, deletionPolicy="Retain")
+    first_uid = stack.wait_ready(slug)["metadata"]["uid"]
+    ((tenant_id,),) = stack.sql("SELECT id FROM integraci.tenants WHERE slug = %s", [slug])
+    stack.delete_tenant(slug)
+    stack.wait_gone(slug)
+
+    assert as_author(kube_api, "create", "-f", "-", stdin=tenant_manifest(slug)) == ""
+
+    def refused() -> dict[str, Any] | None:
+        ready = stack.condition(slug, "Ready")
+        return ready if ready and ready["reason"] == "RetainedTenantExists" else None
+
+    shown = stack.wait("the retained slug refused", refused)
+    assert str(tenant_id) in shown["message"]  # what the author learns, and would adopt with
+    patch = json.dumps({"metadata": {"annotations": {ADOPT: str(tenant_id)}}})
+    refusal = as_author(kube_api, "patch", "tenant", slug, "--type=merge", "-p", patch)
+    assert "integraci.io/adopt" in refusal, f"a Tenant author adopted {slug}: {refusal!r}"
+    assert ADOPT not in (stack.tenant(slug)["metadata"].get("annotations") or {})
+    row = stack.sql(
+        "SELECT k8s_uid::text, retained_at IS NOT NULL FROM integraci.tenants WHERE id = %s",
+        [tenant_id],
+    )
+    assert row == [(first_uid, True)]
+    assert as_author(kube_api, "delete", "tenant", slug) == ""
+    stack.wait_gone(slug)
+    assert stack.sql("SELECT k8s_uid::text FROM integraci.tenants WHERE id = %s", [tenant_id]) == [
+        (first_uid,)
+    ]
