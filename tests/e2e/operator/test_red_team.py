@@ -16,7 +16,7 @@ import pytest
 
 from tenant_operator.devenv.kube import KubeApi
 from tests.e2e.chart import documents
-from tests.e2e.operator.conftest import GROUP, VERSION, Stack, unique
+from tests.e2e.operator.conftest import GROUP, VERSION, Stack, metrics, unique
 from tests.e2e.operator.test_deletion import audit_actions, bao_namespaces
 
 pytestmark = pytest.mark.e2e
@@ -218,3 +218,37 @@ def test_a_tenant_author_cannot_adopt_another_customers_retained_tenant(
     assert stack.sql("SELECT k8s_uid::text FROM integraci.tenants WHERE id = %s", [tenant_id]) == [
         (first_uid,)
     ]
+
+
+def test_the_operator_log_and_metrics_carry_no_tenant_data(
+    stack: Stack, kube_api: KubeApi, authors: None
+) -> None:
+    """Who reads the operator's log (at its default level) or scrapes its metrics learns
+    no owner's name or email, organisation, connector configuration or secret value."""
+    slug = unique("rt-leak")
+    value = f"{slug}-connector-s3cr3t"
+    stack.put_secret(f"{slug}-gh", {"token": value}, owner=slug)
+    body = json.loads(tenant_manifest(slug))
+    body["spec"]["organisation"] = f"Leaky Org {slug}"
+    body["spec"]["owner"] = {"name": f"Pat {slug}", "email": f"pat.{slug}@leaky.example"}
+    body["spec"]["connectors"] = [
+        {
+            "name": "github",
+            "type": "github",
+            "config": {"org": f"org-{slug}-private"},
+            "secretRef": {"namespace": "tenant-secrets", "name": f"{slug}-gh"},
+        }
+    ]
+    assert as_author(kube_api, "create", "-f", "-", stdin=json.dumps(body)) == ""
+    stack.wait_ready(slug)
+    log = stack.operator.log()
+    assert slug in log  # the log does name tenants (by slug)
+    for private in (
+        value,
+        f"Leaky Org {slug}",
+        f"Pat {slug}",
+        f"pat.{slug}@leaky.example",
+        f"org-{slug}-private",
+    ):
+        assert private not in log, private
+    assert slug not in metrics(stack)
