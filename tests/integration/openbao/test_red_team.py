@@ -5,7 +5,10 @@ no default policy). Every request below must be refused by OpenBao itself, and n
 platform or the other tenant holds may change.
 """
 
+import http.client
+import json
 from collections.abc import Callable
+from urllib.parse import urlparse
 
 import hvac
 import pytest
@@ -135,3 +138,59 @@ def test_a_tenant_token_is_refused_everywhere_outside_its_own_mount(
     assert sorted(root_ops.sys.list_mounted_secrets_engines()["data"]) == mounts_before
     # The token still has only the tenant policy (no child or widened token was made).
     assert a.auth.token.lookup_self()["data"]["policies"] == [own_state.policy]
+
+
+def test_path_tricks_do_not_take_a_tenant_token_past_its_policy(
+    openbao_server: OpenBaoServer, tenants: OpenBaoTenants, bao_secrets: set[str]
+) -> None:
+    """``..``, ``.``, ``//``, encoded separators and case: the owner's invite stays out of
+    reach and the read-only connector keeps its value. OpenBao answers each with a
+    redirect to the clean path (then refused), 400 or 403, never with the value."""
+    slug = "rt-paths"
+    a = tenant_token(openbao_server, tenants, slug)
+    state = run(tenants.ensure_tenant(slug))
+    bao_secrets.update({a.token, "rt-invite-s3cr3t", "rt-gh-s3cr3t"})
+    run(tenants.store_invite(slug, "rt-invite-s3cr3t"))
+    run(tenants.route_connector(slug, "github", {"token": "rt-gh-s3cr3t"}))
+    m = state.mount
+    reads = [
+        f"{m}/data/x/../invites/owner",
+        f"{m}/data/x/%2e%2e/invites/owner",
+        f"{m}/data//invites/owner",
+        f"{m}/data/./invites/owner",
+        f"{m}/data/invites%2fowner",
+        f"{m}/data/invites/%6fwner",
+    ]
+    writes = [
+        f"{m}/data/x/../connectors/github",
+        f"{m}/data//connectors/github",
+        f"{m}/data/connectors//github",
+        f"{m}/data/connectors/./github",
+        f"{m}/data/connectors%2fgithub",
+    ]
+    url = urlparse(openbao_server.addr)
+    headers = {"X-Vault-Token": a.token}
+    if state.namespace:
+        headers["X-Vault-Namespace"] = state.namespace
+    answers = []
+    for method, path in [("GET", p) for p in reads] + [("POST", p) for p in writes]:
+        conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port)
+        body = json.dumps({"data": {"token": "stolen"}}) if method == "POST" else None
+        conn.request(method, f"/v1/{path}", body=body, headers=headers)
+        answer = conn.getresponse()
+        text = answer.read().decode(errors="replace")
+        conn.close()
+        if answer.status == 307:  # to the clean path: asked again there, as a client would
+            target = answer.getheader("Location") or ""
+            conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port)
+            conn.request(method, target, body=body, headers=headers)
+            answer = conn.getresponse()
+            text = answer.read().decode(errors="replace")
+            conn.close()
+        answers.append((method, path, answer.status))
+        assert "rt-invite-s3cr3t" not in text
+    assert [a for a in answers if a[2] not in (400, 403, 404)] == []
+    root = root_in(openbao_server, state.namespace)
+    value = root.adapter.get(f"/v1/{m}/data/connectors/github")["data"]["data"]
+    assert value == {"token": "rt-gh-s3cr3t"}
+    assert root.adapter.get(f"/v1/{m}/metadata/connectors/github")["data"]["current_version"] == 1
