@@ -264,3 +264,15 @@ def test_the_reserved_slugs_policy_holds_the_releases_names() -> None:
 def test_shards_out_of_range_fail_the_render(shards: int) -> None:
     with pytest.raises(ChartError, match="shards must be between 1 and 64"):
         documents({"shards": shards})
+
+
+def test_the_bookkeeping_policy_exempts_only_the_operator_and_the_trusted_groups() -> None:
+    docs = documents({"bookkeeping.trustedGroups": ["sre"]}, namespace="ops")
+    (policy,) = find(docs, "ValidatingAdmissionPolicy", "tenant-operator-bookkeeping")
+    (binding,) = find(docs, "ValidatingAdmissionPolicyBinding", "tenant-operator-bookkeeping")
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    (rule,) = policy["spec"]["matchConstraints"]["resourceRules"]
+    assert (rule["resources"], rule["operations"]) == (["tenants"], ["CREATE", "UPDATE"])
+    (condition,) = policy["spec"]["matchConditions"]
+    assert '"system:serviceaccount:ops:tenant-operator"' in condition["expression"]
+    assert '["sre"]' in condition["expression"]

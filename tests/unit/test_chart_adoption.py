@@ -1,4 +1,4 @@
-"""The chart's adoption policy: rendered only when adoption.allowedGroups names groups."""
+"""The chart's adoption policy: rendered unless adoption.allowedGroups is empty."""
 
 from typing import Any
 
@@ -15,8 +15,14 @@ def adoption(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def test_no_adoption_policy_by_default() -> None:
-    assert adoption(documents()) == []
+def test_by_default_only_cluster_admins_may_adopt() -> None:
+    policy = only(adoption(documents()), "ValidatingAdmissionPolicy")
+    allowed = {v["name"]: v["expression"] for v in policy["spec"]["variables"]}["allowed"]
+    assert allowed == '["system:masters"]'
+
+
+def test_no_adoption_policy_when_no_groups_are_named() -> None:
+    assert adoption(documents({"adoption": {"allowedGroups": []}})) == []
 
 
 def test_allowed_groups_render_the_policy_and_its_binding() -> None:

@@ -7,7 +7,10 @@ from tests.e2e.operator.conftest import Stack, unique
 
 
 def bao_namespaces(stack: Stack) -> set[str]:
-    answer = stack.bao_root("tenants").adapter.list("/v1/sys/namespaces")
+    try:
+        answer = stack.bao_root("tenants").adapter.list("/v1/sys/namespaces")
+    except hvac.exceptions.InvalidPath:  # none left
+        return set()
     return {k.rstrip("/") for k in (answer or {}).get("data", {}).get("keys", [])}
 
 
