@@ -195,3 +195,11 @@ def drop_transit_key(client: hvac.Client, mount: str, name: str) -> bool:
         client.adapter.post(f"/v1/{mount}/keys/{name}/config", json={"deletion_allowed": True})
     client.adapter.delete(f"/v1/{mount}/keys/{name}")
     return True
+
+
+def drop_kv_key(client: hvac.Client, mount: str, key: str) -> bool:
+    """Delete every version and the metadata of a KV v2 ``key``; False if it did not exist."""
+    if read(client, f"{mount}/metadata/{key}") is None:
+        return False
+    client.adapter.delete(f"/v1/{mount}/metadata/{key}")
+    return True

@@ -11,7 +11,7 @@ from functools import partial
 
 from pydantic import SecretStr
 
-from tenant_operator.adapters.openbao import provision, routing
+from tenant_operator.adapters.openbao import audit_mirror, provision, routing
 from tenant_operator.adapters.openbao.client import BaoClients, ClientFactory
 from tenant_operator.adapters.openbao.kubeauth import KubeAuth
 from tenant_operator.adapters.openbao.paths import (
@@ -170,41 +170,47 @@ class OpenBaoTenants:
         if not self._platform_ready:
             await self.ensure_platform()
         await asyncio.to_thread(
-            routing.mirror_audit_head, self.clients, self.platform, slug, seq, head
+            audit_mirror.mirror_audit_head, self.clients, self.platform, slug, seq, head
         )
 
     async def read_audit_head(self, slug: str | None) -> tuple[int, str] | None:
-        return await asyncio.to_thread(routing.read_audit_head, self.clients, self.platform, slug)
+        return await asyncio.to_thread(
+            audit_mirror.read_audit_head, self.clients, self.platform, slug
+        )
 
     async def close_audit_head(self, chain: str) -> None:
         """Mark the tenant chain's mirrored head as its last: it never moves again."""
-        await asyncio.to_thread(routing.close_audit_head, self.clients, self.platform, chain)
+        await asyncio.to_thread(audit_mirror.close_audit_head, self.clients, self.platform, chain)
 
     async def audit_head_closed(self, chain: str | None) -> bool:
         """Whether the chain's mirrored head is marked as its last (erasure closed it)."""
         found = await asyncio.to_thread(
-            routing.read_audit_mirror, self.clients, self.platform, chain
+            audit_mirror.read_audit_mirror, self.clients, self.platform, chain
         )
         return found is not None and found[2]
 
     async def mirrored_chains(self) -> list[str | None]:
         """The chains whose heads are mirrored (None: the platform chain)."""
-        return await asyncio.to_thread(routing.mirrored_chains, self.clients, self.platform)
+        return await asyncio.to_thread(audit_mirror.mirrored_chains, self.clients, self.platform)
 
     async def audit_key(self, chain: str | None) -> bytes:
         """The chain's digest key (created if missing); it never leaves the operator."""
         if not self._platform_ready:
             await self.ensure_platform()
-        key = await asyncio.to_thread(routing.audit_digest_key, self.clients, self.platform, chain)
+        key = await asyncio.to_thread(
+            audit_mirror.audit_digest_key, self.clients, self.platform, chain
+        )
         assert key is not None  # created when missing
         return key
 
     async def read_audit_key(self, chain: str | None) -> bytes | None:
         """The chain's digest key, if it has one (verification never creates one)."""
         return await asyncio.to_thread(
-            partial(routing.audit_digest_key, create=False), self.clients, self.platform, chain
+            partial(audit_mirror.audit_digest_key, create=False), self.clients, self.platform, chain
         )
 
     async def forget_audit_key(self, chain: str | None) -> None:
         """Destroy the chain's digest key (erasure)."""
-        await asyncio.to_thread(routing.forget_audit_digest_key, self.clients, self.platform, chain)
+        await asyncio.to_thread(
+            audit_mirror.forget_audit_digest_key, self.clients, self.platform, chain
+        )
