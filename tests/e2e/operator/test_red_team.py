@@ -9,6 +9,8 @@ claiming the slug). The API server must refuse each write, and the erasure still
 """
 
 import json
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -74,9 +76,34 @@ def authors(kube_api: KubeApi) -> Iterator[None]:
     done = kube_api.kubectl("apply", "--server-side", "-f", "-", stdin=manifest)
     assert done.returncode == 0, done.stderr
     try:
+        wait_enforced(kube_api)
         yield
     finally:
         kube_api.kubectl("delete", "--ignore-not-found", "-f", "-", stdin=manifest)
+
+
+def wait_enforced(kube: KubeApi, timeout: float = 60.0) -> None:
+    """Wait until the API server enforces both policies (they take a moment after creation).
+
+    On a timeout it goes on: the test's own assertions then say what the API server answered.
+    """
+    probes = {}
+    for name, value, says in (
+        (ERASURE_PROGRESS, "{}", "kopf.integraci.io/ annotations"),
+        (ADOPT, str(uuid.uuid4()), ADOPT),
+    ):
+        probe = json.loads(tenant_manifest("rt-probe"))
+        probe["metadata"]["annotations"] = {name: value}
+        probes[says] = json.dumps(probe)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        refused = [
+            what in as_author(kube, "create", "--dry-run=server", "-f", "-", stdin=probe)
+            for what, probe in probes.items()
+        ]
+        if all(refused):
+            return
+        time.sleep(0.5)
 
 
 def tenant_manifest(slug: str, **spec: Any) -> str:
