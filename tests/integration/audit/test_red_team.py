@@ -17,16 +17,17 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
+from tenant_operator.devenv.openbao import OpenBaoServer
 from tenant_operator.domain.audit import canonical, split_body
 from tenant_operator.domain.errors import PermanentError
-from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
-from tenant_operator.devenv.openbao import OpenBaoServer
 from tests.integration.audit.test_boundary import append, drive, rows, verify
 from tests.integration.openbao.conftest import operator_token, settings_for
 from tests.integration.postgres.conftest import PgDatabase
 
 pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def bao(openbao_server: OpenBaoServer) -> Iterator[OpenBaoTenants]:
@@ -87,7 +88,9 @@ def test_operator_role_redacting_an_open_chain_is_named(pg, bao) -> None:
 
 def test_a_forged_entry_is_not_mirrored_over_by_the_next_append(pg, bao) -> None:
     append(pg, bao, "forge-mirror", [{"i": 1}])
-    forge(pg, pg.operator_dsn, "forge-mirror", FORGED, hashlib.sha256(canonical(FORGED)).hexdigest())
+    forge(
+        pg, pg.operator_dsn, "forge-mirror", FORGED, hashlib.sha256(canonical(FORGED)).hexdigest()
+    )
     append(pg, bao, "forge-mirror", [{"i": 3}])  # the operator's next append
     code, out = verify(pg, bao, all_chains=True)
     assert code == 1, out
@@ -111,9 +114,11 @@ def test_a_forged_entry_is_not_mirrored_over_by_the_next_append(pg, bao) -> None
 def test_the_application_role_touches_no_audit_or_identity_object(pg, bao, statement) -> None:
     append(pg, bao, "victim", [{"i": 1}])
     before = rows(pg, "victim")
-    with psycopg.connect(pg.app_dsn, autocommit=True) as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute(statement)
+    with (
+        psycopg.connect(pg.app_dsn, autocommit=True) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute(statement)
     assert rows(pg, "victim") == before
 
 
@@ -129,7 +134,7 @@ def test_a_refused_tenant_author_is_not_told_the_retained_tenant_id(pg, bao) -> 
         assert await db.retain_tenant("retained-x", first)
         try:
             await db.ensure_tenant(
-            "retained-x", organisation="Org", plan="team", isolation="shared", k8s_uid=second
+                "retained-x", organisation="Org", plan="team", isolation="shared", k8s_uid=second
             )
         except PermanentError as exc:
             assert str(state.tenant_id) not in str(exc), str(exc)
