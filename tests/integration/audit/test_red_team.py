@@ -143,3 +143,26 @@ def test_a_refused_tenant_author_is_not_told_the_retained_tenant_id(pg, bao) -> 
 
     message = drive(pg, bao, body)
     assert "retained-x" in message
+
+
+def test_operator_role_closing_a_live_chain_to_fork_it_is_named(pg, bao) -> None:
+    """Closing a live tenant's chain in PostgreSQL alone sends its next entries elsewhere."""
+    append(pg, bao, "forked", [{"i": 1}, {"i": 2}])
+    before = rows(pg, "forked")
+    with psycopg.connect(pg.operator_dsn, autocommit=True) as conn:
+        conn.execute("UPDATE integraci.audit_chains SET closed_at = now() WHERE chain = 'forked'")
+    append(pg, bao, "forked", [{"i": 3}])  # lands in a new chain forked@<id>
+    code, out = verify(pg, bao, all_chains=True)
+    assert code == 1, out
+    assert "audit chain 'forked': BROKEN at seq 3: closed in PostgreSQL" in out, out
+    assert rows(pg, "forked") == before
+
+
+@pytest.mark.xfail(strict=True, reason="known limit, SECURITY.md: the key covers detail only")
+def test_operator_role_replaying_a_keyed_detail_under_another_action_is_named(pg, bao) -> None:
+    """A keyed (detail, digest) pair of the chain, re-used under another action and target."""
+    append(pg, bao, "replayed", [{"owner": "old"}])
+    (_, _, detail, digest, _, _) = rows(pg, "replayed")[0]
+    forge(pg, pg.operator_dsn, "replayed", detail, digest)  # action tenant.adopted
+    _, out = verify(pg, bao, all_chains=True)
+    assert "audit chain 'replayed': BROKEN at seq 2" in out, out

@@ -125,6 +125,15 @@ async def _verify_one(
     head = await log.head_of(chain)
     stored = await log.row_at(chain, mirrored.seq) if mirrored else None
     result = _against_mirror(result, head, mirrored, stored.hash if stored else None, closed)
+    if result.ok and mirrored is not None and not closed and await log.closed_in_registry(chain):
+        # erasure marks the mirror closed before PostgreSQL: never closed here alone
+        result = VerifyResult(
+            False,
+            result.checked,
+            (head.seq if head else 0) + 1,
+            "closed in PostgreSQL but not outside it: the chain was closed behind the "
+            "operator's back (its tenant's next entries went to a new chain)",
+        )
     if result.ok:
         tail = f", head seq {head.seq} sha256:{head.hash}" if head else " (empty chain)"
         if vault is None:

@@ -369,6 +369,11 @@ def audit_chain_of(platform: str) -> sql.Composed:
     )
 
 
+def audit_chain_closed(platform: str) -> sql.Composed:
+    """Whether the chain is registered closed (param: chain); no row: not registered."""
+    return _p("SELECT closed_at IS NOT NULL FROM {p}.audit_chains WHERE chain = %s", platform)
+
+
 def audit_close_chain(platform: str) -> sql.Composed:
     """Close the tenant's open chain (param: slug): its next entry opens a new chain."""
     return _p(
