@@ -4,6 +4,26 @@ The attackers hold a PostgreSQL role (the operator's, the application's) but no 
 token: they can call ``append_audit`` and ``redact_audit`` like the operator does, yet they
 cannot compute a keyed digest. Each test asserts that the attack is refused or that
 ``verify-audit --all`` names the chain and the seq, and that nothing written before is lost.
+
+Known limits (for SECURITY.md; the two xfail tests pin the first two):
+
+* The operator's PostgreSQL role may call ``append_audit`` itself and re-use a keyed
+  (detail, digest) pair of the same chain under another actor, action, target or time: the
+  key covers the detail only. Mitigation: the operator's PostgreSQL credential is trusted
+  like the operator; PostgreSQL statement logging of ``append_audit`` outside the operator;
+  a digest binding the whole entry (a format change, with a downgrade rule like DOWNGRADED).
+* The operator's role may adopt a retained tenant without a ``tenant.adopted`` entry
+  (``set_config('integraci.adopt_tenant', id)`` then UPDATE): the identity guard refuses
+  only code paths that do not name the tenant. Only roles holding the owner role can; the
+  application role has no privilege on the registry (tested above).
+* Between an append's commit and its mirroring (one OpenBao write; after a crash, until the
+  chain's next append) a DBA may cut the entries past the mirrored head unnoticed; entries
+  written or redacted there without the key are still named (DOWNGRADED, REDACTED_OPEN).
+* A chain with no digest key and no mirrored head (never appended by the operator, or
+  whose first mirroring crashed) verifies on its own: a DBA may invent one.
+* A backup taken before an erasure holds that tenant's details in clear; after it only
+  keyed digests, which cannot be guessed without the destroyed key. Entries written before
+  keyed digests existed keep a plain SHA-256 digest: guessable for low-entropy details.
 """
 
 import asyncio
@@ -166,3 +186,31 @@ def test_operator_role_replaying_a_keyed_detail_under_another_action_is_named(pg
     forge(pg, pg.operator_dsn, "replayed", detail, digest)  # action tenant.adopted
     _, out = verify(pg, bao, all_chains=True)
     assert "audit chain 'replayed': BROKEN at seq 2" in out, out
+
+
+@pytest.mark.xfail(strict=True, reason="known limit, SECURITY.md: the operator's role adopts")
+def test_operator_role_adopting_a_retained_tenant_outside_the_audited_path_is_refused(
+    pg, bao
+) -> None:
+    """The identity guard stops code that does not name the tenant, not the role that can."""
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+
+    async def body(ports: Any) -> Any:
+        db: PostgresTenants = ports.db
+        state = await db.ensure_tenant(
+            "silent-adopt", organisation="Org", plan="team", isolation="shared", k8s_uid=first
+        )
+        assert await db.retain_tenant("silent-adopt", first)
+        return state.tenant_id
+
+    tenant_id = drive(pg, bao, body)
+    with (
+        psycopg.connect(pg.operator_dsn) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute("SELECT set_config('integraci.adopt_tenant', %s, true)", [str(tenant_id)])
+        conn.execute(
+            "UPDATE integraci.tenants SET k8s_uid = %s, retained_at = NULL WHERE id = %s",
+            [second, tenant_id],
+        )
+        conn.commit()
