@@ -214,3 +214,19 @@ def test_operator_role_adopting_a_retained_tenant_outside_the_audited_path_is_re
             [second, tenant_id],
         )
         conn.commit()
+
+
+@pytest.mark.parametrize("chain", ["chain-owner", "chain-owner@x", "chain-owner2"])
+def test_no_slug_may_register_another_tenants_chain(pg, bao, chain) -> None:
+    """open_audit_chain finds a chain by slug: a row naming another slug's chain is refused."""
+    append(pg, bao, "chain-owner", [{"i": 1}])
+    with (
+        psycopg.connect(pg.operator_dsn, autocommit=True) as conn,
+        pytest.raises(psycopg.errors.CheckViolation),
+    ):
+        conn.execute(
+            "INSERT INTO integraci.audit_chains (chain, slug) VALUES (%s, 'thief')", [chain]
+        )
+    with psycopg.connect(pg.operator_dsn, autocommit=True) as conn:
+        found = conn.execute("SELECT integraci.open_audit_chain('thief')").fetchone()
+    assert found == ("thief",)
