@@ -161,14 +161,35 @@ def _bad(checked: int, seq: int, reason: str) -> VerifyResult:
     return VerifyResult(ok=False, checked=checked, first_bad_seq=seq, reason=reason)
 
 
-def _check_row(row: ChainRow, key: bytes | None) -> str | None:
-    if row.detail is not None:
+#: Why an unkeyed digest after a keyed one, or a redacted entry of a keyed chain, is refused.
+DOWNGRADED = (
+    "unkeyed digest after a keyed entry: the operator keys every entry once the chain has "
+    "a key, so this entry was written without it (behind the operator's back)"
+)
+REDACTED_OPEN = (
+    "redacted while the chain's key exists: only erasure redacts, and it destroys the key, "
+    "so this detail was removed (or the entry written) behind the operator's back"
+)
+
+
+def _check_row(
+    row: ChainRow, key: bytes | None, after_keyed: bool, closed: bool
+) -> tuple[str | None, bool]:
+    """(the problem of ``row``, whether its digest is keyed)."""
+    keyed = False
+    if row.detail is None:
+        if key is not None and not closed:  # redacted only once the key is destroyed
+            return REDACTED_OPEN, False
+    else:
         try:
-            matches = digest_matches(row.detail, row.detail_digest, key)
+            legacy = hmac.compare_digest(detail_digest(row.detail), row.detail_digest)
+            keyed = not legacy and digest_matches(row.detail, row.detail_digest, key)
         except TypeError:  # e.g. a float written behind the operator's back
-            return "detail mismatch: the stored detail is not canonical JSON"
-        if not matches:
-            return "detail mismatch: the stored detail does not match its digest"
+            return "detail mismatch: the stored detail is not canonical JSON", False
+        if not (legacy or keyed):
+            return "detail mismatch: the stored detail does not match its digest", False
+        if legacy and after_keyed and key is not None:
+            return DOWNGRADED, False
     recomputed = entry_hash(
         row.prev_hash,
         seq=row.seq,
@@ -179,8 +200,8 @@ def _check_row(row: ChainRow, key: bytes | None) -> str | None:
         digest=row.detail_digest,
     )
     if recomputed != row.hash:
-        return "hash mismatch: the entry's fields do not hash to its stored hash"
-    return None
+        return "hash mismatch: the entry's fields do not hash to its stored hash", keyed
+    return None, keyed
 
 
 def verify_chain(
@@ -190,6 +211,7 @@ def verify_chain(
     first_seq: int = 1,
     elsewhere: Mapping[str, int] | None = None,
     key: bytes | None = None,
+    closed: bool = False,
 ) -> VerifyResult:
     """Verify a chain given its rows ordered by ``seq``; report the first broken ``seq``.
 
@@ -203,10 +225,15 @@ def verify_chain(
     equals a checkpoint kept outside PostgreSQL, or every entry before it verified); the
     entry's own hash is still recomputed, so its ``prev_hash`` cannot change unnoticed.
     ``elsewhere`` maps hashes of entries outside ``rows`` to their seq, to name reorderings.
-    ``key`` is the chain's digest key (None: only legacy digests verify).
+    ``key`` is the chain's digest key (None: only legacy digests verify). With a key, a
+    legacy digest after a keyed one (:data:`DOWNGRADED`) and a redacted entry
+    (:data:`REDACTED_OPEN`, unless ``closed``: the vault marks the chain erased) are refused:
+    whoever writes without the key (a PostgreSQL role
+    calling ``append_audit`` or ``redact_audit`` itself) cannot pass for the operator.
     """
     hashes = {**(elsewhere or {}), **{row.hash: row.seq for row in rows}}
     expected_seq = first_seq
+    after_keyed = False
     prev_hash = GENESIS if first_seq == 1 or not rows else rows[0].prev_hash
     for checked, row in enumerate(rows):
         if row.seq != expected_seq:
@@ -222,9 +249,10 @@ def verify_chain(
                     f"reordered: entry {row.seq} links to the entry now stored at {linked}",
                 )
             return _bad(checked, row.seq, "wrong prev_hash: does not match the previous hash")
-        problem = _check_row(row, key)
+        problem, keyed = _check_row(row, key, after_keyed, closed)
         if problem is not None:
             return _bad(checked, row.seq, problem)
+        after_keyed = after_keyed or keyed
         prev_hash, expected_seq = row.hash, row.seq + 1
     checked = len(rows)
     if expected_head is not None:

@@ -75,18 +75,20 @@ def decide(slug: str, registered: Registered, uid: uuid.UUID, adopt: str | None)
         return "claim"
     if adopt is not None and adopt.strip().lower() == str(registered.tenant_id):
         return "adopt"
-    tid = registered.tenant_id
+    # The id is the adoption key: it is never shown to whoever wrote this Tenant (a status
+    # condition), only to whoever may read the registry (a platform administrator).
     if registered.retained_at is not None:
         what = (
-            f"retained tenant {tid} (its Tenant was deleted with deletionPolicy Retain at "
+            "a retained tenant (its Tenant was deleted with deletionPolicy Retain at "
             f"{registered.retained_at.isoformat()})"
         )
     else:
-        what = f"tenant {tid} of another Tenant object (deleted without the operator's finalizer)"
+        what = "the tenant of another Tenant object (deleted without the operator's finalizer)"
     wrong = f"{ADOPT_ANNOTATION}={adopt[:64]!r} does not name it; " if adopt is not None else ""
     raise PermanentError(
         f"the slug {slug} belongs to {what}: its data, OpenBao secrets and owner account are "
-        f"kept and nothing was changed; {wrong}to take them over with this Tenant, annotate "
-        f"it {ADOPT_ANNOTATION}={tid} (audited), or choose another name",
+        f"kept and nothing was changed; {wrong}to take them over with this Tenant, a platform "
+        f"administrator annotates it {ADOPT_ANNOTATION}=<the retained tenant's id, from the "
+        "tenant registry; not shown here> (audited), or choose another name",
         reason=RETAINED_TENANT_EXISTS,
     )

@@ -120,7 +120,7 @@ def test_recreating_a_retained_slug_is_refused_until_adopted_by_id(stack: Stack)
     )
     ready = settled(stack, slug)
     assert (ready["status"], ready["reason"]) == ("False", "RetainedTenantExists"), ready
-    assert str(tenant_id) in ready["message"] and ADOPT in ready["message"]
+    assert str(tenant_id) not in ready["message"] and ADOPT in ready["message"]  # id: a key
     stalled = stack.condition(slug, "Stalled")
     assert stalled and stalled["status"] == "True"
     retained = stack.sql(

@@ -196,6 +196,13 @@ class AuditLog:
             cur = await conn.execute(q.audit_chains(self.settings.platform_schema))
             return [str(row[0]) for row in await cur.fetchall()]
 
+    async def closed_in_registry(self, chain: str) -> bool:
+        """Whether ``audit_chains`` says the chain is closed (its tenant erased)."""
+        async with transaction(self.pool, self.settings) as conn:
+            cur = await conn.execute(q.audit_chain_closed(self.settings.platform_schema), [chain])
+            row = await cur.fetchone()
+        return bool(row and row[0])
+
     async def verify(
         self, tenant: str | None, *, expected_head: AuditHead | None = None
     ) -> VerifyResult:

@@ -44,6 +44,8 @@ from tenant_operator.settings import Settings
 CHUNK = 50_000
 #: Distinct details remembered across chunks (then forgotten: memory stays bounded).
 DETAIL_CACHE = 65_536
+#: Above every seq (no keyed entry seen yet).
+LAST_SEQ = q.LAST_SEQ
 #: Rows per read when the domain rules verify a stretch of the chain themselves.
 BATCH = 10_000
 
@@ -86,19 +88,31 @@ class ChainVerifier:
         self.platform = settings.platform_schema
         self.details = _Details()
         self.key: bytes | None = None
+        self.closed = False
+        self.keyed_first, self.legacy_last = LAST_SEQ, 0
 
     async def verify(self, tenant: str | None) -> VerifyResult:
         """Verify the tenant's current chain (None: the platform's), legacy digests only."""
         return await self.verify_chain(await AuditLog(self.pool, self.settings).chain_name(tenant))
 
-    async def verify_chain(self, chain: str, key: bytes | None = None) -> VerifyResult:
-        """Verify the chain named ``chain``; ``key`` is its digest key (None: legacy only)."""
+    async def verify_chain(
+        self, chain: str, key: bytes | None = None, *, closed: bool = False
+    ) -> VerifyResult:
+        """Verify the chain named ``chain``; ``key`` is its digest key (None: legacy only).
+
+        ``closed``: the vault marks the chain closed (erased), so redacted entries are due.
+        """
         self.details = _Details(key)
         self.key = key
+        self.closed = closed
+        self.keyed_first, self.legacy_last = LAST_SEQ, 0
         head = await AuditLog(self.pool, self.settings).head_of(chain)
         if head is None:
             return VerifyResult(ok=True, checked=0)
         suspect = await self._first_suspect(chain, head.seq)
+        if suspect is None and self.legacy_last > self.keyed_first:
+            # a legacy digest after a keyed one (DOWNGRADED): judged from the first keyed
+            suspect = self.keyed_first + 1
         if suspect is None:
             return VerifyResult(ok=True, checked=head.seq)
         return await self._judge(chain, suspect)
@@ -154,11 +168,19 @@ class ChainVerifier:
     def _details(self, chain: str, lo: int, hi: int) -> Check:
         async def check(conn: Conn) -> int | None:
             cur = await conn.execute(q.audit_chunk_details(self.platform), [chain, lo, hi])
-            bad = [
-                int(seq)
-                for text, digest, seq in await cur.fetchall()
-                if digest not in self.details.digests(str(text))
-            ]
+            bad: list[int] = []
+            for text, digest, first, last in await cur.fetchall():
+                if text is None:  # redacted: only once the key is destroyed (REDACTED_OPEN)
+                    if self.key is not None and not self.closed:
+                        bad.append(int(first))
+                    continue
+                found = self.details.digests(str(text))
+                if digest not in found:
+                    bad.append(int(first))
+                elif self.key is not None and digest == found[0]:  # a legacy digest
+                    self.legacy_last = max(self.legacy_last, int(last))
+                elif self.key is not None:
+                    self.keyed_first = min(self.keyed_first, int(first))
             return min(bad) if bad else None
 
         return check
@@ -176,7 +198,9 @@ class ChainVerifier:
                 ).fetchone()
                 if found is not None:
                     elsewhere[row.prev_hash] = int(found[0])
-        result = verify_chain(rows, first_seq=start, elsewhere=elsewhere, key=self.key)
+        result = verify_chain(
+            rows, first_seq=start, elsewhere=elsewhere, key=self.key, closed=self.closed
+        )
         if result.ok:  # PostgreSQL and the domain disagree: the domain rules decide alone
             result = await self._verify_by_domain(chain, start)
         if result.ok or result.first_bad_seq is None:
@@ -189,7 +213,7 @@ class ChainVerifier:
             async with transaction(self.pool, self.settings) as conn:
                 cur = await conn.execute(q.audit_rows_page(self.platform), [chain, start, BATCH])
                 rows = [ChainRow(*row) for row in await cur.fetchall()]
-            result = verify_chain(rows, first_seq=start, key=self.key)
+            result = verify_chain(rows, first_seq=start, key=self.key, closed=self.closed)
             if not result.ok:
                 return result
             if len(rows) < BATCH:

@@ -114,16 +114,26 @@ async def _verify_one(
     settings: Settings, log: AuditLog, vault: AuditVault | None, chain: str, out: TextIO
 ) -> int:
     key = await vault.read_audit_key(vault_name(chain)) if vault else None
-    result = await ChainVerifier(log.pool, settings, workers=WORKERS).verify_chain(chain, key)
-    head = await log.head_of(chain)
     mirrored: AuditHead | None = None
     closed = False
     if vault is not None:
         raw = await vault.read_audit_head(vault_name(chain))
         mirrored = AuditHead(*raw) if raw else None
         closed = mirrored is not None and await vault.audit_head_closed(vault_name(chain))
+    verifier = ChainVerifier(log.pool, settings, workers=WORKERS)
+    result = await verifier.verify_chain(chain, key, closed=closed)
+    head = await log.head_of(chain)
     stored = await log.row_at(chain, mirrored.seq) if mirrored else None
     result = _against_mirror(result, head, mirrored, stored.hash if stored else None, closed)
+    if result.ok and mirrored is not None and not closed and await log.closed_in_registry(chain):
+        # erasure marks the mirror closed before PostgreSQL: never closed here alone
+        result = VerifyResult(
+            False,
+            result.checked,
+            (head.seq if head else 0) + 1,
+            "closed in PostgreSQL but not outside it: the chain was closed behind the "
+            "operator's back (its tenant's next entries went to a new chain)",
+        )
     if result.ok:
         tail = f", head seq {head.seq} sha256:{head.hash}" if head else " (empty chain)"
         if vault is None:

@@ -328,10 +328,10 @@ def audit_chunk_links(platform: str) -> sql.Composed:
 
 
 def audit_chunk_details(platform: str) -> sql.Composed:
-    """Distinct (detail as text, digest, first seq) of the seqs [lo, hi] (chain, lo, hi)."""
+    """Distinct (detail as text or NULL, digest, first seq, last seq) of the seqs [lo, hi]."""
     return _p(
-        "SELECT detail::text, detail_digest, min(seq) FROM {p}.audit_log"
-        " WHERE chain = %s AND seq BETWEEN %s AND %s AND detail IS NOT NULL"
+        "SELECT detail::text, detail_digest, min(seq), max(seq) FROM {p}.audit_log"
+        " WHERE chain = %s AND seq BETWEEN %s AND %s"
         " GROUP BY detail, detail_digest",
         platform,
     )
@@ -367,6 +367,11 @@ def audit_chain_of(platform: str) -> sql.Composed:
         " ORDER BY closed_at IS NULL DESC, opened_at DESC LIMIT 1",
         platform,
     )
+
+
+def audit_chain_closed(platform: str) -> sql.Composed:
+    """Whether the chain is registered closed (param: chain); no row: not registered."""
+    return _p("SELECT closed_at IS NOT NULL FROM {p}.audit_chains WHERE chain = %s", platform)
 
 
 def audit_close_chain(platform: str) -> sql.Composed:
