@@ -56,7 +56,8 @@ async def tenant_deleted(
         identity.parse_uid(uid) if uid else None
     ):
         # A Tenant refused under a retained slug owns nothing there: it leaves it all alone.
-        return [f"nothing erased or retained: {slug} belongs to tenant {registered.tenant_id}"]
+        # (This goes to an event anyone reading events may see: the retained id is not named.)
+        return [f"nothing erased or retained: the tenant {slug} belongs to another Tenant object"]
     policy = deletion_policy(body)
     reserved = collisions(slug, names) if names is not None else ()
     if policy == "Retain":
