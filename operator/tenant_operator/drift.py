@@ -15,6 +15,7 @@ from typing import Any
 
 from tenant_operator.api.tenant import PAUSED_ANNOTATION
 from tenant_operator.domain.errors import OperatorError
+from tenant_operator.domain.plan import workload_service_accounts
 from tenant_operator.flows import is_true
 from tenant_operator.reconcile import check_chain
 from tenant_operator.runtime import Runtime
@@ -45,7 +46,10 @@ async def inspect(rt: Runtime, tenant: Mapping[str, Any]) -> list[str]:
     isolation = await rt.ports.verify_isolation(slug)
     problems += [f"PostgreSQL: {p}" for p in isolation.problems]
     routed = [str(c["name"]) for c in (tenant.get("status") or {}).get("connectors") or []]
-    bao = await rt.ports.bao.verify_tenant(slug, connectors=routed)
+    accounts = workload_service_accounts(
+        slug, rt.settings.tenant_workload_namespace_prefix, rt.settings.tenant_service_accounts
+    )
+    bao = await rt.ports.bao.verify_tenant(slug, connectors=routed, service_accounts=accounts)
     problems += [f"OpenBao: {p}" for p in bao]
     broken = (await check_chain(rt.ports, slug)).problem
     if broken:

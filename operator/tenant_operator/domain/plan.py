@@ -30,6 +30,15 @@ class TenantPlan:
     service_accounts: tuple[tuple[str, str], ...] = field(default=())
 
 
+def workload_service_accounts(
+    slug: str, workload_namespace_prefix: str, service_account_names: Collection[str]
+) -> tuple[tuple[str, str], ...]:
+    """(namespace, name) of the service accounts that log in as the tenant: each of
+    ``service_account_names`` in the tenant's workload namespace ``<prefix><slug>``."""
+    namespace = f"{workload_namespace_prefix}{slug}"
+    return tuple((namespace, name) for name in sorted(service_account_names))
+
+
 def build_plan(
     tenant: Tenant,
     *,
@@ -70,7 +79,6 @@ def build_plan(
                 secret=(ref.namespace, ref.name),
             )
         )
-    namespace = f"{workload_namespace_prefix}{tenant.slug}"
     return TenantPlan(
         slug=tenant.slug,
         organisation=spec.organisation,
@@ -81,5 +89,7 @@ def build_plan(
         connectors=tuple(connectors),
         objections=frozenset(spec.sub_processors.objections),
         delete_data=spec.deletion_policy.value == "Delete",
-        service_accounts=tuple((namespace, sa) for sa in sorted(service_account_names)),
+        service_accounts=workload_service_accounts(
+            tenant.slug, workload_namespace_prefix, service_account_names
+        ),
     )

@@ -162,7 +162,7 @@ def test_operator_logs_in_with_kubernetes_auth_and_provisions_a_tenant(
 
     state = asyncio.run(tenants.ensure_tenant(slug, service_accounts=[account]))
     asyncio.run(tenants.route_connector(slug, "github", {"token": "op-routed-value"}))
-    assert asyncio.run(tenants.verify_tenant(slug)) == ()
+    assert asyncio.run(tenants.verify_tenant(slug, service_accounts=[account])) == ()
     login_ = _login_of(tenants)
     assert login_.logins == 1  # one login served every request of the provisioning
     token = _current_token(login_, e2e_bao_secrets)

@@ -182,7 +182,7 @@ def test_config_drift_is_reported_and_repaired(
     slug = new_slug("wd")
     account = _workload(slug)
     state = asyncio.run(tenants.ensure_tenant(slug, service_accounts=[account]))
-    assert asyncio.run(tenants.verify_tenant(slug)) == ()
+    assert asyncio.run(tenants.verify_tenant(slug, service_accounts=[account])) == ()
     mount = tenants.platform.auth_mount
     root = root_in(openbao_server, state.namespace)
     config: dict[str, Any] = root.adapter.get(f"/v1/auth/{mount}/config")["data"]
@@ -197,13 +197,13 @@ def test_config_drift_is_reported_and_repaired(
     with pytest.raises(hv.VaultError):  # OpenBao now asks a server that is not there
         login(openbao_server, e2e_bao_secrets, state.namespace, mount, state.auth_role, jwt)
 
-    problems = asyncio.run(tenants.verify_tenant(slug))
+    problems = asyncio.run(tenants.verify_tenant(slug, service_accounts=[account]))
     assert problems == (
         f"auth config of {mount} differs (kubernetes_host, token_reviewer_jwt_set)",
     )
     repaired = asyncio.run(tenants.ensure_tenant(slug, service_accounts=[account]))
     assert f"auth config of {mount} written" in repaired.changed
-    assert asyncio.run(tenants.verify_tenant(slug)) == ()
+    assert asyncio.run(tenants.verify_tenant(slug, service_accounts=[account])) == ()
     bao = login(openbao_server, e2e_bao_secrets, state.namespace, mount, state.auth_role, jwt)
     assert bao.adapter.get("/v1/auth/token/lookup-self")["data"]["policies"] == [state.policy]
 

@@ -275,3 +275,26 @@ def test_a_connector_routed_before_content_versions_is_adopted_without_a_new_ver
     meta = _meta(root, state.mount, "connectors/github")
     assert sorted(meta["versions"]) == ["1"]
     assert meta["custom_metadata"] == custom
+
+
+def test_a_foreign_service_account_bound_to_the_tenant_role_is_reported_and_removed(
+    openbao_server: OpenBaoServer, tenants: OpenBaoTenants
+) -> None:
+    """Who logs in as the tenant is the role's binding: binding another workload (another
+    tenant's namespace, or an attacker's service account) behind the operator's back is
+    drift, and the next ensure binds only the tenant's own accounts again."""
+    state = run(tenants.ensure_tenant("role-binding"))
+    root = root_in(openbao_server, state.namespace)
+    path = f"/v1/auth/{tenants.platform.auth_mount}/role/{state.auth_role}"
+    role = root.adapter.get(path)["data"]
+    assert run(tenants.verify_tenant("role-binding")) == ()
+    for field, value in (
+        ("bound_service_account_names", [*role["bound_service_account_names"], "attacker"]),
+        ("bound_service_account_namespaces", ["tenant-other"]),
+    ):
+        root.adapter.post(path, json={**role, field: value})
+        problems = run(tenants.verify_tenant("role-binding"))
+        assert problems == (f"role {state.auth_role} differs ({field})",), field
+        run(tenants.ensure_tenant("role-binding"))
+        assert root.adapter.get(path)["data"][field] == role[field]
+    assert run(tenants.verify_tenant("role-binding")) == ()

@@ -183,11 +183,15 @@ def ensure_tenant(
 def verify_tenant(
     clients: ClientFactory,
     paths: TenantPaths,
+    accounts: Sequence[tuple[str, str]],
     kube_auth: KubeAuth | None = None,
     limits: TokenLimits = TokenLimits(),
     connectors: Sequence[str] = (),
 ) -> tuple[str, ...]:
     """Drift: what differs from what ``ensure_tenant`` would make (empty = fine).
+
+    ``accounts`` are the (namespace, name) pairs the role must bind, as ``ensure_tenant``
+    binds them: any other binding lets another workload log in as the tenant.
 
     ``connectors`` are the routed connectors: each one's secret must be the version the
     operator wrote (see ``routing.connector_problem``).
@@ -222,7 +226,7 @@ def verify_tenant(
                     f"auth config of {paths.auth_mount} differs ({', '.join(wrong_config)})"
                 )
         role = objects.read(inner, f"auth/{paths.auth_mount}/role/{paths.auth_role}")
-        wrong = objects.role_differences(role, role_limits(paths, limits))
+        wrong = objects.role_differences(role, role_body(paths, accounts, limits))
         if wrong == ["role"]:
             problems.append(f"role {paths.auth_role} is missing")
         elif wrong:

@@ -101,21 +101,32 @@ class OpenBaoTenants:
             return SecretsState(**{**state.__dict__, "changed": shared + state.changed})
         return state
 
-    async def verify_tenant(self, slug: str, *, connectors: Sequence[str] = ()) -> tuple[str, ...]:
+    async def verify_tenant(
+        self,
+        slug: str,
+        *,
+        connectors: Sequence[str] = (),
+        service_accounts: Sequence[tuple[str, str]] = (),
+    ) -> tuple[str, ...]:
         """Drift problems of the tenant's OpenBao objects; empty means none.
 
         ``connectors``: names of the routed connectors, whose secrets must be as the
         operator wrote them (a value changed behind its back is drift; the reconcile that
-        follows rewrites it from the Secret).
+        follows rewrites it from the Secret). ``service_accounts``: what the role must bind,
+        as for :meth:`ensure_tenant` (empty: the settings' defaults).
 
         On drift the shared objects are checked again by the next ``ensure_tenant`` too (in
         the mount layout the shared auth mount's config is one of them).
         """
         paths = build_tenant_paths(self.settings, slug)
+        accounts = provision.service_account_pairs(
+            paths.slug, service_accounts, self.settings.tenant_service_accounts
+        )
         problems = await asyncio.to_thread(
             provision.verify_tenant,
             self.clients,
             paths,
+            accounts,
             self.kube_auth,
             self.limits,
             tuple(connectors),
