@@ -19,7 +19,7 @@ CHART_VALUES := --set database.existingSecret=tenant-operator-database \
 	--set openbao.address=https://openbao.openbao.svc:8200
 
 dev: system-deps venv kube-bins
-	$(BIN)/tenant-operator dev
+	$(BIN)/python -m tenant_operator.devenv
 
 test: system-deps venv cluster-bins lint chart-lint
 	@set +e; $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \

@@ -1,10 +1,8 @@
-"""``tenant-operator``: run the operator, a local dev stack, or one of its tools."""
+"""``tenant-operator``: run the operator or one of its tools (the dev stack: ``make dev``)."""
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -23,30 +21,6 @@ def cmd_crds(args: argparse.Namespace) -> int:
         return 1 if stale else 0
     for path in crdgen.write_crds(out):
         print(path)
-    return 0
-
-
-def cmd_dev(args: argparse.Namespace) -> int:
-    """Start PostgreSQL, OpenBao, a Kubernetes API and the operator; apply the examples."""
-    from tenant_operator.devenv.stack import describe_env, dev_stack, write_env_file
-
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):  # also when started in the background
-        signal.signal(sig, lambda *_: stop.set())
-    env_file = Path(args.env_file)
-    with dev_stack(env_file.parent, Path(args.crds)) as stack:
-        env = stack.env()
-        write_env_file(env_file, env)
-        print(f"Local services and the operator are up; settings in {env_file}:\n")
-        print(describe_env(env, env_file), flush=True)
-        stack.apply(Path(args.examples))
-        print("\nWaiting for the example tenants to be Ready...\n", flush=True)
-        print(stack.wait_ready(), flush=True)
-        print(f'In another shell: source {env_file}; "$KUBECTL" get tenants -o wide;')
-        print('  psql "$DATABASE_URL"; .venv/bin/bao status; tail -f "$OPERATOR_LOG"')
-        print("Press Ctrl-C to stop and tear everything down.", flush=True)
-        stop.wait()
-    print("Stopped; local services removed.")
     return 0
 
 
@@ -199,11 +173,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bootstrap.set_defaults(func=cmd_bootstrap_roles)
 
-    dev = sub.add_parser("dev", help=cmd_dev.__doc__)
-    dev.add_argument("--env-file", default=".dev/env", help="where to write the settings")
-    dev.add_argument("--crds", default="crds", help="directory of the CRDs to apply")
-    dev.add_argument("--examples", default="examples", help="manifests to apply")
-    dev.set_defaults(func=cmd_dev)
     return parser
 
 

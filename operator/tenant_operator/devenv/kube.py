@@ -1,4 +1,4 @@
-"""A real Kubernetes API for tests and ``tenant-operator dev``: etcd + kube-apiserver.
+"""A real Kubernetes API for tests and ``make dev``: etcd + kube-apiserver.
 
 Like controller-runtime's envtest: the upstream kube-apiserver (RBAC on, client-cert
 authentication, service-account tokens) on a real etcd, both on free loopback ports.

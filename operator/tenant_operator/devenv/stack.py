@@ -1,4 +1,4 @@
-"""The local stack behind ``tenant-operator dev`` (``make dev``).
+"""The local stack behind ``make dev`` (``python -m tenant_operator.devenv``).
 
 Real PostgreSQL, OpenBao and kube-apiserver on loopback, the generated CRDs applied, the
 operator running against them with its own database role and least-privilege OpenBao
