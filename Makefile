@@ -19,7 +19,7 @@ CHART_VALUES := --set database.existingSecret=tenant-operator-database \
 	--set openbao.address=https://openbao.openbao.svc:8200
 
 dev: system-deps venv kube-bins
-	$(BIN)/python -m tenant_operator.devenv
+	$(BIN)/python -m devenv
 
 test: system-deps venv cluster-bins lint chart-lint
 	@set +e; $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
@@ -55,8 +55,8 @@ kube-bins:
 	bash tools/kube/build.sh
 
 lint: venv
-	$(BIN)/ruff check operator tests bench
-	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/ruff check operator devenv tests bench
+	$(BIN)/ruff format --check operator devenv tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/tenant-operator crds --check

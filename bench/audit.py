@@ -43,6 +43,8 @@ import hvac
 import psycopg
 from psycopg import sql
 
+from devenv.openbao import OpenBaoServer
+from devenv.postgres import PostgresServer
 from tenant_operator.adapters.openbao.policies import POLICY_FILES
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.adapters.postgres.audit import AuditLog
@@ -52,8 +54,6 @@ from tenant_operator.adapters.postgres.roles import bootstrap_roles
 from tenant_operator.adapters.postgres.session import make_pool
 from tenant_operator.adapters.postgres.statements import queries as q
 from tenant_operator.adapters.postgres.verify_command import WORKERS, verify_audit_command
-from tenant_operator.devenv.openbao import OpenBaoServer
-from tenant_operator.devenv.postgres import PostgresServer
 from tenant_operator.domain.audit import GENESIS, ChainRow, detail_digest, entry_hash, verify_chain
 from tenant_operator.domain.errors import OperatorError
 from tenant_operator.reconcile import check_chain

@@ -20,8 +20,8 @@ import time
 import requests
 
 from bench.floor import Call, Http, Replayer, recording
+from devenv.openbao import OpenBaoServer
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
-from tenant_operator.devenv.openbao import OpenBaoServer
 from tenant_operator.settings import Settings
 
 RECORDED_SLUG = "benchrecorded"

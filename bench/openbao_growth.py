@@ -22,8 +22,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from devenv.openbao import OpenBaoServer
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
-from tenant_operator.devenv.openbao import OpenBaoServer
 from tenant_operator.settings import Settings
 
 IN_FLIGHT = 8

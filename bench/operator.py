@@ -55,8 +55,8 @@ from bench.stack import (
     tenant_body,
     verdict,
 )
+from devenv.operator import OperatorProcess, operator_for
 from tenant_operator import flows, runtime
-from tenant_operator.devenv.operator import OperatorProcess, operator_for
 from tenant_operator.settings import Settings
 
 DB = "bench"

@@ -25,6 +25,7 @@ import uuid
 import psycopg
 
 from bench.floor import Replayer, recording
+from devenv.postgres import PostgresServer
 from tenant_operator.adapters.postgres.audit import AuditLog
 from tenant_operator.adapters.postgres.migrations import migrate
 from tenant_operator.adapters.postgres.roles import bootstrap_roles
@@ -32,7 +33,6 @@ from tenant_operator.adapters.postgres.session import make_pool
 from tenant_operator.adapters.postgres.tenants import ISOLATIONS, PostgresTenants
 from tenant_operator.adapters.postgres.types import Isolation
 from tenant_operator.appkit import tenant_session_sync
-from tenant_operator.devenv.postgres import PostgresServer
 from tenant_operator.settings import Settings
 
 DB = "bench"

@@ -75,8 +75,8 @@ from bench.stack import (
     verdict,
     wait_for,
 )
-from tenant_operator.devenv.operator import OperatorProcess, operator_for
-from tenant_operator.devenv.process import free_port
+from devenv.operator import OperatorProcess, operator_for
+from devenv.process import free_port
 from tenant_operator.domain.sharding import SHARD_LABEL
 from tenant_operator.settings import Settings
 

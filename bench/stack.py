@@ -18,10 +18,10 @@ import requests
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from tenant_operator.devenv.kube import KubeApi
-from tenant_operator.devenv.kubedev import apply_crds
-from tenant_operator.devenv.openbao import OpenBaoServer
-from tenant_operator.devenv.postgres import PostgresServer
+from devenv.kube import KubeApi
+from devenv.kubedev import apply_crds
+from devenv.openbao import OpenBaoServer
+from devenv.postgres import PostgresServer
 from tenant_operator.domain.ownership import OWNER_LABEL
 
 GROUP, VERSION, PLURAL = "integraci.io", "v1alpha1", "tenants"

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tenant_operator.devenv.openbao import OpenBaoServer
-from tenant_operator.devenv.postgres import PostgresServer
+from devenv.openbao import OpenBaoServer
+from devenv.postgres import PostgresServer
 
 
 @pytest.fixture(scope="session")

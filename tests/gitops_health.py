@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tenant_operator.devenv.kubebin import bin_cache_root, pinned_version
+from devenv.kubebin import bin_cache_root, pinned_version
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LUA_SCRIPT = REPO_ROOT / "deploy" / "argocd" / "tenant-health.lua"

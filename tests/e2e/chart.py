@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tenant_operator.devenv.kubebin import KubeBinariesMissing, find_helm
+from devenv.kubebin import KubeBinariesMissing, find_helm
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "charts" / "tenant-operator"

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 
-from tenant_operator.devenv.kube import KubeApi
-from tenant_operator.devenv.kubebin import KubeBinariesMissing, find_kube_binaries
-from tenant_operator.devenv.kubedev import apply_crds
+from devenv.kube import KubeApi
+from devenv.kubebin import KubeBinariesMissing, find_kube_binaries
+from devenv.kubedev import apply_crds
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CRD_DIR = REPO_ROOT / "crds"

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tenant_operator.devenv.kube import KubeApi
-from tenant_operator.devenv.operator import ensure_namespaces
+from devenv.kube import KubeApi
+from devenv.operator import ensure_namespaces
 from tests.e2e.chart import documents, only
 
 pytestmark = pytest.mark.e2e

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tenant_operator.devenv.kube import KubeApi
+from devenv.kube import KubeApi
 
 pytestmark = pytest.mark.e2e
 

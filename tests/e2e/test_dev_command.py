@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tenant_operator.devenv.kubebin import KubeBinariesMissing, find_kube_binaries
+from devenv.kubebin import KubeBinariesMissing, find_kube_binaries
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "Press Ctrl-C to stop"
@@ -42,7 +42,7 @@ def test_make_dev_prints_no_secret_and_keeps_its_env_file_private(tmp_path: Path
     env_file.write_text("stale\n")
     env_file.chmod(0o644)  # left world-readable by an earlier run or by hand
     command = [
-        sys.executable, "-m", "tenant_operator.devenv",
+        sys.executable, "-m", "devenv",
         "--env-file", str(env_file),
     ]  # fmt: skip
     proc = subprocess.Popen(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tenant_operator.devenv.kube import KubeApi
-from tenant_operator.devenv.operator import ensure_namespaces
+from devenv.kube import KubeApi
+from devenv.operator import ensure_namespaces
 
 pytestmark = pytest.mark.e2e
 

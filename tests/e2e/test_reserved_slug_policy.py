@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tenant_operator.devenv.kube import KubeApi
+from devenv.kube import KubeApi
 from tests.e2e.chart import documents
 
 pytestmark = pytest.mark.e2e

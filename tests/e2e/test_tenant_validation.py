@@ -15,7 +15,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from tenant_operator.devenv.kube import KubeApi
+from devenv.kube import KubeApi
 
 pytestmark = pytest.mark.e2e
 

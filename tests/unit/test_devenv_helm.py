@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tenant_operator.devenv.kubebin import (
+from devenv.kubebin import (
     HELM_DIR_ENV,
     KubeBinariesMissing,
     find_helm,

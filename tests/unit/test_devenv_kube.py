@@ -9,8 +9,8 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tenant_operator.devenv.certs import write_kube_pki
-from tenant_operator.devenv.kubebin import (
+from devenv.certs import write_kube_pki
+from devenv.kubebin import (
     BIN_DIR_ENV,
     KubeBinariesMissing,
     find_kube_binaries,

@@ -22,8 +22,8 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tenant_operator.devenv.kube import KubeApi
-from tenant_operator.devenv.openbao import OpenBaoServer
+from devenv.kube import KubeApi
+from devenv.openbao import OpenBaoServer
 from tenant_operator.settings import Settings
 from tests.logcapture import capture
 

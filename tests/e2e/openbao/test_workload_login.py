@@ -14,9 +14,9 @@ import pytest
 from hvac import exceptions as hv
 from kubernetes import client
 
+from devenv.kube import KubeApi
+from devenv.openbao import OpenBaoServer
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
-from tenant_operator.devenv.kube import KubeApi
-from tenant_operator.devenv.openbao import OpenBaoServer
 from tenant_operator.settings import Settings
 from tests.e2e.openbao.conftest import (
     LAYOUTS,

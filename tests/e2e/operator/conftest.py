@@ -15,10 +15,10 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tenant_operator.devenv.kube import KubeApi
-from tenant_operator.devenv.openbao import OpenBaoServer
-from tenant_operator.devenv.operator import OperatorProcess, ensure_namespaces, operator_for
-from tenant_operator.devenv.postgres import PostgresServer
+from devenv.kube import KubeApi
+from devenv.openbao import OpenBaoServer
+from devenv.operator import OperatorProcess, ensure_namespaces, operator_for
+from devenv.postgres import PostgresServer
 from tenant_operator.settings import Settings
 
 GROUP, VERSION, PLURAL = "integraci.io", "v1alpha1", "tenants"

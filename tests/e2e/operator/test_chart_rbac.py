@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from tenant_operator.devenv.kube import KubeApi
-from tenant_operator.devenv.kubeconfig import write_kubeconfig
-from tenant_operator.devenv.operator import OperatorProcess, ensure_namespaces
-from tenant_operator.devenv.process import free_port
+from devenv.kube import KubeApi
+from devenv.kubeconfig import write_kubeconfig
+from devenv.operator import OperatorProcess, ensure_namespaces
+from devenv.process import free_port
 from tests.e2e.chart import RELEASE, RELEASE_NAMESPACE, documents, find, only
 from tests.e2e.operator.conftest import GROUP, SECRETS_NS, VERSION, Stack, unique
 from tests.e2e.operator.test_lifecycle import connector

@@ -17,7 +17,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tenant_operator.devenv.kube import KubeApi
+from devenv.kube import KubeApi
 from tests.e2e.chart import documents
 from tests.e2e.operator.conftest import OWNER_LABEL, SECRETS_NS, Stack, unique
 from tests.e2e.operator.test_lifecycle import connector

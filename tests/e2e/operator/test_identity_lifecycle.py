@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tenant_operator.devenv.kube import KubeApi
+from devenv.kube import KubeApi
 from tests.e2e.chart import documents
 from tests.e2e.operator.conftest import DB, GROUP, VERSION, Stack, unique
 

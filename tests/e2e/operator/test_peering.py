@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from tenant_operator.devenv.operator import OperatorProcess
-from tenant_operator.devenv.process import free_port
+from devenv.operator import OperatorProcess
+from devenv.process import free_port
 from tests.e2e.operator.conftest import SECRETS_NS, Stack, unique
 
 RESUMING = "Resuming operations after the pause"

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tenant_operator.devenv.kube import KubeApi
+from devenv.kube import KubeApi
 from tests.e2e.chart import documents
 from tests.e2e.operator.conftest import GROUP, VERSION, Stack, metrics, unique
 from tests.e2e.operator.test_deletion import audit_actions, bao_namespaces

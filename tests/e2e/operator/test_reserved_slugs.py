@@ -16,7 +16,7 @@ import hvac
 import pytest
 import yaml
 
-from tenant_operator.devenv.kube import KubeApi
+from devenv.kube import KubeApi
 from tests.e2e.conftest import CRD_DIR
 from tests.e2e.operator.conftest import GROUP, PLURAL, VERSION, Stack
 

@@ -16,11 +16,11 @@ import psycopg
 import pytest
 from kubernetes import client, config
 
-from tenant_operator.devenv.kube import KubeApi
-from tenant_operator.devenv.kubebin import KubeBinariesMissing, find_kube_binaries
-from tenant_operator.devenv.openbao import OpenBaoServer
-from tenant_operator.devenv.operator import OperatorProcess, operator_for
-from tenant_operator.devenv.postgres import PostgresServer
+from devenv.kube import KubeApi
+from devenv.kubebin import KubeBinariesMissing, find_kube_binaries
+from devenv.openbao import OpenBaoServer
+from devenv.operator import OperatorProcess, operator_for
+from devenv.postgres import PostgresServer
 
 GROUP, VERSION, PLURAL = "integraci.io", "v1alpha1", "tenants"
 CRD_DIR = Path(__file__).resolve().parents[3] / "crds"

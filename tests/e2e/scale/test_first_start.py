@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tenant_operator.devenv.kube import KubeApi
-from tenant_operator.devenv.kubedev import apply_crds
-from tenant_operator.devenv.openbao import OpenBaoServer
-from tenant_operator.devenv.postgres import PostgresServer
+from devenv.kube import KubeApi
+from devenv.kubedev import apply_crds
+from devenv.openbao import OpenBaoServer
+from devenv.postgres import PostgresServer
 from tests.e2e.scale.conftest import CRD_DIR, Fleet, api_for, fleet_operator, slugs
 
 pytestmark = [pytest.mark.e2e]

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from tenant_operator.devenv.kube import KubeApi
-from tenant_operator.devenv.kubedev import apply_crds
-from tenant_operator.devenv.openbao import OpenBaoServer
-from tenant_operator.devenv.operator import OperatorProcess
-from tenant_operator.devenv.postgres import PostgresServer
-from tenant_operator.devenv.process import free_port
+from devenv.kube import KubeApi
+from devenv.kubedev import apply_crds
+from devenv.openbao import OpenBaoServer
+from devenv.operator import OperatorProcess
+from devenv.postgres import PostgresServer
+from devenv.process import free_port
 from tenant_operator.domain.sharding import MOVE_ANNOTATION, SHARD_LABEL, assign_shard
 from tests.e2e.chart import documents
 from tests.e2e.scale.conftest import (

@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 
 import pytest
 
+from devenv.openbao import OpenBaoServer
+from devenv.postgres import PostgresServer
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.adapters.postgres.audit import AuditLog
-from tenant_operator.devenv.openbao import OpenBaoServer
-from tenant_operator.devenv.postgres import PostgresServer
 from tests.integration.openbao.conftest import operator_token, settings_for
 from tests.integration.postgres.conftest import PgDatabase, make_database
 

@@ -15,13 +15,13 @@ from typing import Any
 import hvac
 import pytest
 
+from devenv.openbao import OpenBaoServer
+from devenv.postgres import PostgresServer
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.adapters.postgres.audit import AuditLog
 from tenant_operator.adapters.postgres.migrations import migrate
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.adapters.postgres.verify_command import verify_audit_command
-from tenant_operator.devenv.openbao import OpenBaoServer
-from tenant_operator.devenv.postgres import PostgresServer
 from tenant_operator.domain.audit import GENESIS, canonical
 from tenant_operator.erasure import tenant_deleted
 from tenant_operator.ports import Ports

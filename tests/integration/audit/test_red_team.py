@@ -37,9 +37,9 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from devenv.openbao import OpenBaoServer
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
-from tenant_operator.devenv.openbao import OpenBaoServer
 from tenant_operator.domain.audit import canonical, split_body
 from tenant_operator.domain.errors import PermanentError
 from tests.integration.audit.test_boundary import append, drive, rows, verify

@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 import hvac
 import pytest
 
+from devenv.certs import write_kube_pki
+from devenv.openbao import OpenBaoServer
 from tenant_operator.adapters.openbao.policies import POLICY_FILES
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
-from tenant_operator.devenv.certs import write_kube_pki
-from tenant_operator.devenv.openbao import OpenBaoServer
 from tenant_operator.settings import Settings
 from tests.logcapture import capture
 

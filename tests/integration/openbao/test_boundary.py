@@ -15,8 +15,8 @@ import hvac
 import pytest
 from hvac import exceptions as hv
 
+from devenv.openbao import OpenBaoServer
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
-from tenant_operator.devenv.openbao import OpenBaoServer
 from tenant_operator.domain.errors import PermanentError
 from tests.integration.openbao.conftest import OPERATOR_POLICY, root_in, run, tenant_token
 

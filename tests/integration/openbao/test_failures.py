@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 import requests
 
+from devenv.openbao import OpenBaoServer
 from tenant_operator.adapters.openbao.client import BaoClients
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
-from tenant_operator.devenv.openbao import OpenBaoServer
 from tenant_operator.domain.errors import RetryableError
 from tenant_operator.settings import Settings
 from tests.integration.openbao.conftest import operator_token, root_in, run, settings_for

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import hvac
 import pytest
 
+from devenv.openbao import OpenBaoServer
 from tenant_operator.adapters.openbao.policies import POLICY_FILES
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
-from tenant_operator.devenv.openbao import OpenBaoServer
 from tenant_operator.domain.errors import OperatorError
 from tests.integration.openbao.conftest import (
     MOUNT_LAYOUT_NAMESPACE,

@@ -14,8 +14,8 @@ import hvac
 import pytest
 from hvac import exceptions as hv
 
+from devenv.openbao import OpenBaoServer
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
-from tenant_operator.devenv.openbao import OpenBaoServer
 from tests.integration.openbao.conftest import root_in, run, tenant_token
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ import logging
 
 import pytest
 
+from devenv.openbao import OpenBaoServer
 from tenant_operator.adapters.openbao.client import BaoClients
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
-from tenant_operator.devenv.openbao import OpenBaoServer
 from tenant_operator.domain.errors import OperatorError
 from tenant_operator.settings import Settings
 from tests.integration.openbao.conftest import root_in, run

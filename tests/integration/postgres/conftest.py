@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
+from devenv.postgres import PostgresServer
 from tenant_operator.adapters.postgres.migrations import migrate
 from tenant_operator.adapters.postgres.roles import bootstrap_roles
 from tenant_operator.adapters.postgres.session import Pool, make_pool
-from tenant_operator.devenv.postgres import PostgresServer
 from tenant_operator.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -14,11 +14,11 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
+from devenv.postgres import PostgresServer
 from tenant_operator.adapters.postgres.bootstrap_command import operator_dsn_shape
 from tenant_operator.adapters.postgres.migrations import migrate
 from tenant_operator.adapters.postgres.session import make_pool
 from tenant_operator.cli import main
-from tenant_operator.devenv.postgres import PostgresServer
 from tenant_operator.settings import Settings
 
 pytestmark = pytest.mark.integration

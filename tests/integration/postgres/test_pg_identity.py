@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 
+from devenv.postgres import PostgresServer
 from tenant_operator.adapters.postgres import template
 from tenant_operator.adapters.postgres.audit import AuditLog
 from tenant_operator.adapters.postgres.migrations import migrate
@@ -16,7 +17,6 @@ from tenant_operator.adapters.postgres.statements.platform import (
     platform_steps,
 )
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
-from tenant_operator.devenv.postgres import PostgresServer
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.identity import RETAINED_TENANT_EXISTS
 from tenant_operator.settings import Settings

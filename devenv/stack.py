@@ -1,4 +1,4 @@
-"""The local stack behind ``make dev`` (``python -m tenant_operator.devenv``).
+"""The local stack behind ``make dev`` (``python -m devenv``).
 
 Real PostgreSQL, OpenBao and kube-apiserver on loopback, the generated CRDs applied, the
 operator running against them with its own database role and least-privilege OpenBao
@@ -16,12 +16,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tenant_operator.devenv.kube import KubeApi
-from tenant_operator.devenv.kubedev import apply_crds
-from tenant_operator.devenv.openbao import OpenBaoServer
-from tenant_operator.devenv.operator import OperatorProcess, operator_for
-from tenant_operator.devenv.postgres import PostgresServer
-from tenant_operator.devenv.process import ServiceError
+from devenv.kube import KubeApi
+from devenv.kubedev import apply_crds
+from devenv.openbao import OpenBaoServer
+from devenv.operator import OperatorProcess, operator_for
+from devenv.postgres import PostgresServer
+from devenv.process import ServiceError
 
 log = logging.getLogger(__name__)
 

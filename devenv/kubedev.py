@@ -1,6 +1,6 @@
 """Run a long-lived local Kubernetes API for the dev loop, with the CRDs applied.
 
-    python -m tenant_operator.devenv.kubedev --workdir .dev/kube --crds crds
+    python -m devenv.kubedev --workdir .dev/kube --crds crds
 
 prints ``KUBECONFIG=<path>`` once the server is ready (a line a shell can ``eval`` or a
 Makefile can append to ``.dev/env``) and serves until interrupted. The work directory
@@ -18,9 +18,9 @@ from types import FrameType
 
 import yaml
 
-from tenant_operator.devenv.kube import KubeApi
-from tenant_operator.devenv.kubebin import KubeBinariesMissing
-from tenant_operator.devenv.process import ServiceError, wait_until
+from devenv.kube import KubeApi
+from devenv.kubebin import KubeBinariesMissing
+from devenv.process import ServiceError, wait_until
 
 
 def apply_crds(kube: KubeApi, paths: Sequence[Path], *, timeout_seconds: int = 60) -> None:

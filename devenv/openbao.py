@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Self
 
-from tenant_operator.devenv import process
+from devenv import process
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Self
 
 import psycopg
 
-from tenant_operator.devenv import process
+from devenv import process
 
 log = logging.getLogger(__name__)
 

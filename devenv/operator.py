@@ -19,12 +19,12 @@ import hvac
 import psycopg
 from psycopg import sql
 
+from devenv import process
+from devenv.kube import KubeApi
+from devenv.openbao import OpenBaoServer
+from devenv.postgres import PostgresServer
 from tenant_operator.adapters.openbao.policies import POLICY_FILES
 from tenant_operator.adapters.postgres.roles import bootstrap_roles
-from tenant_operator.devenv import process
-from tenant_operator.devenv.kube import KubeApi
-from tenant_operator.devenv.openbao import OpenBaoServer
-from tenant_operator.devenv.postgres import PostgresServer
 from tenant_operator.settings import Settings
 
 OPERATOR_POLICY = "tenant-operator"

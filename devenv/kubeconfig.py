@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tenant_operator.devenv.certs import KubePki
+from devenv.certs import KubePki
 
 CLUSTER_NAME = "tenant-operator-dev"
 ADMIN_USER = "admin"

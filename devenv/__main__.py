@@ -1,4 +1,4 @@
-"""``python -m tenant_operator.devenv`` (``make dev``): the local dev stack.
+"""``python -m devenv`` (``make dev``): the local dev stack.
 
 Starts PostgreSQL, OpenBao, a Kubernetes API and the operator, applies the examples,
 prints the settings (the secret ones by name only) and serves until Ctrl-C.
@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from tenant_operator.devenv.stack import describe_env, dev_stack, write_env_file
+from devenv.stack import describe_env, dev_stack, write_env_file
 
 
 def run_dev(args: argparse.Namespace) -> int:
@@ -38,9 +38,7 @@ def run_dev(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m tenant_operator.devenv", description=run_dev.__doc__
-    )
+    parser = argparse.ArgumentParser(prog="python -m devenv", description=run_dev.__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--env-file", default=".dev/env", help="where to write the settings")
     parser.add_argument("--crds", default="crds", help="directory of the CRDs to apply")

@@ -25,10 +25,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar
 
-from tenant_operator.devenv.certs import KubePki, write_kube_pki
-from tenant_operator.devenv.kubebin import KubeBinaries, find_kube_binaries
-from tenant_operator.devenv.kubeconfig import CLUSTER_NAME, build_kubeconfig, write_kubeconfig
-from tenant_operator.devenv.process import ServiceError, spawn, stop, wait_until
+from devenv.certs import KubePki, write_kube_pki
+from devenv.kubebin import KubeBinaries, find_kube_binaries
+from devenv.kubeconfig import CLUSTER_NAME, build_kubeconfig, write_kubeconfig
+from devenv.process import ServiceError, spawn, stop, wait_until
 
 log = logging.getLogger(__name__)
 
