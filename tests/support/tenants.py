@@ -1,0 +1,48 @@
+"""Builders of Tenant bodies (the dicts kopf hands the handlers) for tests."""
+
+from typing import Any
+
+SECRET_NAMESPACE = "tenant-secrets"
+CREATED = "2026-05-01T00:00:00+00:00"
+
+
+def tenant_body(
+    slug: str = "acme",
+    *,
+    plan: str = "team",
+    connectors: tuple[str, ...] = ("github",),
+    generation: int = 1,
+    uid: str = "00000000-0000-4000-8000-000000000001",
+    annotations: dict[str, str] | None = None,
+    status: dict[str, Any] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    """A Tenant as the API server returns it; ``spec`` adds or overrides spec fields."""
+    body: dict[str, Any] = {
+        "apiVersion": "integraci.io/v1alpha1",
+        "kind": "Tenant",
+        "metadata": {
+            "name": slug,
+            "uid": uid,
+            "generation": generation,
+            "creationTimestamp": CREATED,
+            "annotations": dict(annotations or {}),
+        },
+        "spec": {
+            "organisation": f"{slug.title()} Ltd",
+            "plan": plan,
+            "owner": {"name": "Jo Owner", "email": f"jo@{slug}.example"},
+            "connectors": [
+                {
+                    "name": name,
+                    "type": name,
+                    "secretRef": {"namespace": SECRET_NAMESPACE, "name": f"{slug}-{name}"},
+                }
+                for name in connectors
+            ],
+            **spec,
+        },
+    }
+    if status is not None:
+        body["status"] = status
+    return body

@@ -1,0 +1,1 @@
+"""Fast tests of orchestration (reconcile, flows, erasure, drift) over in-memory fakes."""
