@@ -11,6 +11,7 @@ def tenant_body(
     *,
     plan: str = "team",
     connectors: tuple[str, ...] = ("github",),
+    secret_namespace: str = SECRET_NAMESPACE,
     generation: int = 1,
     uid: str = "00000000-0000-4000-8000-000000000001",
     annotations: dict[str, str] | None = None,
@@ -36,7 +37,7 @@ def tenant_body(
                 {
                     "name": name,
                     "type": name,
-                    "secretRef": {"namespace": SECRET_NAMESPACE, "name": f"{slug}-{name}"},
+                    "secretRef": {"namespace": secret_namespace, "name": f"{slug}-{name}"},
                 }
                 for name in connectors
             ],
