@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: dev test venv system-deps cluster-bins kube-bins lint chart-lint crds bench kind-e2e clean
+.PHONY: dev test unit venv system-deps cluster-bins kube-bins lint chart-lint crds bench kind-e2e clean
 
 HELM = $$(bash tools/helm/build.sh --print-dir)/helm
 CHART := charts/tenant-operator
@@ -23,6 +23,12 @@ dev: system-deps venv kube-bins
 
 test: system-deps venv cluster-bins lint chart-lint
 	@set +e; $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
+	exit $$rc
+
+# The unit tests alone (no PostgreSQL, OpenBao or kube-apiserver is started): seconds.
+unit: venv
+	@set +e; $(BIN)/pytest tests/unit $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$rc
 
