@@ -149,3 +149,19 @@ def test_an_update_is_reconciled_even_when_unchanged() -> None:
     fakes.journal.calls.clear()
     changed(rt, body)  # not resuming: a nudge or an edit always reconciles
     assert "db.ensure_tenant" in fakes.journal.names()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="reported bug: a check that fails without raising (IsolationBroken) says "
+    "Reconciling=True but returns no error, so kopf schedules no retry, the outcome is "
+    "counted as ready, and the drift scanner skips the tenant (it is not Ready)",
+)
+def test_an_unrepairable_isolation_drift_is_retried() -> None:
+    fakes, rt = setup()
+    fakes.isolation.broken["acme"] = ("row level security disabled",)
+    fakes.isolation.repairable = False
+    result = changed(rt, tenant_body())
+    assert conditions(result)["Reconciling"] == ("True", "IsolationBroken")
+    assert isinstance(result.error, RetryableError)
+    assert outcomes(rt) == {"retry": 1.0}
