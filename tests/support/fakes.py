@@ -319,7 +319,13 @@ class FakeSecretStore:
         self.journal.enter("bao.read_audit_head", chain)
         return self.heads.get(chain)
 
-    async def verify_tenant(self, slug: str, *, connectors: Sequence[str] = ()) -> tuple[str, ...]:
+    async def verify_tenant(
+        self,
+        slug: str,
+        *,
+        connectors: Sequence[str] = (),
+        service_accounts: Sequence[tuple[str, str]] = (),
+    ) -> tuple[str, ...]:
         self.journal.enter("bao.verify_tenant", slug)
         return self.drift.get(slug, ())
 
