@@ -16,7 +16,7 @@ from tenant_operator.domain import audit as chain
 from tenant_operator.domain import conditions as cond
 from tenant_operator.domain import identity, ownership
 from tenant_operator.domain import subprocessors as subs
-from tenant_operator.domain.errors import OperatorError, PermanentError
+from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.domain.plan import TenantPlan
 from tenant_operator.ports import DatabaseState, Ports
 from tenant_operator.records import connector_record, subprocessor_record
@@ -179,9 +179,9 @@ class _Run:
             report = await self.ports.verify_isolation(self.plan.slug)
         if report.ok:
             return cond.ok(cond.ISOLATION_VERIFIED, "RLS enabled, forced and fail-closed")
-        return cond.failed(
-            cond.ISOLATION_VERIFIED, "IsolationBroken", "; ".join(report.problems), permanent=False
-        )
+        # Raised, not returned: the condition says Reconciling, so a retry must be scheduled
+        # (and the outcome counted as a retry, not as ready).
+        raise RetryableError("; ".join(report.problems), reason="IsolationBroken")
 
     async def audit(self) -> cond.Check:
         slug, audit = self.plan.slug, self.ports.audit
