@@ -18,6 +18,7 @@ from tenant_operator.api import subprocessor, tenant
 from tenant_operator.api.common import GROUP, VERSION
 from tenant_operator.domain import naming
 from tenant_operator.domain.reserved import NameContext, reserved_slugs
+from tenant_operator.domain.vocabulary import ConditionType
 
 Schema = dict[str, Any]
 
@@ -161,16 +162,17 @@ def build_crd(
 
 
 def _ready_column() -> list[dict[str, Any]]:
+    ready = ConditionType.READY.value  # plain str: yaml.safe_dump cannot write an enum
     return [
         {
-            "name": "Ready",
+            "name": ready,
             "type": "string",
-            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+            "jsonPath": f'.status.conditions[?(@.type=="{ready}")].status',
         },
         {
             "name": "Reason",
             "type": "string",
-            "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+            "jsonPath": f'.status.conditions[?(@.type=="{ready}")].reason',
             "priority": 1,
         },
     ]

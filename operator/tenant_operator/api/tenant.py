@@ -1,7 +1,6 @@
 """The ``Tenant`` resource: one isolated tenant of the IntegraCI platform (cluster-scoped)."""
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import idna
@@ -27,6 +26,10 @@ from tenant_operator.api.common import (
     list_map,
 )
 from tenant_operator.domain import naming
+from tenant_operator.domain.vocabulary import DeletionPolicy as DeletionPolicy
+from tenant_operator.domain.vocabulary import Isolation as Isolation
+from tenant_operator.domain.vocabulary import Plan as Plan
+from tenant_operator.domain.vocabulary import SubProcessorState as SubProcessorState
 
 KIND = "Tenant"
 PLURAL = "tenants"
@@ -35,28 +38,6 @@ PREVENT_DELETION_ANNOTATION = "integraci.io/prevent-deletion"
 MAX_CONNECTORS = 32
 MAX_CONFIG_KEYS = 32
 MAX_CONFIG_VALUE = 1024
-
-
-class Plan(StrEnum):
-    """The tenant's plan: drives the isolation default, quotas and notice periods."""
-
-    FREE = "free"
-    TEAM = "team"
-    ENTERPRISE = "enterprise"
-
-
-class Isolation(StrEnum):
-    """How the tenant's rows are isolated in PostgreSQL."""
-
-    SHARED = "shared"
-    SCHEMA = "schema"
-
-
-class DeletionPolicy(StrEnum):
-    """What deleting the Tenant does to its data: Retain keeps it, Delete erases it."""
-
-    RETAIN = "Retain"
-    DELETE = "Delete"
 
 
 EMAIL_ASCII_MESSAGE = (
@@ -250,14 +231,6 @@ class ConnectorStatus(ApiModel):
     """KV version of the secret."""
     secret_version: str | None = None
     """resourceVersion of the Kubernetes Secret last routed (a change is routed again)."""
-
-
-class SubProcessorState(StrEnum):
-    """Whether a sub-processor may process this tenant's data."""
-
-    ACTIVE = "Active"
-    PENDING_NOTICE = "PendingNotice"
-    OBJECTED = "Objected"
 
 
 class SubProcessorStatus(ApiModel):

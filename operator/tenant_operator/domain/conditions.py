@@ -1,4 +1,5 @@
-"""Condition types and reasons, declared once, and the pure rules that combine them.
+"""Condition types and reasons (declared in :mod:`.vocabulary`) and the pure rules that
+combine them.
 
 kstatus semantics: ``Ready`` summarises; ``Reconciling`` (work in progress or a retryable
 failure) and ``Stalled`` (a failure that needs a human) are abnormal-true. Every other type
@@ -10,17 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-READY = "Ready"
-RECONCILING = "Reconciling"
-STALLED = "Stalled"
-DATABASE_READY = "DatabaseReady"
-SECRETS_READY = "SecretsReady"
-CONNECTORS_ROUTED = "ConnectorsRouted"
-SUBPROCESSORS_ACCEPTED = "SubProcessorsAccepted"
-ISOLATION_VERIFIED = "IsolationVerified"
-AUDIT_CHAIN_VERIFIED = "AuditChainVerified"
+from tenant_operator.domain.vocabulary import ConditionType, Reason
 
-#: Aspects in reconcile order.
+READY = ConditionType.READY
+RECONCILING = ConditionType.RECONCILING
+STALLED = ConditionType.STALLED
+DATABASE_READY = ConditionType.DATABASE_READY
+SECRETS_READY = ConditionType.SECRETS_READY
+CONNECTORS_ROUTED = ConditionType.CONNECTORS_ROUTED
+SUBPROCESSORS_ACCEPTED = ConditionType.SUBPROCESSORS_ACCEPTED
+ISOLATION_VERIFIED = ConditionType.ISOLATION_VERIFIED
+AUDIT_CHAIN_VERIFIED = ConditionType.AUDIT_CHAIN_VERIFIED
+
+#: Aspects in reconcile order: reconcile_tenant runs one step per aspect in this order.
 ASPECTS = (
     DATABASE_READY,
     SECRETS_READY,
@@ -33,13 +36,13 @@ ASPECTS = (
 #: provisioning failure: it turns SubProcessorsAccepted False but the tenant stays Ready.
 READY_GATES = tuple(a for a in ASPECTS if a != SUBPROCESSORS_ACCEPTED)
 
-# Reasons (CamelCase).
-RECONCILED = "Reconciled"
-PENDING = "Pending"
-PAUSED = "Paused"
-DELETION_PREVENTED = "DeletionPrevented"
+# Reasons used here by name (the full list is vocabulary.Reason).
+RECONCILED = Reason.RECONCILED
+PENDING = Reason.PENDING
+PAUSED = Reason.PAUSED
+DELETION_PREVENTED = Reason.DELETION_PREVENTED
 #: A connector Secret that does not exist or is not the tenant's (never told apart).
-SECRET_NOT_AVAILABLE = "SecretNotAvailable"
+SECRET_NOT_AVAILABLE = Reason.SECRET_NOT_AVAILABLE
 
 Status = Literal["True", "False", "Unknown"]
 

@@ -4,11 +4,13 @@ Adapters translate library exceptions (psycopg, hvac, kubernetes) into one of th
 with a message that says what is wrong and what to do. Messages never carry secret values.
 """
 
+from tenant_operator.domain.vocabulary import Reason
+
 
 class OperatorError(Exception):
     """Base of the operator's own errors. ``reason`` is a CamelCase condition reason."""
 
-    reason: str = "Error"
+    reason: str = Reason.ERROR
 
     def __init__(self, message: str, *, reason: str | None = None) -> None:
         super().__init__(message)
@@ -23,7 +25,7 @@ class OperatorError(Exception):
 class RetryableError(OperatorError):
     """A transient failure (service unreachable, sealed, lock timeout): retry with backoff."""
 
-    reason = "Unavailable"
+    reason: str = Reason.UNAVAILABLE
 
     def __init__(
         self, message: str, *, reason: str | None = None, delay: float | None = None
@@ -35,4 +37,4 @@ class RetryableError(OperatorError):
 class PermanentError(OperatorError):
     """The input cannot be honoured as it is (bad spec, forbidden Secret, denied): fix it."""
 
-    reason = "InvalidSpec"
+    reason: str = Reason.INVALID_SPEC

@@ -14,9 +14,10 @@ from datetime import datetime
 from typing import Literal
 
 from tenant_operator.domain.errors import PermanentError
+from tenant_operator.domain.vocabulary import Reason
 
 ADOPT_ANNOTATION = "integraci.io/adopt"
-RETAINED_TENANT_EXISTS = "RetainedTenantExists"
+RETAINED_TENANT_EXISTS = Reason.RETAINED_TENANT_EXISTS
 
 Claim = Literal["owned", "claim", "adopt"]
 
@@ -63,7 +64,7 @@ def parse_uid(value: str | None) -> uuid.UUID:
         raise PermanentError(
             "the Tenant has no valid metadata.uid; it cannot be told apart from a retained "
             "tenant under the same slug",
-            reason="InvalidSpec",
+            reason=Reason.INVALID_SPEC,
         ) from None
 
 

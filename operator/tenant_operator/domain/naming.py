@@ -8,6 +8,7 @@ slashes, ``..``, percent-encodings and unicode look-alikes can never get through
 import re
 
 from tenant_operator.domain.errors import PermanentError
+from tenant_operator.domain.vocabulary import Reason
 
 #: A DNS-1123 label: lowercase ASCII letters, digits and '-', starting with a letter and
 #: ending with a letter or digit. Slugs are limited to 40 characters so derived names
@@ -27,17 +28,17 @@ _IDENTIFIER_RE = re.compile(IDENTIFIER_PATTERN)
 def validate_label(value: str, *, what: str = "name", max_length: int = LABEL_MAX_LENGTH) -> str:
     """Return ``value`` if it is a DNS label of at most ``max_length`` chars, else raise."""
     if not isinstance(value, str) or not value:
-        raise PermanentError(f"{what} must be a non-empty string", reason="InvalidName")
+        raise PermanentError(f"{what} must be a non-empty string", reason=Reason.INVALID_NAME)
     if len(value) > max_length:
         raise PermanentError(
             f"{what} {value[:max_length]!r}... is longer than {max_length} characters",
-            reason="InvalidName",
+            reason=Reason.INVALID_NAME,
         )
     if not value.isascii() or _SLUG_RE.fullmatch(value) is None:
         raise PermanentError(
             f"{what} {value!r} is not a DNS label: use lowercase a-z, 0-9 and '-', "
             "starting with a letter and ending with a letter or digit",
-            reason="InvalidName",
+            reason=Reason.INVALID_NAME,
         )
     return value
 
@@ -58,7 +59,7 @@ def validate_identifier(value: str, *, what: str = "identifier") -> str:
         raise PermanentError(
             f"{what} {value!r} is not a valid identifier: lowercase a-z, 0-9 and '_', "
             f"at most {IDENTIFIER_MAX_BYTES} bytes",
-            reason="InvalidName",
+            reason=Reason.INVALID_NAME,
         )
     return value
 
@@ -94,7 +95,7 @@ def validate_chain(chain: str) -> str:
     if found is None:
         raise PermanentError(
             f"audit chain {str(chain)[:80]!r} is not a tenant chain: use the slug or <slug>@<uuid>",
-            reason="InvalidName",
+            reason=Reason.INVALID_NAME,
         )
     validate_slug(found.group("slug"))
     return chain

@@ -3,8 +3,9 @@
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from tenant_operator.api.tenant import Isolation, Plan, Tenant
+from tenant_operator.api.tenant import Tenant
 from tenant_operator.domain.errors import PermanentError
+from tenant_operator.domain.vocabulary import DeletionPolicy, Isolation, Plan, Reason
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def build_plan(
         raise PermanentError(
             f"spec.isolation is {spec.isolation.value} but the tenant was created with "
             f"{isolation.value} isolation; isolation cannot change after creation",
-            reason="IsolationImmutable",
+            reason=Reason.ISOLATION_IMMUTABLE,
         )
     connectors = []
     for connector in spec.connectors:
@@ -69,7 +70,7 @@ def build_plan(
                 f"connector {connector.name}: Secret {ref.namespace}/{ref.name} is outside the "
                 f"namespaces the operator may read connector Secrets from ({allowed}); "
                 "move the Secret there",
-                reason="SecretNamespaceForbidden",
+                reason=Reason.SECRET_NAMESPACE_FORBIDDEN,
             )
         connectors.append(
             ConnectorPlan(
@@ -88,7 +89,7 @@ def build_plan(
         owner_email=str(spec.owner.email),
         connectors=tuple(connectors),
         objections=frozenset(spec.sub_processors.objections),
-        delete_data=spec.deletion_policy.value == "Delete",
+        delete_data=spec.deletion_policy is DeletionPolicy.DELETE,
         service_accounts=workload_service_accounts(
             tenant.slug, workload_namespace_prefix, service_account_names
         ),
