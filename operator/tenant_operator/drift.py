@@ -16,6 +16,7 @@ from typing import Any
 from tenant_operator.api.tenant import PAUSED_ANNOTATION
 from tenant_operator.domain.errors import OperatorError
 from tenant_operator.domain.plan import workload_service_accounts
+from tenant_operator.domain.vocabulary import ConditionType, Reason, SubProcessorState
 from tenant_operator.flows import is_true
 from tenant_operator.reconcile import check_chain
 from tenant_operator.runtime import Runtime
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def _ready(tenant: Mapping[str, Any]) -> str:
     for condition in (tenant.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "Ready":
+        if condition.get("type") == ConditionType.READY:
             return str(condition.get("status"))
     return "Unknown"
 
@@ -34,7 +35,11 @@ def _notice_ended(tenant: Mapping[str, Any], now: datetime) -> list[str]:
     ended = []
     for sub in (tenant.get("status") or {}).get("subProcessors") or []:
         at = sub.get("effectiveAt")
-        if sub.get("state") == "PendingNotice" and at and datetime.fromisoformat(at) <= now:
+        if (
+            sub.get("state") == SubProcessorState.PENDING_NOTICE
+            and at
+            and datetime.fromisoformat(at) <= now
+        ):
             ended.append(f"notice period of sub-processor {sub.get('name')} ended")
     return ended
 
@@ -104,7 +109,7 @@ async def _repair(rt: Runtime, tenant: Mapping[str, Any], problems: list[str]) -
     message = "drift found, reconciling to repair: " + "; ".join(problems)
     log.warning("tenant %s: %s", slug, message)
     rt.metrics.drift_repairs.inc()
-    await rt.kube.event(tenant, type_="Warning", reason="DriftDetected", message=message)
+    await rt.kube.event(tenant, type_="Warning", reason=Reason.DRIFT_DETECTED, message=message)
     await rt.kube.nudge(slug, "drift")
 
 

@@ -19,14 +19,17 @@ from tenant_operator.api.tenant import PREVENT_DELETION_ANNOTATION
 from tenant_operator.domain import identity
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.reserved import NameContext, collisions, openbao_untouchable
+from tenant_operator.domain.vocabulary import DeletionPolicy, Reason
 from tenant_operator.flows import is_true
 from tenant_operator.ports import Ports
 
 
-def deletion_policy(body: Mapping[str, Any]) -> str:
+def deletion_policy(body: Mapping[str, Any]) -> DeletionPolicy:
     """The deletion policy; anything but an explicit Delete means Retain (the safe side)."""
     spec = body.get("spec") or {}
-    return "Delete" if spec.get("deletionPolicy") == "Delete" else "Retain"
+    if spec.get("deletionPolicy") == DeletionPolicy.DELETE:
+        return DeletionPolicy.DELETE
+    return DeletionPolicy.RETAIN
 
 
 async def tenant_deleted(
@@ -45,7 +48,7 @@ async def tenant_deleted(
         raise PermanentError(
             f"{PREVENT_DELETION_ANNOTATION} is true: nothing is erased and the Tenant stays "
             "until the annotation is removed",
-            reason="DeletionPrevented",
+            reason=Reason.DELETION_PREVENTED,
         )
     try:
         registered = await ports.db.registered(slug)
@@ -60,7 +63,7 @@ async def tenant_deleted(
         return [f"nothing erased or retained: the tenant {slug} belongs to another Tenant object"]
     policy = deletion_policy(body)
     reserved = collisions(slug, names) if names is not None else ()
-    if policy == "Retain":
+    if policy == DeletionPolicy.RETAIN:
         if reserved and await ports.audit.head(slug) is None:
             return ["nothing to keep: the slug is reserved and was never provisioned"]
         if registered is not None:

@@ -19,6 +19,7 @@ from tenant_operator.domain import conditions as cond
 from tenant_operator.domain.errors import OperatorError, PermanentError
 from tenant_operator.domain.plan import build_plan
 from tenant_operator.domain.reserved import refusal
+from tenant_operator.domain.vocabulary import Reason
 from tenant_operator.reconcile import reconcile_tenant
 from tenant_operator.resume import unchanged_since_ready
 from tenant_operator.runtime import Runtime
@@ -33,9 +34,9 @@ class Result:
 
 
 #: The aspect a refused spec is about (an invalid manifest is about no single aspect).
-PLAN_ERROR_ASPECTS = {
-    "SecretNamespaceForbidden": cond.CONNECTORS_ROUTED,
-    "IsolationImmutable": cond.DATABASE_READY,
+PLAN_ERROR_ASPECTS: dict[str, str] = {
+    Reason.SECRET_NAMESPACE_FORBIDDEN: cond.CONNECTORS_ROUTED,
+    Reason.ISOLATION_IMMUTABLE: cond.DATABASE_READY,
 }
 
 
@@ -56,7 +57,9 @@ def parse_tenant(body: Mapping[str, Any]) -> Tenant:
     try:
         return Tenant.model_validate(dict(body))
     except ValidationError as exc:
-        raise PermanentError(f"invalid Tenant: {describe(exc)}", reason="InvalidSpec") from None
+        raise PermanentError(
+            f"invalid Tenant: {describe(exc)}", reason=Reason.INVALID_SPEC
+        ) from None
 
 
 def _conditions(body: Mapping[str, Any], checks: Iterable[cond.Check], now: datetime) -> Any:
@@ -125,7 +128,7 @@ def refuse_reserved(slug: str, rt: Runtime) -> None:
     """
     message = refusal(slug, rt.settings.names)
     if message is not None:
-        raise PermanentError(message, reason="SlugReserved")
+        raise PermanentError(message, reason=Reason.SLUG_RESERVED)
 
 
 def _outcome_label(error: OperatorError | None) -> str:
@@ -154,7 +157,7 @@ async def subprocessor_changed(
     try:
         sub = SubProcessor.model_validate(dict(body))
     except ValidationError as exc:
-        error = PermanentError(f"invalid SubProcessor: {describe(exc)}", reason="InvalidSpec")
+        error = PermanentError(f"invalid SubProcessor: {describe(exc)}", reason=Reason.INVALID_SPEC)
         check = cond.failed(cond.READY, error.reason, error.message, permanent=True)
         return Result(status={"conditions": _conditions(body, [check], now)}, error=error)
     rt.inventory.subprocessor_changed(body, deleted=deleting)

@@ -14,6 +14,7 @@ from tenant_operator.api.tenant import PLURAL as TENANTS
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.domain.ownership import owner_of
 from tenant_operator.domain.sharding import SHARD_LABEL, Placement
+from tenant_operator.domain.vocabulary import Reason
 from tenant_operator.settings import Settings
 
 MAX_BACKOFF = 60.0
@@ -134,7 +135,7 @@ async def tenant_erasure(
     placed = memo.runtime.settings.scope.place(body.meta.name, body.meta.labels)
     try:
         if placed.problem:  # its finalizer stays: erased by the shard it is moved to
-            raise PermanentError(placed.problem, reason="ShardUnknown")
+            raise PermanentError(placed.problem, reason=Reason.SHARD_UNKNOWN)
         async with memo.runtime.admission:
             done = await erasure.tenant_deleted(
                 body, memo.runtime.ports, memo.runtime.settings.names
@@ -143,7 +144,11 @@ async def tenant_erasure(
         kopf.warn(body, reason=exc.reason, message=exc.message)
         patch.status.update(flows.deletion_refused(body, exc))
         # A deletion is never given up, so even a refusal is retried (slowly when prevented).
-        delay = PREVENTED_RECHECK if exc.reason in ("DeletionPrevented", "ShardUnknown") else None
+        delay = (
+            PREVENTED_RECHECK
+            if exc.reason in (Reason.DELETION_PREVENTED, Reason.SHARD_UNKNOWN)
+            else None
+        )
         raise_for(RetryableError(exc.message, reason=exc.reason, delay=delay), retry)
     memo.runtime.inventory.tenant_gone(body.get("metadata", {}).get("name"))
     logger.info("tenant deleted: %s", "; ".join(done))

@@ -18,6 +18,7 @@ from tenant_operator.domain import identity, ownership
 from tenant_operator.domain import subprocessors as subs
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.domain.plan import TenantPlan
+from tenant_operator.domain.vocabulary import Plan, Reason
 from tenant_operator.ports import DatabaseState, Ports
 from tenant_operator.records import connector_record, subprocessor_record
 
@@ -57,8 +58,8 @@ class _Run:
         self.db = state = await self.ports.db.ensure_tenant(
             self.plan.slug,
             organisation=self.plan.organisation,
-            plan=self.plan.plan.value,
-            isolation=self.plan.isolation.value,
+            plan=self.plan.plan,
+            isolation=self.plan.isolation,
             k8s_uid=self.tenant.metadata.uid,
             adopt=self.tenant.metadata.annotations.get(identity.ADOPT_ANNOTATION),
         )
@@ -159,7 +160,7 @@ class _Run:
             return cond.Check(
                 cond.SUBPROCESSORS_ACCEPTED,
                 "False",
-                "Objected",
+                Reason.OBJECTED,
                 f"the tenant objects to: {', '.join(objected)}",
             )
         pending = sorted(d.name for d in decisions if d.state == subs.PENDING_NOTICE)
@@ -181,7 +182,7 @@ class _Run:
             return cond.ok(cond.ISOLATION_VERIFIED, "RLS enabled, forced and fail-closed")
         # Raised, not returned: the condition says Reconciling, so a retry must be scheduled
         # (and the outcome counted as a retry, not as ready).
-        raise RetryableError("; ".join(report.problems), reason="IsolationBroken")
+        raise RetryableError("; ".join(report.problems), reason=Reason.ISOLATION_BROKEN)
 
     async def audit(self) -> cond.Check:
         slug, audit = self.plan.slug, self.ports.audit
@@ -251,10 +252,10 @@ async def check_chain(ports: Ports, slug: str) -> ChainCheck:
     log.debug("tenant %s: %d audit entries verified from seq %d", slug, result.checked, first)
     if not result.ok:
         broken = f"entry {result.first_bad_seq}: {result.reason}"
-        return ChainCheck(head, mirrored, result.checked, ("AuditChainBroken", broken))
+        return ChainCheck(head, mirrored, result.checked, (Reason.AUDIT_CHAIN_BROKEN, broken))
     problem = chain.mirror_problem(rows, mirrored)
     return ChainCheck(
-        head, mirrored, result.checked, ("AuditHeadMismatch", problem) if problem else None
+        head, mirrored, result.checked, (Reason.AUDIT_HEAD_MISMATCH, problem) if problem else None
     )
 
 
@@ -270,7 +271,7 @@ def subprocessor_decisions(
     created = tenant.metadata.creation_timestamp
     return subs.decide(
         register,
-        enterprise=plan.plan.value == "enterprise",
+        enterprise=plan.plan is Plan.ENTERPRISE,
         tenant_created_at=datetime.fromisoformat(created) if created else now,
         objections=plan.objections,
         previous_objected_at=previous,

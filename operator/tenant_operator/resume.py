@@ -17,6 +17,7 @@ from typing import Any
 from tenant_operator.api.tenant import Tenant
 from tenant_operator.domain.plan import TenantPlan
 from tenant_operator.domain.subprocessors import RegisterEntry
+from tenant_operator.domain.vocabulary import ConditionType
 from tenant_operator.inventory import SecretKey
 from tenant_operator.reconcile import subprocessor_decisions, subprocessor_status
 
@@ -27,7 +28,7 @@ def ready_at_generation(body: Mapping[str, Any]) -> bool:
     if generation is None or status.get("observedGeneration") != generation:
         return False
     return any(
-        c.get("type") == "Ready"
+        c.get("type") == ConditionType.READY
         and c.get("status") == "True"
         and c.get("observedGeneration") == generation
         for c in status.get("conditions") or []

@@ -23,6 +23,7 @@ from tenant_operator.api.subprocessor import PLURAL as SUBPROCESSORS
 from tenant_operator.api.tenant import PLURAL as TENANTS
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.reserved import reserved_slugs, settings_problems
+from tenant_operator.domain.vocabulary import Reason
 from tenant_operator.inventory import Inventory
 from tenant_operator.metrics import Metrics
 from tenant_operator.ports import Ports
@@ -112,7 +113,7 @@ def check_names(settings: Settings) -> None:
     """Refuse settings under which whole families of slugs collide; log the refused slugs."""
     problems = settings_problems(settings.names)
     if problems:
-        raise PermanentError("; ".join(problems), reason="InvalidSettings")
+        raise PermanentError("; ".join(problems), reason=Reason.INVALID_SETTINGS)
     for slug, message in reserved_slugs(settings.names).items():
         log.info("slug %s is refused under these settings: %s", slug, message)
 

@@ -9,12 +9,13 @@ makes it Objected for that tenant, whatever the plan.
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
-State = Literal["Active", "PendingNotice", "Objected"]
-ACTIVE: State = "Active"
-PENDING_NOTICE: State = "PendingNotice"
-OBJECTED: State = "Objected"
+from tenant_operator.domain.vocabulary import SubProcessorState
+
+State = SubProcessorState
+ACTIVE = SubProcessorState.ACTIVE
+PENDING_NOTICE = SubProcessorState.PENDING_NOTICE
+OBJECTED = SubProcessorState.OBJECTED
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from kubernetes.client.exceptions import ApiException
 
 from tenant_operator.adapters.kubernetes.errors import TRANSPORT_ERRORS, translate
 from tenant_operator.domain.errors import PermanentError
+from tenant_operator.domain.vocabulary import Reason
 
 Resource = tuple[str, str, str]  # (group, version, plural)
 
@@ -24,7 +25,7 @@ async def require_served(api_client: client.ApiClient, resources: Iterable[Resou
         raise PermanentError(
             f"the Kubernetes API does not serve {', '.join(missing)}: install the CRDs "
             "first (`kubectl apply --server-side -f crds/`, or the Helm chart's crds/)",
-            reason="CRDsMissing",
+            reason=Reason.CRDS_MISSING,
         )
 
 

@@ -19,6 +19,7 @@ from tenant_operator.adapters.openbao.errors import translated
 from tenant_operator.adapters.openbao.paths import AUDIT_TENANTS, PlatformPaths
 from tenant_operator.adapters.openbao.routing import write_value
 from tenant_operator.domain.errors import PermanentError
+from tenant_operator.domain.vocabulary import Reason
 
 #: Set on a mirrored audit head once its chain is closed (the tenant was erased).
 CLOSED_FIELD = "closed"
@@ -119,7 +120,7 @@ def audit_digest_key(
                 continue
         return base64.b64decode(fresh)
     raise PermanentError(
-        f"audit digest key {key} could not be created or read", reason="AuditKeyUnavailable"
+        f"audit digest key {key} could not be created or read", reason=Reason.AUDIT_KEY_UNAVAILABLE
     )
 
 

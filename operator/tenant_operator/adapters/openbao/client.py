@@ -29,6 +29,7 @@ from tenant_operator.adapters.openbao.errors import DENIED_RETRY_DELAY, translat
 from tenant_operator.adapters.openbao.paths import operator_namespace
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.domain.naming import validate_label
+from tenant_operator.domain.vocabulary import Reason
 from tenant_operator.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class KubernetesLogin:
 
     def __init__(self, settings: Settings, session: requests.Session) -> None:
         if not settings.bao_auth_role:
-            raise PermanentError("no Kubernetes-auth role", reason="OpenBaoNotConfigured")
+            raise PermanentError("no Kubernetes-auth role", reason=Reason.OPENBAO_NOT_CONFIGURED)
         self.role = validate_label(settings.bao_auth_role, what="bao_auth_role")
         self.mount = validate_label(settings.bao_auth_mount, what="bao_auth_mount")
         self.namespace = operator_namespace(settings)
@@ -99,13 +100,13 @@ class KubernetesLogin:
                 f"({type(exc).__name__}) to log in to OpenBao at {self.where}: mount the "
                 "service-account token there (automountServiceAccountToken, or a projected "
                 "volume) or set bao_auth_jwt_path; retrying",
-                reason="OpenBaoLoginFailed",
+                reason=Reason.OPENBAO_LOGIN_FAILED,
                 delay=DENIED_RETRY_DELAY,
             ) from None
         if not jwt:
             raise RetryableError(
                 f"the operator's service-account token file {self.jwt_path} is empty; retrying",
-                reason="OpenBaoLoginFailed",
+                reason=Reason.OPENBAO_LOGIN_FAILED,
                 delay=DENIED_RETRY_DELAY,
             )
         return jwt
@@ -134,7 +135,7 @@ class KubernetesLogin:
             raise RetryableError(
                 f"OpenBao answered the Kubernetes-auth login at {self.where} without a token; "
                 "retrying",
-                reason="OpenBaoLoginFailed",
+                reason=Reason.OPENBAO_LOGIN_FAILED,
             )
         ttl = float(auth.get("lease_duration") or 0)
         now = time.monotonic()
@@ -160,7 +161,7 @@ class KubernetesLogin:
                 "reviewer allowed to create TokenReviews), and that the role exists, binds the "
                 "operator's service account and namespace, and carries the operator's policy "
                 "(operator.hcl); retrying",
-                reason="OpenBaoLoginFailed",
+                reason=Reason.OPENBAO_LOGIN_FAILED,
                 delay=DENIED_RETRY_DELAY,
             )
         return translate(exc, f"logging in at {self.where}", redact=True)
@@ -210,7 +211,7 @@ class BaoClients:
                     "no OpenBao token: set BAO_TOKEN (or TENANT_OPERATOR_BAO_TOKEN) to a token "
                     "holding the operator's policy (operator.hcl), or set "
                     "TENANT_OPERATOR_BAO_AUTH_ROLE to a Kubernetes-auth role carrying it",
-                    reason="OpenBaoNotConfigured",
+                    reason=Reason.OPENBAO_NOT_CONFIGURED,
                 )
             self.login = KubernetesLogin(settings, self.session)
         self._token = secret

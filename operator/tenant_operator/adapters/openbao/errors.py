@@ -13,6 +13,7 @@ import requests
 from hvac import exceptions as hv
 
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
+from tenant_operator.domain.vocabulary import Reason
 
 POLICY_HINT = (
     "apply the operator's policy (operator.hcl, or operator-mount.hcl for the mount layout; "
@@ -53,24 +54,24 @@ def translate(
         return RetryableError(
             f"OpenBao is unreachable while {action} ({type(exc).__name__}): check that it runs "
             "and that bao_addr points at it; retrying",
-            reason="OpenBaoUnreachable",
+            reason=Reason.OPENBAO_UNREACHABLE,
         )
     where, detail = _where(exc), _detail(exc, redact)
     if isinstance(exc, hv.VaultDown):
         return RetryableError(
             f"OpenBao is sealed or not active while {action} ({where}): unseal it (or wait for "
             "a standby to take over); retrying",
-            reason="OpenBaoSealed",
+            reason=Reason.OPENBAO_SEALED,
         )
     if isinstance(exc, hv.VaultNotInitialized):
         return RetryableError(
             f"OpenBao is not initialised ({where}): run `bao operator init`; retrying",
-            reason="OpenBaoNotInitialized",
+            reason=Reason.OPENBAO_NOT_INITIALIZED,
         )
     if isinstance(exc, hv.Forbidden | hv.Unauthorized):
         return RetryableError(
             f"the operator's OpenBao token may not do this while {action} ({where}): {POLICY_HINT}",
-            reason="OpenBaoPermissionDenied",
+            reason=Reason.OPENBAO_PERMISSION_DENIED,
             delay=DENIED_RETRY_DELAY,
         )
     if isinstance(exc, hv.InvalidPath) and is_missing_namespace(exc):
@@ -78,22 +79,22 @@ def translate(
             f"an OpenBao namespace is missing while {action} ({where}): the tenant's secrets "
             "are provisioned first, and bao_namespace must name an existing namespace "
             "(OpenBao >= 2.6.3 with namespaces; use the mount layout on Vault OSS); retrying",
-            reason="OpenBaoNamespaceMissing",
+            reason=Reason.OPENBAO_NAMESPACE_MISSING,
         )
     if isinstance(exc, hv.RateLimitExceeded | hv.InternalServerError | hv.BadGateway):
         return RetryableError(
             f"OpenBao failed while {action} ({where}){detail}; retrying",
-            reason="OpenBaoError",
+            reason=Reason.OPENBAO_ERROR,
         )
     if isinstance(exc, hv.InvalidRequest | hv.InvalidPath | hv.UnsupportedOperation):
         return PermanentError(
             f"OpenBao rejected {action} ({where}){detail}: check the OpenBao version "
             "(>= 2.6.3) and the operator's settings",
-            reason="OpenBaoRejected",
+            reason=Reason.OPENBAO_REJECTED,
         )
     return RetryableError(
         f"OpenBao answered unexpectedly while {action} ({where}){detail}; retrying",
-        reason="OpenBaoError",
+        reason=Reason.OPENBAO_ERROR,
     )
 
 

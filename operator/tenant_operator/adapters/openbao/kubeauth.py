@@ -32,6 +32,7 @@ from pydantic import SecretStr
 
 from tenant_operator.adapters.openbao import objects
 from tenant_operator.domain.errors import PermanentError
+from tenant_operator.domain.vocabulary import Reason
 from tenant_operator.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class KubeAuthConfig:
             raise PermanentError(
                 "kubernetes_disable_local_ca_jwt needs kubernetes_ca_cert: set the PEM CA "
                 "certificate of the Kubernetes API at kubernetes_host",
-                reason="OpenBaoNotConfigured",
+                reason=Reason.OPENBAO_NOT_CONFIGURED,
             )
         return cls(
             host=settings.kubernetes_host,

@@ -15,6 +15,7 @@ from hvac import exceptions as hv
 
 from tenant_operator.adapters.openbao.errors import is_missing_mount, is_missing_namespace
 from tenant_operator.domain.errors import PermanentError, RetryableError
+from tenant_operator.domain.vocabulary import Reason
 
 #: Seconds between polls while OpenBao deletes a namespace in the background.
 NAMESPACE_POLL = 0.05
@@ -47,7 +48,7 @@ def ensure_namespace(parent: hvac.Client, name: str) -> bool:
         if data_of(found).get("tainted"):
             raise RetryableError(
                 f"OpenBao namespace {name!r} is still being deleted; retrying",
-                reason="OpenBaoNamespaceDeleting",
+                reason=Reason.OPENBAO_NAMESPACE_DELETING,
                 delay=2.0,
             )
         return False
@@ -65,7 +66,7 @@ def drop_namespace(parent: hvac.Client, name: str, *, timeout: float) -> bool:
         if time.monotonic() > deadline:
             raise RetryableError(
                 f"OpenBao is still deleting namespace {name!r}; retrying",
-                reason="OpenBaoNamespaceDeleting",
+                reason=Reason.OPENBAO_NAMESPACE_DELETING,
                 delay=5.0,
             )
         time.sleep(NAMESPACE_POLL)
@@ -81,7 +82,7 @@ def _check_type(kind: str, path: str, found: Mapping[str, Any], want: str, versi
             f"{' v' + have_version if have_version else ''}, not {want!r}"
             f"{' v' + version if version else ''}: move it away or choose another mount "
             "name in the operator's settings",
-            reason="OpenBaoMountConflict",
+            reason=Reason.OPENBAO_MOUNT_CONFLICT,
         )
 
 

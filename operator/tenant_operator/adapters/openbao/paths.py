@@ -39,9 +39,10 @@ from tenant_operator.domain.naming import (
     validate_slug,
 )
 from tenant_operator.domain.reserved import openbao_untouchable, refusal
+from tenant_operator.domain.vocabulary import OPENBAO_REF_SCHEME, Reason
 from tenant_operator.settings import Settings
 
-REF_SCHEME = "openbao://"
+REF_SCHEME = OPENBAO_REF_SCHEME
 TENANT_POLICY = "tenant"
 TENANT_ROLE = "tenant"
 TENANT_PREFIX = OPENBAO_TENANT_PREFIX
@@ -175,16 +176,16 @@ def refuse_reserved(settings: Settings, slug: str) -> None:
     OpenBao request; :mod:`tenant_operator.domain.reserved` holds the rules.
     """
     if openbao_untouchable(slug, settings.names):
-        raise PermanentError(refusal(slug, settings.names) or slug, reason="SlugReserved")
+        raise PermanentError(refusal(slug, settings.names) or slug, reason=Reason.SLUG_RESERVED)
 
 
 def parse_ref(ref: str) -> tuple[str | None, str, str]:
     """Split a reference into (namespace or None, mount, key); PermanentError if malformed."""
     if not ref.startswith(REF_SCHEME):
-        raise PermanentError(f"{ref!r} is not an openbao:// reference", reason="InvalidRef")
+        raise PermanentError(f"{ref!r} is not an openbao:// reference", reason=Reason.INVALID_REF)
     parts = ref[len(REF_SCHEME) :].split("/")
     if len(parts) < 4:
-        raise PermanentError(f"{ref!r} is not an openbao:// reference", reason="InvalidRef")
+        raise PermanentError(f"{ref!r} is not an openbao:// reference", reason=Reason.INVALID_REF)
     namespace = "/".join(parts[:-3]) or None
     mount = parts[-3].replace("%2F", "/")
     key = "/".join(parts[-2:])

@@ -29,6 +29,7 @@ from tenant_operator.adapters.openbao.paths import (
     TenantPaths,
 )
 from tenant_operator.domain.errors import PermanentError
+from tenant_operator.domain.vocabulary import Reason
 
 HASH_FIELD = "content-sha256"
 #: The KV version the hash was recorded for; any other current version was not ours.
@@ -70,7 +71,7 @@ def kv_payload(data: Mapping[str, bytes | str]) -> tuple[dict[str, str], list[st
         if not _SECRET_KEY_RE.fullmatch(key):
             raise PermanentError(
                 f"Secret data key {key[:64]!r} is not a valid Kubernetes Secret key",
-                reason="InvalidSecret",
+                reason=Reason.INVALID_SECRET,
             )
         raw = _as_bytes(value)
         try:

@@ -40,6 +40,7 @@ from tenant_operator.domain.audit import (
 )
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.naming import validate_slug
+from tenant_operator.domain.vocabulary import Reason
 from tenant_operator.settings import Settings
 
 __all__ = ["AuditHead", "AuditLog", "AuditVault", "VerifyResult", "chain_of", "vault_name"]
@@ -137,7 +138,7 @@ class AuditLog:
             raise PermanentError(
                 f"audit chain {chain}: the database hashed entry {seq} differently "
                 "from the operator; verify-audit will flag it",
-                reason="AuditHashMismatch",
+                reason=Reason.AUDIT_HASH_MISMATCH,
             )
         head = AuditHead(seq, stored)
         await self._mirror(chain, head, prev)

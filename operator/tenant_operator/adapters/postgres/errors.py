@@ -12,6 +12,7 @@ from psycopg import errors as pg
 from psycopg.conninfo import conninfo_to_dict
 
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
+from tenant_operator.domain.vocabulary import Reason
 
 #: SQLSTATE classes / errors that go away by themselves: retry with backoff.
 _RETRYABLE = (
@@ -46,29 +47,32 @@ def translate(exc: psycopg.Error, server: str) -> OperatorError:
         return PermanentError(
             f"PostgreSQL at {server} refused: {_first_line(exc)}; check the roles' grants "
             "(see adapters.postgres.roles)",
-            reason="PermissionDenied",
+            reason=Reason.PERMISSION_DENIED,
         )
     if isinstance(exc, _RETRYABLE):
         return RetryableError(
-            f"PostgreSQL at {server} is busy: {_first_line(exc)}", reason="DatabaseBusy"
+            f"PostgreSQL at {server} is busy: {_first_line(exc)}", reason=Reason.DATABASE_BUSY
         )
     if isinstance(exc, psycopg.OperationalError):
         return RetryableError(
             f"PostgreSQL at {server} is unreachable or dropped the connection "
             f"({_first_line(exc)}); will retry",
-            reason="DatabaseUnavailable",
+            reason=Reason.DATABASE_UNAVAILABLE,
         )
     if isinstance(exc, pg.UndefinedTable | pg.InvalidSchemaName | pg.UndefinedFunction):
         return RetryableError(
             f"PostgreSQL at {server}: {_first_line(exc)}; the platform migrations have not "
             "run yet (the operator applies them at start)",
-            reason="DatabaseNotMigrated",
+            reason=Reason.DATABASE_NOT_MIGRATED,
         )
     if isinstance(exc, psycopg.IntegrityError):
         return PermanentError(
-            f"PostgreSQL at {server} rejected the data: {_first_line(exc)}", reason="InvalidData"
+            f"PostgreSQL at {server} rejected the data: {_first_line(exc)}",
+            reason=Reason.INVALID_DATA,
         )
-    return PermanentError(f"PostgreSQL at {server}: {_first_line(exc)}", reason="DatabaseError")
+    return PermanentError(
+        f"PostgreSQL at {server}: {_first_line(exc)}", reason=Reason.DATABASE_ERROR
+    )
 
 
 @asynccontextmanager

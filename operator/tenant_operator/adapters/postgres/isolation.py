@@ -46,6 +46,7 @@ from tenant_operator.adapters.postgres.statements.guard import guard_schema
 from tenant_operator.adapters.postgres.statements.template import tenant_check_definition
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.naming import validate_slug
+from tenant_operator.domain.vocabulary import OPENBAO_REF_SCHEME, Reason
 from tenant_operator.settings import Settings
 
 
@@ -108,7 +109,7 @@ def _canary_values(table: str, tenant_id: uuid.UUID) -> tuple[tuple[str, ...], l
         return ("email", "name"), [tenant_id, token + "@canary.invalid", token]
     if table == "connectors":
         cols = ("name", "type", "config", "ref", "version")
-        return cols, [tenant_id, token, "canary", Jsonb({}), "openbao://" + token, 0]
+        return cols, [tenant_id, token, "canary", Jsonb({}), OPENBAO_REF_SCHEME + token, 0]
     if table == "pipeline_runs":
         return ("pipeline", "status"), [tenant_id, token, "canary"]
     if table == "deploy_events":
@@ -268,7 +269,9 @@ async def verify_isolation(pool: Pool, settings: Settings, slug: str) -> Isolati
             async with conn.transaction(force_rollback=True):
                 row = await (await conn.execute(q.select_tenant(p), [slug])).fetchone()
                 if row is None:
-                    raise PermanentError(f"tenant {slug} is not registered", reason="NotFound")
+                    raise PermanentError(
+                        f"tenant {slug} is not registered", reason=Reason.NOT_FOUND
+                    )
                 tenant_id, schema, version = row[0], row[4], row[5]
                 flags = await (await conn.execute(q.ROLE_FLAGS, [settings.app_role])).fetchone()
                 if flags is None or any(flags):

@@ -11,6 +11,7 @@ from tenant_operator.adapters.postgres.session import Conn
 from tenant_operator.adapters.postgres.statements.common import Names
 from tenant_operator.adapters.postgres.statements.template import template_steps
 from tenant_operator.domain.errors import PermanentError
+from tenant_operator.domain.vocabulary import Reason
 from tenant_operator.settings import Settings
 
 
@@ -26,7 +27,7 @@ def check_version(version: int) -> int:
     if not 1 <= version <= TEMPLATE_VERSION:
         raise PermanentError(
             f"template version {version} does not exist (1..{TEMPLATE_VERSION})",
-            reason="InvalidTemplateVersion",
+            reason=Reason.INVALID_TEMPLATE_VERSION,
         )
     return version
 

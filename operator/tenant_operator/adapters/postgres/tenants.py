@@ -41,12 +41,13 @@ from tenant_operator.adapters.postgres.types import (
 from tenant_operator.domain import identity
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.naming import tenant_schema, validate_slug
+from tenant_operator.domain.vocabulary import Plan, Reason
 from tenant_operator.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PLANS = ("free", "team", "enterprise")
-ISOLATIONS = ("shared", "schema")
+PLANS = tuple(p.value for p in Plan)
+ISOLATIONS = tuple(i.value for i in Isolation)
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,9 @@ class PostgresTenants:
             raise PermanentError(
                 f"tenant {slug}: plan must be one of {PLANS}, isolation one of {ISOLATIONS}, "
                 "organisation non-empty",
-                reason="InvalidSpec",
+                reason=Reason.INVALID_SPEC,
             )
-        schema = tenant_schema(slug) if isolation == "schema" else None
+        schema = tenant_schema(slug) if isolation == Isolation.SCHEMA else None
         p = self.settings.platform_schema
         adopted: identity.Adoption | None = None
         async with transaction(self.pool, self.settings, lock=(q.LOCK_TENANT, slug)) as conn:
@@ -128,7 +129,7 @@ class PostgresTenants:
                     raise PermanentError(
                         f"tenant {slug} is {old_isolation}; isolation cannot change to "
                         f"{isolation} (create a new tenant and migrate its data)",
-                        reason="IsolationImmutable",
+                        reason=Reason.ISOLATION_IMMUTABLE,
                     )
                 if (old_org, old_plan) != (organisation, plan):
                     await conn.execute(q.update_tenant(p), [organisation, plan, tenant_id])
@@ -177,7 +178,7 @@ class PostgresTenants:
                 f"{exc.diag.table_name} holds rows of other tenants (written before template "
                 "v3 bound the schema to its tenant); a DBA must move or delete the rows whose "
                 "tenant_id is not this tenant's, then the upgrade resumes; nothing was changed",
-                reason="ForeignRowsInSchema",
+                reason=Reason.FOREIGN_ROWS_IN_SCHEMA,
             ) from exc
         if applied:
             await conn.execute(
@@ -197,7 +198,9 @@ class PostgresTenants:
         async with transaction(self.pool, self.settings) as conn:
             row = await (await conn.execute(q.select_tenant_by_id(p), [tenant_id])).fetchone()
             if row is None:
-                raise PermanentError(f"tenant {tenant_id} is not registered", reason="NotFound")
+                raise PermanentError(
+                    f"tenant {tenant_id} is not registered", reason=Reason.NOT_FOUND
+                )
             slug, _, schema = row
             await conn.execute(q.ADVISORY_LOCK, (q.LOCK_TENANT, slug))
             await set_tenant(conn, tenant_id)
@@ -208,7 +211,9 @@ class PostgresTenants:
     ) -> OwnerState:
         """The owner account; its invite token if issued now, the account it replaced."""
         if not name.strip() or "@" not in email:
-            raise PermanentError("owner needs a name and an email address", reason="InvalidSpec")
+            raise PermanentError(
+                "owner needs a name and an email address", reason=Reason.INVALID_SPEC
+            )
         async with self._tenant(tenant_id) as (conn, tenant):
             state = await records.ensure_owner(
                 conn, tenant.tables_schema(self.settings), tenant_id, name=name, email=email
@@ -242,7 +247,7 @@ class PostgresTenants:
     ) -> tuple[str, ...]:
         names = [c.name for c in connectors]
         if len(set(names)) != len(names):
-            raise PermanentError("connector names must be unique", reason="InvalidSpec")
+            raise PermanentError("connector names must be unique", reason=Reason.INVALID_SPEC)
         async with self._tenant(tenant_id) as (conn, tenant):
             schema = tenant.tables_schema(self.settings)
             return await records.ensure_connectors(conn, schema, tenant_id, connectors)
@@ -326,14 +331,14 @@ class PostgresTenants:
                     f"re-applied row level security to {len(tables)} tables in {schema}"
                 )
         except PermanentError as exc:
-            if exc.reason != "PermissionDenied":
+            if exc.reason != Reason.PERMISSION_DENIED:
                 raise
             # The RLS guard (or ownership) refuses: a superuser made a change only a
             # superuser can undo (a trigger, a rule, another owner, a renamed tenant_id).
             raise PermanentError(
                 f"tenant {slug}: the isolation drift cannot be repaired by the operator, "
                 f"only a superuser (a DBA) can repair it: {exc.message}",
-                reason="RepairNeedsSuperuser",
+                reason=Reason.REPAIR_NEEDS_SUPERUSER,
             ) from exc
         log.info("tenant %s: %s", slug, "; ".join(repaired))
         return tuple(repaired)

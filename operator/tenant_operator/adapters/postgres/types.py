@@ -4,16 +4,15 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.identity import Adoption
 from tenant_operator.domain.naming import validate_label
+from tenant_operator.domain.vocabulary import OPENBAO_REF_SCHEME, Reason
+from tenant_operator.domain.vocabulary import Isolation as Isolation
+from tenant_operator.domain.vocabulary import SubProcessorState as SubProcessorState
 
-Isolation = Literal["shared", "schema"]
-Plan = Literal["free", "team", "enterprise"]
-SubProcessorState = Literal["Active", "PendingNotice", "Objected"]
-OPENBAO_REF_PREFIX = "openbao://"
+OPENBAO_REF_PREFIX = OPENBAO_REF_SCHEME
 
 
 @dataclass(frozen=True)
@@ -61,15 +60,17 @@ class ConnectorRecord:
             raise PermanentError(
                 f"connector {self.name!r}: the secret reference must start with "
                 f"{OPENBAO_REF_PREFIX!r}; Postgres stores only opaque references",
-                reason="InvalidSecretRef",
+                reason=Reason.INVALID_SECRET_REF,
             )
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.config.items()):
             raise PermanentError(
                 f"connector {self.name!r}: config keys and values must be strings",
-                reason="InvalidSpec",
+                reason=Reason.INVALID_SPEC,
             )
         if self.version < 0:
-            raise PermanentError(f"connector {self.name!r}: negative version", reason="InvalidSpec")
+            raise PermanentError(
+                f"connector {self.name!r}: negative version", reason=Reason.INVALID_SPEC
+            )
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,10 @@ class SubProcessorRecord:
 
     def __post_init__(self) -> None:
         validate_label(self.name, what="sub-processor name")
-        if self.state not in ("Active", "PendingNotice", "Objected"):
+        if self.state not in tuple(SubProcessorState):
             raise PermanentError(
-                f"sub-processor {self.name!r}: unknown state {self.state!r}", reason="InvalidSpec"
+                f"sub-processor {self.name!r}: unknown state {self.state!r}",
+                reason=Reason.INVALID_SPEC,
             )
 
 
@@ -104,4 +106,4 @@ class SubProcessorEntry:
     def __post_init__(self) -> None:
         validate_label(self.name, what="sub-processor name")
         if self.notice_days < 0:
-            raise PermanentError("notice_days must be >= 0", reason="InvalidSpec")
+            raise PermanentError("notice_days must be >= 0", reason=Reason.INVALID_SPEC)
