@@ -304,23 +304,31 @@ async def reconcile_tenant(
 ) -> Outcome:
     """Make ``tenant`` real; never raises an OperatorError (it is in ``Outcome.error``)."""
     run = _Run(tenant, plan, register, ports, now)
-    steps: list[tuple[str, Callable[[], Awaitable[cond.Check]]]] = [
-        (cond.DATABASE_READY, run.database),
-        (cond.SECRETS_READY, run.secrets),
-        (cond.CONNECTORS_ROUTED, run.connectors),
-        (cond.SUBPROCESSORS_ACCEPTED, run.subprocessors),
-        (cond.ISOLATION_VERIFIED, run.isolation),
-    ]
+    # One step per aspect; they run in the order of cond.ASPECTS (the one place it is
+    # written), the last one (the audit) apart.
+    step_of: dict[str, Callable[[], Awaitable[cond.Check]]] = {
+        cond.DATABASE_READY: run.database,
+        cond.SECRETS_READY: run.secrets,
+        cond.CONNECTORS_ROUTED: run.connectors,
+        cond.SUBPROCESSORS_ACCEPTED: run.subprocessors,
+        cond.ISOLATION_VERIFIED: run.isolation,
+        cond.AUDIT_CHAIN_VERIFIED: run.audit,
+    }
+    assert set(step_of) == set(cond.ASPECTS), "every aspect has exactly one step"
+    *steps, audit = cond.ASPECTS
     checks: list[cond.Check] = []
-    for aspect, step in steps:
+    for aspect in steps:
+        step = step_of[aspect]
         if run.out.error is not None:
             checks.append(cond.pending(aspect, _blocker(checks)))
             continue
         checks.append(await _guarded(run, aspect, step))
+    # Whatever changed before a failure is still audited: the audit step runs once the
+    # tenant is registered, even after a failed step.
     if run.db is not None:
-        checks.append(await _guarded(run, cond.AUDIT_CHAIN_VERIFIED, run.audit))
+        checks.append(await _guarded(run, audit, step_of[audit]))
     else:
-        checks.append(cond.pending(cond.AUDIT_CHAIN_VERIFIED, _blocker(checks)))
+        checks.append(cond.pending(audit, _blocker(checks)))
     run.out.checks = [*cond.summarize(checks), *checks]
     return run.out
 
