@@ -56,25 +56,27 @@ import psycopg
 from psycopg import pq, sql
 
 from tenant_operator.domain.naming import validate_identifier
+from tenant_operator.domain.vocabulary import TENANT_CONTEXT_SETTING
 
 BCRYPT_COST = 12
 BCRYPT_MAX_BYTES = 72
-_SET_CONTEXT = sql.SQL("SELECT set_config('integraci.tenant_id', %s, true)")
+_SETTING = sql.Literal(TENANT_CONTEXT_SETTING)
+_SET_CONTEXT = sql.SQL("SELECT set_config({}, %s, true)").format(_SETTING)
 _SET_SEARCH_PATH = sql.SQL("SELECT set_config('search_path', %s, true)")
 #: The context before this transaction sets it (non-empty only if set at session level),
 #: and whether a WITH HOLD cursor is open on the connection.
 _GET_CONTEXT = sql.SQL(
-    "SELECT current_setting('integraci.tenant_id', true),"
+    "SELECT current_setting({}, true),"
     " EXISTS (SELECT 1 FROM pg_catalog.pg_cursors WHERE is_holdable),"
     " EXISTS (SELECT 1 FROM pg_catalog.pg_listening_channels())"
-)
+).format(_SETTING)
 #: A LISTEN of the block would outlive it (listening is per connection, from the commit on).
 _UNLISTEN = sql.SQL("UNLISTEN *")
 #: At the end of the block: a WITH HOLD cursor open, and the tenant context now.
 _HELD_CURSORS = sql.SQL(
     "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_cursors WHERE is_holdable),"
-    " current_setting('integraci.tenant_id', true)"
-)
+    " current_setting({}, true)"
+).format(_SETTING)
 
 #: Connections currently inside a tenant_session (to name nesting as such).
 _ACTIVE: weakref.WeakSet[object] = weakref.WeakSet()

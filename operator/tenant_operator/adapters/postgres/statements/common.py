@@ -14,14 +14,19 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
+from tenant_operator.domain.vocabulary import TENANT_CONTEXT_SETTING
+
 #: classid of pg_advisory_xact_lock(int, int): one namespace per kind of serialization.
 LOCK_MIGRATIONS = 0x1E7A0001
 LOCK_TENANT = 0x1E7A0002
 LOCK_AUDIT = 0x1E7A0003
 
 POLICY_NAME = "tenant_isolation"
-CONTEXT_SETTING = "integraci.tenant_id"
-#: The policy expression as PostgreSQL 15 deparses it (``pg_policies.qual``/``with_check``).
+CONTEXT_SETTING = TENANT_CONTEXT_SETTING
+#: The setting as an SQL string literal, for the statements that read or set it.
+CONTEXT = sql.Literal(CONTEXT_SETTING)
+#: The policy expression as PostgreSQL 15 deparses it (``pg_policies.qual``/``with_check``;
+#: the setting's name written out, as the catalog shows it: a unit test checks it).
 POLICY_EXPRESSION = (
     "(tenant_id = (NULLIF(current_setting('integraci.tenant_id'::text, true), ''::text))::uuid)"
 )
@@ -97,14 +102,13 @@ def tenant_table(names: Names, schema: str, table: str) -> tuple[sql.Composed, .
     """RLS (ENABLE + FORCE + the fail-closed policy) and grants of one tenant table."""
     t = sql.Identifier(schema, table)
     return tuple(
-        names.fmt(sql.SQL(text), t=t, policy=sql.Identifier(POLICY_NAME))
+        names.fmt(sql.SQL(text), t=t, policy=sql.Identifier(POLICY_NAME), setting=CONTEXT)
         for text in (
             "ALTER TABLE {t} ENABLE ROW LEVEL SECURITY",
             "ALTER TABLE {t} FORCE ROW LEVEL SECURITY",
             "CREATE POLICY {policy} ON {t} AS PERMISSIVE FOR ALL TO PUBLIC"
-            " USING (tenant_id = nullif(current_setting('integraci.tenant_id', true), '')::uuid)"
-            " WITH CHECK"
-            " (tenant_id = nullif(current_setting('integraci.tenant_id', true), '')::uuid)",
+            " USING (tenant_id = nullif(current_setting({setting}, true), '')::uuid)"
+            " WITH CHECK (tenant_id = nullif(current_setting({setting}, true), '')::uuid)",
             "REVOKE ALL ON {t} FROM PUBLIC",
             "GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {app}",
         )

@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from psycopg import sql
 
 # --- sessions and locks ---------------------------------------------------------------------
+from tenant_operator.adapters.postgres.statements.common import CONTEXT
 from tenant_operator.adapters.postgres.statements.common import LOCK_AUDIT as LOCK_AUDIT
 from tenant_operator.adapters.postgres.statements.common import LOCK_MIGRATIONS as LOCK_MIGRATIONS
 from tenant_operator.adapters.postgres.statements.common import LOCK_TENANT as LOCK_TENANT
 
 ADVISORY_LOCK = sql.SQL("SELECT pg_advisory_xact_lock(%s, hashtext(%s))")
-SET_TENANT_CONTEXT = sql.SQL("SELECT set_config('integraci.tenant_id', %s, true)")
+SET_TENANT_CONTEXT = sql.SQL("SELECT set_config({}, %s, true)").format(CONTEXT)
 
 
 def set_role(role: str) -> sql.Composed:
