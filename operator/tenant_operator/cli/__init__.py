@@ -184,7 +184,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     func: Command = args.func
     return func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
