@@ -1,7 +1,7 @@
 """``tenant-operator``: run the operator or one of its tools (the dev stack: ``make dev``)."""
 
 # The entry point (``main``, the console script) and the argument parser. Each command is a
-# module of its own (run, plan, verify_audit, crds, bootstrap_roles) that imports what it
+# module of its own (run, plan, verify_audit, crds, bootstrap_roles, settings) that imports what it
 # needs when it runs, so ``--help`` loads neither kopf nor an adapter.
 
 import argparse
@@ -12,6 +12,7 @@ from tenant_operator.cli.bootstrap_roles import cmd_bootstrap_roles
 from tenant_operator.cli.crds import cmd_crds
 from tenant_operator.cli.plan import cmd_plan
 from tenant_operator.cli.run import cmd_run
+from tenant_operator.cli.settings import cmd_settings
 from tenant_operator.cli.verify_audit import cmd_verify_audit
 
 Command = Callable[[argparse.Namespace], int]
@@ -55,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         "TENANT_OPERATOR_*_ROLE settings. Prints what it did and the operator's DSN shape.",
     )
     bootstrap.set_defaults(func=cmd_bootstrap_roles)
+
+    settings = sub.add_parser("settings", help=cmd_settings.__doc__)
+    settings.add_argument(
+        "--markdown", action="store_true", help="the README's Configuration table"
+    )
+    settings.set_defaults(func=cmd_settings)
 
     return parser
 
