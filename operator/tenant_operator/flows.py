@@ -1,20 +1,24 @@
 """What the kopf handlers delegate to: parse once, decide, reconcile, build the status.
 
+A Tenant's status is built as a :class:`TenantStatus` (see :mod:`tenant_operator.status`);
+the handler dumps it once, where it patches.
+
 Nothing here imports kopf: functions return a :class:`Result` and the handler maps its
 error (RetryableError / PermanentError) onto kopf's own errors.
 """
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from tenant_operator.api.subprocessor import SubProcessor
-from tenant_operator.api.tenant import PAUSED_ANNOTATION, Tenant
+from tenant_operator.api.common import Condition
+from tenant_operator.api.subprocessor import SubProcessor, SubProcessorStatusModel
+from tenant_operator.api.tenant import PAUSED_ANNOTATION, Tenant, TenantStatus
 from tenant_operator.domain import conditions as cond
 from tenant_operator.domain.errors import OperatorError, PermanentError
 from tenant_operator.domain.plan import build_plan
@@ -23,12 +27,23 @@ from tenant_operator.domain.vocabulary import Reason
 from tenant_operator.reconcile import reconcile_tenant
 from tenant_operator.resume import unchanged_since_ready
 from tenant_operator.runtime import Runtime
+from tenant_operator.status import amended, merge_conditions, parse_status, read_status, wire
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Result:
+    """A Tenant's new status (the fields set are the ones to write) and the error to map."""
+
+    status: TenantStatus = field(default_factory=TenantStatus)
+    error: OperatorError | None = None
+
+
+@dataclass
+class RegisterResult:
+    """A SubProcessor's status patch (already in wire form) and the error to map."""
+
     status: dict[str, Any] = field(default_factory=dict)
     error: OperatorError | None = None
 
@@ -62,10 +77,17 @@ def parse_tenant(body: Mapping[str, Any]) -> Tenant:
         ) from None
 
 
-def _conditions(body: Mapping[str, Any], checks: Iterable[cond.Check], now: datetime) -> Any:
-    previous = (body.get("status") or {}).get("conditions") or []
-    generation = body.get("metadata", {}).get("generation")
-    return cond.merge(previous, list(checks), generation=generation, now=now)
+def _conditions(
+    previous: Sequence[Condition],
+    body: Mapping[str, Any],
+    checks: Sequence[cond.Check],
+    now: datetime,
+) -> list[Condition]:
+    return merge_conditions(previous, checks, generation=_generation(body), now=now)
+
+
+def _generation(body: Mapping[str, Any]) -> Any:
+    return body.get("metadata", {}).get("generation")
 
 
 async def tenant_changed(body: Mapping[str, Any], rt: Runtime, *, resuming: bool = False) -> Result:
@@ -80,7 +102,8 @@ async def tenant_changed(body: Mapping[str, Any], rt: Runtime, *, resuming: bool
     if is_true(meta.get("annotations") or {}, PAUSED_ANNOTATION):
         rt.metrics.reconciles.labels("paused").inc()
         paused = cond.Check(cond.RECONCILING, "False", cond.PAUSED, f"{PAUSED_ANNOTATION} is true")
-        return Result(status={"conditions": _conditions(body, [paused], now)})
+        previous = read_status(body).conditions
+        return Result(status=TenantStatus(conditions=_conditions(previous, body, [paused], now)))
     started = time.monotonic()
     try:
         tenant = parse_tenant(body)
@@ -95,15 +118,16 @@ async def tenant_changed(body: Mapping[str, Any], rt: Runtime, *, resuming: bool
         aspect = PLAN_ERROR_ASPECTS.get(exc.reason)
         failure = cond.failed(aspect or cond.READY, exc.reason, exc.message, permanent=True)
         checks = [*cond.summarize([failure]), *([failure] if aspect else [])]
-        status = {
-            "observedGeneration": meta.get("generation"),
-            "conditions": _conditions(body, checks, now),
-        }
+        previous = read_status(body).conditions
+        stalled = TenantStatus(
+            observed_generation=_generation(body),
+            conditions=_conditions(previous, body, checks, now),
+        )
         rt.metrics.reconciles.labels("stalled").inc()
-        return Result(status=status, error=exc)
+        return Result(status=stalled, error=exc)
     register = rt.inventory.entries()
     if resuming and unchanged_since_ready(
-        body, tenant, plan, register, rt.inventory.secret_versions, rt.inventory.secret_owners, now
+        tenant, plan, register, rt.inventory.secret_versions, rt.inventory.secret_owners, now
     ):
         rt.metrics.reconciles.labels("resumed").inc()
         return Result()
@@ -112,11 +136,12 @@ async def tenant_changed(body: Mapping[str, Any], rt: Runtime, *, resuming: bool
     label = _outcome_label(outcome.error)
     rt.metrics.reconciles.labels(label).inc()
     rt.metrics.duration.labels(label).observe(time.monotonic() - started)
-    status = {
-        **outcome.status,
-        "observedGeneration": meta.get("generation"),
-        "conditions": _conditions(body, outcome.checks, now),
-    }
+    previous = tenant.status.conditions if tenant.status else []
+    status = amended(
+        outcome.status,
+        observed_generation=_generation(body),
+        conditions=_conditions(previous, body, outcome.checks, now),
+    )
     return Result(status=status, error=outcome.error)
 
 
@@ -137,16 +162,18 @@ def _outcome_label(error: OperatorError | None) -> str:
     return "stalled" if isinstance(error, PermanentError) else "retry"
 
 
-def deletion_refused(body: Mapping[str, Any], error: OperatorError) -> dict[str, Any]:
-    """Status patch saying why the finalizer refuses to let the Tenant go."""
+def deletion_refused(body: Mapping[str, Any], error: OperatorError) -> TenantStatus:
+    """The status saying why the finalizer refuses to let the Tenant go."""
     check = cond.failed(cond.READY, error.reason, error.message, permanent=True)
     stalled = cond.Check(cond.STALLED, "True", error.reason, error.message, "permanent")
-    return {"conditions": _conditions(body, [check, stalled], datetime.now(UTC))}
+    previous = read_status(body).conditions
+    checks = [check, stalled]
+    return TenantStatus(conditions=_conditions(previous, body, checks, datetime.now(UTC)))
 
 
 async def subprocessor_changed(
     body: Mapping[str, Any], rt: Runtime, *, fan_out: bool = True
-) -> Result:
+) -> RegisterResult:
     """Record a register entry in PostgreSQL and, with ``fan_out``, nudge every tenant.
 
     At operator start (resume) there is no fan-out: every tenant resumes on its own.
@@ -159,7 +186,7 @@ async def subprocessor_changed(
     except ValidationError as exc:
         error = PermanentError(f"invalid SubProcessor: {describe(exc)}", reason=Reason.INVALID_SPEC)
         check = cond.failed(cond.READY, error.reason, error.message, permanent=True)
-        return Result(status={"conditions": _conditions(body, [check], now)}, error=error)
+        return RegisterResult({"conditions": _register_conditions(body, [check], now)}, error)
     rt.inventory.subprocessor_changed(body, deleted=deleting)
     try:
         if not deleting:
@@ -175,16 +202,25 @@ async def subprocessor_changed(
             await rt.kube.nudge(slug, f"sub-processor {sub.metadata.name}")
     except OperatorError as exc:
         check = cond.failed(cond.READY, exc.reason, exc.message, permanent=False)
-        return Result(status={"conditions": _conditions(body, [check], now)}, error=exc)
+        return RegisterResult({"conditions": _register_conditions(body, [check], now)}, exc)
     if deleting:
-        return Result()
+        return RegisterResult()
     announced = sub.status.announced_at if sub.status and sub.status.announced_at else None
     stamp = announced.isoformat() if announced else meta.get("creationTimestamp")
     ready = cond.ok(cond.READY, "registered; tenants re-evaluated")
-    return Result(
+    return RegisterResult(
         status={
             "observedGeneration": meta.get("generation"),
             "announcedAt": stamp,
-            "conditions": _conditions(body, [ready], now),
+            "conditions": _register_conditions(body, [ready], now),
         }
     )
+
+
+def _register_conditions(
+    body: Mapping[str, Any], checks: Sequence[cond.Check], now: datetime
+) -> list[dict[str, Any]]:
+    """A SubProcessor's conditions in wire form (its status stays a dict: its announcedAt
+    is written as it was read, which a dump of the model would reformat)."""
+    previous = parse_status(SubProcessorStatusModel, body).conditions
+    return [wire(c) for c in _conditions(previous, body, checks, now)]

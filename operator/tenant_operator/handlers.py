@@ -16,6 +16,7 @@ from tenant_operator.domain.ownership import owner_of
 from tenant_operator.domain.sharding import SHARD_LABEL, Placement
 from tenant_operator.domain.vocabulary import Reason
 from tenant_operator.settings import Settings
+from tenant_operator.status import wire
 
 MAX_BACKOFF = 60.0
 PREVENTED_RECHECK = 30.0
@@ -105,7 +106,7 @@ async def tenant(
     if not placed.owned:  # only the default shard sees others: assign or report them
         return leave(placed, patch, logger)
     result = await flows.tenant_changed(body, memo.runtime, resuming=reason == "resume")
-    patch.status.update(changed_only(body.get("status") or {}, result.status))
+    patch.status.update(changed_only(body.get("status") or {}, wire(result.status)))
     raise_for(result.error, retry)
 
 
@@ -142,7 +143,7 @@ async def tenant_erasure(
             )
     except OperatorError as exc:
         kopf.warn(body, reason=exc.reason, message=exc.message)
-        patch.status.update(flows.deletion_refused(body, exc))
+        patch.status.update(wire(flows.deletion_refused(body, exc)))
         # A deletion is never given up, so even a refusal is retried (slowly when prevented).
         delay = (
             PREVENTED_RECHECK

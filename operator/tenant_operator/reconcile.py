@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tenant_operator.api.tenant import Tenant
+from tenant_operator.api.tenant import (
+    AuditStatus,
+    ConnectorStatus,
+    DatabaseStatus,
+    SecretsStatus,
+    SubProcessorStatus,
+    Tenant,
+    TenantStatus,
+)
 from tenant_operator.domain import audit as chain
 from tenant_operator.domain import conditions as cond
 from tenant_operator.domain import identity, ownership
@@ -21,6 +29,7 @@ from tenant_operator.domain.plan import TenantPlan
 from tenant_operator.domain.vocabulary import Plan, Reason
 from tenant_operator.ports import DatabaseState, Ports
 from tenant_operator.records import connector_record, subprocessor_record
+from tenant_operator.status import amended
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +45,10 @@ class Change:
 
 @dataclass
 class Outcome:
-    """What the handler writes back: status fields, conditions, the error to map."""
+    """What the handler writes back: the status fields the steps reached (typed; the caller
+    adds observedGeneration and the conditions merged from ``checks``), the error to map."""
 
-    status: dict[str, Any] = field(default_factory=dict)
+    status: TenantStatus = field(default_factory=TenantStatus)
     checks: list[cond.Check] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     error: OperatorError | None = None
@@ -66,11 +76,13 @@ class _Run:
         if state.adopted is not None:
             target = f"tenant:{self.plan.slug}"
             self.out.changes.append(Change("tenant.adopted", target, state.adopted.detail()))
-        self.out.status["database"] = {
-            "isolation": state.isolation,
-            "schema": state.schema,
-            "schemaVersion": state.schema_version,
-        }
+        self._status(
+            database=DatabaseStatus(
+                isolation=state.isolation,
+                schema_=state.schema,
+                schema_version=state.schema_version,
+            )
+        )
         self._changed("tenant.database.ensured", f"postgres:tenant/{self.plan.slug}", state.changed)
         where = f"schema {state.schema}" if state.schema else "shared tables"
         return cond.ok(cond.DATABASE_READY, f"{state.isolation} isolation in {where}")
@@ -80,12 +92,14 @@ class _Run:
         state = await self.ports.bao.ensure_tenant(
             self.plan.slug, service_accounts=self.plan.service_accounts
         )
-        self.out.status["secrets"] = {
-            "namespace": state.namespace,
-            "mount": state.mount,
-            "policy": state.policy,
-            "authRole": state.auth_role,
-        }
+        self._status(
+            secrets=SecretsStatus(
+                namespace=state.namespace,
+                mount=state.mount,
+                policy=state.policy,
+                auth_role=state.auth_role,
+            )
+        )
         self._changed("tenant.secrets.ensured", f"openbao:tenant/{self.plan.slug}", state.changed)
         owner = await self.ports.db.ensure_owner_account(
             self.db.tenant_id, name=self.plan.owner_name, email=self.plan.owner_email
@@ -111,7 +125,8 @@ class _Run:
 
     async def connectors(self) -> cond.Check:
         assert self.db is not None
-        routed, records = [], []
+        routed: list[ConnectorStatus] = []
+        records = []
         for connector in self.plan.connectors:
             namespace, name = connector.secret
             content = await self.ports.k8s_secrets.read(namespace, name)
@@ -123,12 +138,9 @@ class _Run:
             )
             ref, version = route.ref, route.version
             routed.append(
-                {
-                    "name": connector.name,
-                    "ref": ref,
-                    "version": version,
-                    "secretVersion": content.version,
-                }
+                ConnectorStatus(
+                    name=connector.name, ref=ref, version=version, secret_version=content.version
+                )
             )
             if route.changed:
                 self.out.changes.append(
@@ -142,7 +154,7 @@ class _Run:
                 self.out.changes.append(Change("connector.secret.dropped", gone.ref, {}))
         changed = await self.ports.db.ensure_connectors(self.db.tenant_id, records)
         self._changed("tenant.connectors.ensured", f"postgres:connectors/{self.plan.slug}", changed)
-        self.out.status["connectors"] = routed
+        self._status(connectors=routed)
         return cond.ok(cond.CONNECTORS_ROUTED, f"{len(routed)} connector secret(s) in OpenBao")
 
     async def subprocessors(self) -> cond.Check:
@@ -154,7 +166,7 @@ class _Run:
         self._changed(
             "tenant.subprocessors.ensured", f"postgres:subprocessors/{self.plan.slug}", changed
         )
-        self.out.status["subProcessors"] = subprocessor_status(decisions)
+        self._status(sub_processors=subprocessor_status(decisions))
         objected = sorted(d.name for d in decisions if d.state == subs.OBJECTED)
         if objected:
             return cond.Check(
@@ -197,7 +209,7 @@ class _Run:
         check = await check_chain(self.ports, slug)
         head = check.head
         if head is not None:
-            self.out.status["audit"] = {"seq": head.seq, "head": f"sha256:{head.hash}"}
+            self._status(audit=AuditStatus(seq=head.seq, head=f"sha256:{head.hash}"))
         if check.problem:
             return cond.failed(cond.AUDIT_CHAIN_VERIFIED, *check.problem, permanent=True)
         if head is not None and check.mirrored != head:
@@ -205,6 +217,9 @@ class _Run:
             await self.ports.bao.mirror_audit_head(name, head.seq, head.hash)
         # The message names the verified head only, so an idle reconcile does not change it.
         return cond.ok(cond.AUDIT_CHAIN_VERIFIED, f"{head.seq if head else 0} entries verified")
+
+    def _status(self, **fields: Any) -> None:
+        self.out.status = amended(self.out.status, **fields)
 
     def _changed(self, action: str, target: str, what: tuple[str, ...]) -> None:
         if what:
@@ -279,20 +294,17 @@ def subprocessor_decisions(
     )
 
 
-def subprocessor_status(decisions: Sequence[subs.Decision]) -> list[dict[str, Any]]:
+def subprocessor_status(decisions: Sequence[subs.Decision]) -> list[SubProcessorStatus]:
+    """The status entry of each decision (``objectedAt`` set only once objected)."""
     return [
-        {
-            "name": d.name,
-            "state": d.state,
-            "effectiveAt": _stamp(d.effective_at),
-            **({"objectedAt": _stamp(d.objected_at)} if d.objected_at else {}),
-        }
+        SubProcessorStatus(
+            name=d.name,
+            state=d.state,
+            effective_at=d.effective_at,
+            **({"objected_at": d.objected_at} if d.objected_at else {}),
+        )
         for d in decisions
     ]
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 async def reconcile_tenant(

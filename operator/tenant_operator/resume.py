@@ -12,7 +12,6 @@ scanner re-verifies, at its bounded pace.
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from tenant_operator.api.tenant import Tenant
 from tenant_operator.domain.plan import TenantPlan
@@ -22,21 +21,17 @@ from tenant_operator.inventory import SecretKey
 from tenant_operator.reconcile import subprocessor_decisions, subprocessor_status
 
 
-def ready_at_generation(body: Mapping[str, Any]) -> bool:
-    generation = body.get("metadata", {}).get("generation")
-    status = body.get("status") or {}
-    if generation is None or status.get("observedGeneration") != generation:
+def ready_at_generation(tenant: Tenant) -> bool:
+    generation, status = tenant.metadata.generation, tenant.status
+    if generation is None or status is None or status.observed_generation != generation:
         return False
     return any(
-        c.get("type") == ConditionType.READY
-        and c.get("status") == "True"
-        and c.get("observedGeneration") == generation
-        for c in status.get("conditions") or []
+        c.type == ConditionType.READY and c.status == "True" and c.observed_generation == generation
+        for c in status.conditions
     )
 
 
 def unchanged_since_ready(
-    body: Mapping[str, Any],
     tenant: Tenant,
     plan: TenantPlan,
     register: Sequence[RegisterEntry],
@@ -45,10 +40,9 @@ def unchanged_since_ready(
     now: datetime,
 ) -> bool:
     """True when a full reconcile of this resumed tenant would change nothing it can see."""
-    if not ready_at_generation(body):
+    if not ready_at_generation(tenant) or tenant.status is None:
         return False
-    status = body.get("status") or {}
-    routed = {c.get("name"): c.get("secretVersion") for c in status.get("connectors") or []}
+    routed = {c.name: c.secret_version for c in tenant.status.connectors}
     for connector in plan.connectors:
         known = secret_versions.get(connector.secret)
         if known is None or routed.get(connector.name) != known:
@@ -58,4 +52,4 @@ def unchanged_since_ready(
     if set(routed) != {c.name for c in plan.connectors}:
         return False
     decided = subprocessor_status(subprocessor_decisions(tenant, plan, register, now))
-    return bool(decided == list(status.get("subProcessors") or []))
+    return decided == tenant.status.sub_processors

@@ -14,6 +14,7 @@ from tenant_operator.handlers import changed_only
 from tenant_operator.inventory import Inventory
 from tenant_operator.reconcile import subprocessor_decisions, subprocessor_status
 from tenant_operator.resume import unchanged_since_ready
+from tenant_operator.status import wire
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 CREATED = "2026-05-01T00:00:00+00:00"
@@ -59,7 +60,7 @@ def settled_body(register: list[RegisterEntry] = [STRIPE]) -> dict[str, Any]:  #
         "connectors": [
             {"name": "github", "ref": "openbao://x", "version": 1, "secretVersion": "7"}
         ],
-        "subProcessors": decided,
+        "subProcessors": [wire(s) for s in decided],
     }
     return doc
 
@@ -81,7 +82,7 @@ def settled(
 ) -> bool:
     tenant = Tenant.model_validate(doc)
     owned = {key: "acme" for key in versions} if owners is None else owners
-    return unchanged_since_ready(doc, tenant, plan(tenant), register, versions, owned, NOW)
+    return unchanged_since_ready(tenant, plan(tenant), register, versions, owned, NOW)
 
 
 def test_a_tenant_ready_at_its_generation_with_nothing_moved_is_left_alone() -> None:

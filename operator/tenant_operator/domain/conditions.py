@@ -8,7 +8,6 @@ is one positive aspect. ``lastTransitionTime`` changes only when a status flips.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
 from tenant_operator.domain.vocabulary import ConditionType, Reason
@@ -101,40 +100,3 @@ def summarize(checks: Sequence[Check]) -> list[Check]:
             stalled.message if stalled else "",
         ),
     ]
-
-
-def merge(
-    previous: Sequence[dict[str, object]],
-    checks: Sequence[Check],
-    *,
-    generation: int | None,
-    now: datetime,
-) -> list[dict[str, object]]:
-    """Wire-form conditions: ``checks`` over ``previous``, keeping untouched types.
-
-    ``lastTransitionTime`` is carried over when the status did not flip.
-    """
-    old = {str(c.get("type")): c for c in previous}
-    stamp = now.isoformat().replace("+00:00", "Z")
-    merged = dict(old)
-    for check in checks:
-        before = old.get(check.type)
-        flipped = before is None or before.get("status") != check.status
-        condition: dict[str, object] = {
-            "type": check.type,
-            "status": check.status,
-            "reason": check.reason,
-            "message": check.message,
-            "lastTransitionTime": stamp
-            if flipped or before is None
-            else before.get("lastTransitionTime", stamp),
-        }
-        if generation is not None:
-            condition["observedGeneration"] = generation
-        merged[check.type] = condition
-    order = [READY, RECONCILING, STALLED, *ASPECTS]
-    return sorted(merged.values(), key=lambda c: _rank(order, str(c["type"])))
-
-
-def _rank(order: Sequence[str], type_: str) -> tuple[int, str]:
-    return (order.index(type_) if type_ in order else len(order), type_)

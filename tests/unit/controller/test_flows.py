@@ -9,6 +9,7 @@ from tenant_operator import flows
 from tenant_operator.domain.errors import PermanentError, RetryableError
 from tenant_operator.inventory import Inventory
 from tenant_operator.runtime import Runtime
+from tenant_operator.status import wire
 from tests.support.fakes import Content, Fakes, fake_runtime, permanent, retryable
 from tests.support.tenants import SECRET_NAMESPACE, tenant_body
 
@@ -24,8 +25,13 @@ def changed(rt: Runtime, body: dict[str, Any], *, resuming: bool = False) -> flo
     return asyncio.run(flows.tenant_changed(body, rt, resuming=resuming))
 
 
+def patch(result: flows.Result) -> dict[str, Any]:
+    """The status as the handler sends it."""
+    return wire(result.status)
+
+
 def conditions(result: flows.Result) -> dict[str, tuple[object, object]]:
-    return {str(c["type"]): (c["status"], c["reason"]) for c in result.status["conditions"]}
+    return {str(c["type"]): (c["status"], c["reason"]) for c in patch(result)["conditions"]}
 
 
 def outcomes(rt: Runtime) -> dict[str, float]:
@@ -51,10 +57,10 @@ def test_a_tenant_is_reconciled_and_its_status_built() -> None:
     _, rt = setup()
     result = changed(rt, tenant_body(generation=4))
     assert result.error is None
-    assert result.status["observedGeneration"] == 4
+    assert patch(result)["observedGeneration"] == 4
     assert conditions(result)["Ready"] == ("True", "Reconciled")
-    assert all(c["observedGeneration"] == 4 for c in result.status["conditions"])
-    assert {"database", "secrets", "connectors", "subProcessors", "audit"} <= set(result.status)
+    assert all(c["observedGeneration"] == 4 for c in patch(result)["conditions"])
+    assert {"database", "secrets", "connectors", "subProcessors", "audit"} <= set(patch(result))
     assert outcomes(rt) == {"ready": 1.0}
 
 
@@ -113,13 +119,13 @@ def test_a_bad_spec_stalls_before_any_io(
     )
     if aspect:
         assert got[aspect] == ("False", reason)
-    assert result.status["observedGeneration"] == 1
+    assert patch(result)["observedGeneration"] == 1
     assert outcomes(rt) == {"stalled": 1.0}
 
 
 def settled(rt: Runtime, generation: int = 3) -> dict[str, Any]:
     body = tenant_body(generation=generation)
-    body["status"] = changed(rt, body).status
+    body["status"] = patch(changed(rt, body))
     return body
 
 
@@ -129,7 +135,7 @@ def test_a_resumed_tenant_unchanged_since_ready_is_left_as_it_is() -> None:
     fakes.journal.calls.clear()
     result = changed(rt, body, resuming=True)
     assert fakes.journal.calls == []
-    assert result.status == {} and result.error is None
+    assert patch(result) == {} and result.error is None
     assert outcomes(rt) == {"ready": 1.0, "resumed": 1.0}
 
 
@@ -140,7 +146,7 @@ def test_a_resumed_tenant_with_a_new_generation_is_reconciled() -> None:
     fakes.journal.calls.clear()
     result = changed(rt, body, resuming=True)
     assert "db.ensure_tenant" in fakes.journal.names()
-    assert result.status["observedGeneration"] == 4
+    assert patch(result)["observedGeneration"] == 4
 
 
 def test_an_update_is_reconciled_even_when_unchanged() -> None:

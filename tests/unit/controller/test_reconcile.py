@@ -15,6 +15,7 @@ from tenant_operator.domain.identity import Adoption
 from tenant_operator.domain.plan import TenantPlan, build_plan
 from tenant_operator.domain.subprocessors import RegisterEntry
 from tenant_operator.reconcile import Outcome, reconcile_tenant
+from tenant_operator.status import wire
 from tests.support.fakes import Fakes, permanent, retryable, tenant_id
 from tests.support.tenants import SECRET_NAMESPACE, tenant_body
 
@@ -89,22 +90,22 @@ def test_a_new_tenant_runs_every_step_in_order_and_is_ready() -> None:
         "connector.secret.routed",
         "tenant.connectors.ensured",
     ]
-    assert outcome.status["audit"]["seq"] == 5
+    assert outcome.status.audit is not None and outcome.status.audit.seq == 5
     assert fakes.bao.heads["acme"][0] == 5  # the verified head is mirrored to OpenBao
-    assert outcome.status["connectors"][0]["ref"].startswith("openbao://")
+    assert outcome.status.connectors[0].ref.startswith("openbao://")
     assert "s3cret" not in repr(outcome) and "invite-token" not in repr(outcome)
 
 
 def test_an_unchanged_tenant_writes_no_audit_entry_and_no_mirror() -> None:
     fakes = fakes_with_secrets()
     first = reconcile(fakes)
-    body = tenant_body(status={"connectors": first.status["connectors"]})
+    body = tenant_body(status={"connectors": wire(first.status)["connectors"]})
     fakes.journal.calls.clear()
     second = reconcile(fakes, body)
     assert second.error is None
     assert "audit.append" not in fakes.journal.names()
     assert "bao.mirror_audit_head" not in fakes.journal.names()
-    assert second.status["audit"] == first.status["audit"]
+    assert second.status.audit == first.status.audit
 
 
 # Each call a step makes, and the aspect its failure is about.
@@ -207,13 +208,14 @@ def test_a_foreign_connector_secret_stalls_and_nothing_reaches_openbao() -> None
 def test_a_connector_gone_from_the_spec_is_dropped_and_audited() -> None:
     fakes = fakes_with_secrets(connectors=("github", "jira"))
     first = reconcile(fakes, tenant_body(connectors=("github", "jira")))
-    body = tenant_body(connectors=("github",), status={"connectors": first.status["connectors"]})
+    routed = wire(first.status)["connectors"]
+    body = tenant_body(connectors=("github",), status={"connectors": routed})
     outcome = reconcile(fakes, body)
     assert outcome.error is None
     assert "bao.drop_connector(acme, jira)" in fakes.journal.calls
     assert ("acme", "jira") not in fakes.bao.routed
     assert "connector.secret.dropped" in fakes.audit.actions("acme")
-    assert [c["name"] for c in outcome.status["connectors"]] == ["github"]
+    assert [c.name for c in outcome.status.connectors] == ["github"]
 
 
 def test_broken_isolation_is_repaired_audited_and_verified() -> None:
@@ -289,7 +291,7 @@ def test_a_new_sub_processor_needs_notice_for_enterprise_only(plan: str, state: 
     fakes = fakes_with_secrets()
     register = [RegisterEntry("stripe", ANNOUNCED, 30)]
     outcome = reconcile(fakes, tenant_body(plan=plan), register)
-    assert [s["state"] for s in outcome.status["subProcessors"]] == [state]
+    assert [s.state for s in outcome.status.sub_processors] == [state]
     got = {c.type: c for c in outcome.checks}
     assert got["SubProcessorsAccepted"].status == "True"
     assert ("in notice period: stripe" in got["SubProcessorsAccepted"].message) == (
@@ -305,7 +307,7 @@ def test_the_notice_period_ends() -> None:
     register = [RegisterEntry("stripe", ANNOUNCED, 30)]
     later = ANNOUNCED + timedelta(days=31)
     outcome = reconcile(fakes, tenant_body(plan="enterprise"), register, now=later)
-    assert [s["state"] for s in outcome.status["subProcessors"]] == ["Active"]
+    assert [s.state for s in outcome.status.sub_processors] == ["Active"]
 
 
 def test_an_objection_turns_the_aspect_false_but_the_tenant_stays_ready() -> None:
@@ -316,7 +318,7 @@ def test_an_objection_turns_the_aspect_false_but_the_tenant_stays_ready() -> Non
     assert conditions(outcome)["SubProcessorsAccepted"] == ("False", "Objected")
     assert conditions(outcome)["Ready"] == ("True", "Reconciled")
     assert conditions(outcome)["Stalled"][0] == "False"
-    states = {s["name"]: s for s in outcome.status["subProcessors"]}
+    states = {s["name"]: s for s in wire(outcome.status)["subProcessors"]}
     assert states["stripe"]["state"] == "Objected" and "objectedAt" in states["stripe"]
     assert states["mailgun"]["state"] == "Active"
 
@@ -326,7 +328,7 @@ def test_an_objection_keeps_its_first_date() -> None:
     register = [RegisterEntry("stripe", ANNOUNCED, 30)]
     body = tenant_body(subProcessors={"objections": ["stripe"]})
     first = reconcile(fakes, body, register)
-    body["status"] = {"subProcessors": first.status["subProcessors"]}
+    body["status"] = {"subProcessors": wire(first.status)["subProcessors"]}
     second = reconcile(fakes, body, register, now=NOW + timedelta(days=3))
-    stamp = first.status["subProcessors"][0]["objectedAt"]
-    assert second.status["subProcessors"][0]["objectedAt"] == stamp
+    stamp = wire(first.status)["subProcessors"][0]["objectedAt"]
+    assert wire(second.status)["subProcessors"][0]["objectedAt"] == stamp
