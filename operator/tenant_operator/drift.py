@@ -13,44 +13,45 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from tenant_operator.api.tenant import PAUSED_ANNOTATION
+from tenant_operator.api.tenant import PAUSED_ANNOTATION, TenantStatus
 from tenant_operator.domain.errors import OperatorError
 from tenant_operator.domain.plan import workload_service_accounts
 from tenant_operator.domain.vocabulary import ConditionType, Reason, SubProcessorState
 from tenant_operator.flows import is_true
 from tenant_operator.reconcile import check_chain
 from tenant_operator.runtime import Runtime
+from tenant_operator.status import read_status
 
 log = logging.getLogger(__name__)
 
 
-def _ready(tenant: Mapping[str, Any]) -> str:
-    for condition in (tenant.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == ConditionType.READY:
-            return str(condition.get("status"))
+#: A listed Tenant and its status, parsed once.
+Seen = tuple[Mapping[str, Any], TenantStatus]
+
+
+def _ready(status: TenantStatus) -> str:
+    for condition in status.conditions:
+        if condition.type == ConditionType.READY:
+            return condition.status
     return "Unknown"
 
 
-def _notice_ended(tenant: Mapping[str, Any], now: datetime) -> list[str]:
+def _notice_ended(status: TenantStatus, now: datetime) -> list[str]:
     ended = []
-    for sub in (tenant.get("status") or {}).get("subProcessors") or []:
-        at = sub.get("effectiveAt")
-        if (
-            sub.get("state") == SubProcessorState.PENDING_NOTICE
-            and at
-            and datetime.fromisoformat(at) <= now
-        ):
-            ended.append(f"notice period of sub-processor {sub.get('name')} ended")
+    for sub in status.sub_processors:
+        at = sub.effective_at
+        if sub.state == SubProcessorState.PENDING_NOTICE and at and at <= now:
+            ended.append(f"notice period of sub-processor {sub.name} ended")
     return ended
 
 
-async def inspect(rt: Runtime, tenant: Mapping[str, Any]) -> list[str]:
+async def inspect(rt: Runtime, tenant: Mapping[str, Any], status: TenantStatus) -> list[str]:
     """What has drifted for one tenant (empty: nothing)."""
     slug = str(tenant["metadata"]["name"])
-    problems = list(_notice_ended(tenant, datetime.now(UTC)))
+    problems = list(_notice_ended(status, datetime.now(UTC)))
     isolation = await rt.ports.verify_isolation(slug)
     problems += [f"PostgreSQL: {p}" for p in isolation.problems]
-    routed = [str(c["name"]) for c in (tenant.get("status") or {}).get("connectors") or []]
+    routed = [c.name for c in status.connectors]
     accounts = workload_service_accounts(
         slug, rt.settings.tenant_workload_namespace_prefix, rt.settings.tenant_service_accounts
     )
@@ -67,32 +68,35 @@ async def scan_once(rt: Runtime) -> dict[str, list[str]]:
     ready = {"True": 0, "False": 0, "Unknown": 0}
     drifted: dict[str, list[str]] = {}
     async for page in rt.kube.pages():
-        for tenant in page:
-            ready[_ready(tenant) if _ready(tenant) in ready else "Unknown"] += 1
+        seen = [(tenant, read_status(tenant)) for tenant in page]
+        for _, status in seen:
+            state = _ready(status)
+            ready[state if state in ready else "Unknown"] += 1
         candidates = [
-            t
-            for t in page
-            if _ready(t) == "True"
+            (t, status)
+            for t, status in seen
+            if _ready(status) == "True"
             and not t["metadata"].get("deletionTimestamp")
             and not is_true(t["metadata"].get("annotations") or {}, PAUSED_ANNOTATION)
         ]
         drifted.update(await _scan(rt, candidates))
-    for status, count in ready.items():
-        rt.metrics.tenants_ready.labels(status).set(count)
+    for state, count in ready.items():
+        rt.metrics.tenants_ready.labels(state).set(count)
     return drifted
 
 
-async def _scan(rt: Runtime, candidates: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+async def _scan(rt: Runtime, candidates: Sequence[Seen]) -> dict[str, list[str]]:
     drifted: dict[str, list[str]] = {}
     size = rt.settings.drift_batch_size
     for start in range(0, len(candidates), size):
         batch = candidates[start : start + size]
         began = time.monotonic()
-        found = await asyncio.gather(*(inspect(rt, t) for t in batch), return_exceptions=True)
+        inspected = (inspect(rt, tenant, status) for tenant, status in batch)
+        found = await asyncio.gather(*inspected, return_exceptions=True)
         # A bounded pace: a large fleet is swept over a longer cycle, never at full speed.
         pause = len(batch) / rt.settings.drift_tenants_per_second - (time.monotonic() - began)
         await asyncio.sleep(max(0.0, pause))
-        for tenant, problems in zip(batch, found, strict=True):
+        for (tenant, _), problems in zip(batch, found, strict=True):
             slug = tenant["metadata"]["name"]
             if isinstance(problems, OperatorError):
                 log.warning("drift scan of %s failed: %s", slug, problems.message)

@@ -14,8 +14,15 @@ from tests.support.tenants import tenant_body
 
 
 def ready(slug: str, *, status: str = "True", **extra: Any) -> dict[str, Any]:
+    """A listed Tenant whose Ready condition is ``status`` (complete, as the CRD requires)."""
     body = tenant_body(slug)
-    body["status"] = {"conditions": [{"type": "Ready", "status": status}], **extra}
+    condition = {
+        "type": "Ready",
+        "status": status,
+        "reason": "Reconciled",
+        "lastTransitionTime": "2026-05-01T00:00:00Z",
+    }
+    body["status"] = {"conditions": [condition], **extra}
     return body
 
 
