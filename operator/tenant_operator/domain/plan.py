@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from tenant_operator.api.tenant import Tenant
 from tenant_operator.domain.errors import PermanentError
-from tenant_operator.domain.vocabulary import DeletionPolicy, Isolation, Plan, Reason
+from tenant_operator.domain.vocabulary import Isolation, Plan, Reason
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,6 @@ class TenantPlan:
     owner_email: str
     connectors: tuple[ConnectorPlan, ...]
     objections: frozenset[str]
-    delete_data: bool
     #: (namespace, service account) pairs bound to the tenant's Kubernetes-auth role.
     service_accounts: tuple[tuple[str, str], ...] = field(default=())
 
@@ -89,7 +88,6 @@ def build_plan(
         owner_email=str(spec.owner.email),
         connectors=tuple(connectors),
         objections=frozenset(spec.sub_processors.objections),
-        delete_data=spec.deletion_policy is DeletionPolicy.DELETE,
         service_accounts=workload_service_accounts(
             tenant.slug, workload_namespace_prefix, service_account_names
         ),
