@@ -58,6 +58,7 @@ from bench.stack import (
 from devenv.operator import OperatorProcess, operator_for
 from tenant_operator import flows, runtime
 from tenant_operator.settings import Settings
+from tenant_operator.status import wire
 
 DB = "bench"
 POLL_ONE = 0.02
@@ -183,7 +184,7 @@ def record_plans(stack: Stack, op: OperatorProcess, plans: list[str]) -> dict[st
                     result = await flows.tenant_changed(tenant, rt)
                 if result.error is not None:
                     raise SystemExit(f"recorded reconcile failed: {result.error.message}")
-                recorded[plan] = (rec, result.status)
+                recorded[plan] = (rec, wire(result.status))  # as the handler patches it
                 print(f"floor: plan {plan:10s} one reconcile = {rec.counts()}", flush=True)
         finally:
             await runtime.stop(rt)
