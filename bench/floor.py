@@ -15,6 +15,7 @@ replaced by the one it returns when replaying. No checks, no models, no asyncio.
 """
 
 import contextlib
+import hashlib
 import json
 import queue
 import re
@@ -184,6 +185,16 @@ def swap(value: Any, swaps: dict[str, str]) -> Any:
     return value
 
 
+def _swap_digest(swaps: dict[str, str], old: str, new: str) -> None:
+    """A returned tenant id also stands in its schema's CHECK as the SHA-256 of its bytes
+    (template v4, ``tenant_rows_only``): swap that digest along with the id."""
+    try:
+        before, after = uuid.UUID(old), uuid.UUID(new)
+    except ValueError:
+        return
+    swaps[hashlib.sha256(before.bytes).hexdigest()] = hashlib.sha256(after.bytes).hexdigest()
+
+
 class Replayer:
     """Replays recordings; thread-safe (``connections`` PostgreSQL connections shared)."""
 
@@ -214,9 +225,20 @@ class Replayer:
             session = self._local.session = requests.Session()
         return session
 
-    def replay(self, calls: list[Call], recorded_slug: str, slug: str) -> None:
-        """Issue ``calls`` for ``slug``: SQL, OpenBao and Kubernetes, in recorded order."""
-        swaps = {recorded_slug: slug}
+    def replay(
+        self,
+        calls: list[Call],
+        recorded_slug: str,
+        slug: str,
+        *,
+        swaps: dict[str, str] | None = None,
+    ) -> None:
+        """Issue ``calls`` for ``slug``: SQL, OpenBao and Kubernetes, in recorded order.
+
+        ``swaps``: more recorded strings to replace (e.g. the recorded Tenant's uid, which
+        the registry holds once: each replayed tenant needs its own).
+        """
+        swaps = {recorded_slug: slug, **(swaps or {})}
         held: dict[int, psycopg.Connection[Any]] = {}  # recorded connection -> ours, in a tx
         try:
             for call in calls:
@@ -250,6 +272,7 @@ class Replayer:
                 value = res.get_value(0, col) if res is not None and res.ntuples else None
                 if value is not None:
                     swaps[old] = value.decode()
+                    _swap_digest(swaps, old, value.decode())
         finally:
             if call.query in ("COMMIT", "ROLLBACK"):
                 held.pop(call.conn, None)

@@ -175,8 +175,9 @@ def record_plans(stack: Stack, op: OperatorProcess, plans: list[str]) -> dict[st
                 slug = RECORDED + plan
                 create_secret(stack.core, secret_name(slug), slug)
                 tenant = body(slug, plan, "recorded")
+                uid = str(uuid.uuid4())
                 tenant["metadata"].update(
-                    uid=str(uuid.uuid4()),
+                    uid=uid,
                     generation=1,
                     creationTimestamp=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
                 )
@@ -184,7 +185,7 @@ def record_plans(stack: Stack, op: OperatorProcess, plans: list[str]) -> dict[st
                     result = await flows.tenant_changed(tenant, rt)
                 if result.error is not None:
                     raise SystemExit(f"recorded reconcile failed: {result.error.message}")
-                recorded[plan] = (rec, wire(result.status))  # as the handler patches it
+                recorded[plan] = (rec, wire(result.status), uid)  # as the handler patches it
                 print(f"floor: plan {plan:10s} one reconcile = {rec.counts()}", flush=True)
         finally:
             await runtime.stop(rt)
@@ -220,7 +221,7 @@ class Floor:
 
     def tenant(self, slug: str, plan: str) -> float:
         rec: Recording
-        rec, status = self.recorded[plan]
+        rec, status, recorded_uid = self.recorded[plan]
         calls: list[Call] = rec.calls
         start = time.perf_counter()
         r = self.replayer
@@ -228,7 +229,8 @@ class Floor:
         r.kube(
             "PATCH", f"{self.base}/{slug}", {"metadata": {"finalizers": [FINALIZER]}}, merge=True
         )
-        r.replay(calls, RECORDED + plan, slug)
+        # the registry holds each Tenant's uid once (tenants.k8s_uid is unique)
+        r.replay(calls, RECORDED + plan, slug, swaps={recorded_uid: str(uuid.uuid4())})
         patch = {"status": {**status, "observedGeneration": 1}}
         r.kube(
             "PATCH", f"{self.base}/{slug}/status", swap(patch, {RECORDED + plan: slug}), merge=True
