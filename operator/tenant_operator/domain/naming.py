@@ -64,9 +64,14 @@ def validate_identifier(value: str, *, what: str = "identifier") -> str:
     return value
 
 
+#: Prefix of a schema-tier tenant's dedicated schema.
+TENANT_SCHEMA_PREFIX = "t_"
+
+
 def tenant_schema(slug: str) -> str:
     """The dedicated schema of a schema-tier tenant: ``t_<slug>`` with '-' as '_'."""
-    return validate_identifier("t_" + validate_slug(slug).replace("-", "_"), what="schema")
+    schema = TENANT_SCHEMA_PREFIX + validate_slug(slug).replace("-", "_")
+    return validate_identifier(schema, what="schema")
 
 
 def openbao_namespace(parent: str, slug: str) -> str:

@@ -16,18 +16,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tenant_operator.domain.naming import LABEL_MAX_LENGTH, SLUG_MAX_LENGTH, SLUG_PATTERN
+from tenant_operator.domain.naming import (
+    LABEL_MAX_LENGTH,
+    OPENBAO_TENANT_PREFIX,
+    SLUG_MAX_LENGTH,
+    SLUG_PATTERN,
+    TENANT_SCHEMA_PREFIX,
+)
 
 #: Names OpenBao refuses as namespace names (openbao internal/helper/namespace
 #: ``reservedNames``: "", ".", "..", root, sys, audit, auth, cubbyhole, identity).
 OPENBAO_RESERVED = frozenset({"audit", "auth", "cubbyhole", "identity", "root", "sys"})
 #: Prefix of the names the operator derives in OpenBao (policy, role, transit key).
-OPENBAO_PREFIX = "tenant-"
+OPENBAO_PREFIX = OPENBAO_TENANT_PREFIX
 #: Namespaces of Kubernetes itself: no tenant's workload namespace may be one of them.
 KUBERNETES_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 KUBERNETES_PREFIX = "kube-"
 #: Prefix of a schema-tier tenant's dedicated schema.
-SCHEMA_PREFIX = "t_"
+SCHEMA_PREFIX = TENANT_SCHEMA_PREFIX
 
 Engine = Literal["kubernetes", "openbao", "postgres"]
 _SLUG_RE = re.compile(SLUG_PATTERN)
