@@ -56,9 +56,10 @@ from bench.stack import (
     verdict,
 )
 from devenv.operator import OperatorProcess, operator_for
-from tenant_operator import flows, runtime
+from tenant_operator import runtime
+from tenant_operator.controller import tenant as flows
+from tenant_operator.controller.status import wire
 from tenant_operator.settings import Settings
-from tenant_operator.status import wire
 
 DB = "bench"
 POLL_ONE = 0.02

@@ -6,17 +6,19 @@ from typing import Any
 
 import kopf
 
-from tenant_operator import drift, erasure, flows, runtime
+from tenant_operator import runtime
 from tenant_operator.adapters.kubernetes.peering import PeeringConfig
 from tenant_operator.api.common import GROUP, VERSION
 from tenant_operator.api.subprocessor import PLURAL as SUBPROCESSORS
 from tenant_operator.api.tenant import PLURAL as TENANTS
+from tenant_operator.controller import deletion, drift
+from tenant_operator.controller import tenant as flows
+from tenant_operator.controller.status import wire
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.domain.ownership import owner_of
 from tenant_operator.domain.sharding import SHARD_LABEL, Placement
 from tenant_operator.domain.vocabulary import Reason
 from tenant_operator.settings import Settings
-from tenant_operator.status import wire
 
 MAX_BACKOFF = 60.0
 PREVENTED_RECHECK = 30.0
@@ -87,7 +89,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 
 
 # No kopf indexes: kopf would hold every object until all indexes are complete, which with
-# more objects than workers never happens (see tenant_operator.inventory).
+# more objects than workers never happens (see tenant_operator.controller.inventory).
 
 
 @kopf.on.resume(GROUP, VERSION, TENANTS, id="tenant")
@@ -138,7 +140,7 @@ async def tenant_erasure(
         if placed.problem:  # its finalizer stays: erased by the shard it is moved to
             raise PermanentError(placed.problem, reason=Reason.SHARD_UNKNOWN)
         async with memo.runtime.admission:
-            done = await erasure.tenant_deleted(
+            done = await deletion.tenant_deleted(
                 body, memo.runtime.ports, memo.runtime.settings.names
             )
     except OperatorError as exc:

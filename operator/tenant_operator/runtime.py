@@ -21,12 +21,12 @@ from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.api.common import GROUP, VERSION
 from tenant_operator.api.subprocessor import PLURAL as SUBPROCESSORS
 from tenant_operator.api.tenant import PLURAL as TENANTS
+from tenant_operator.controller.inventory import Inventory
+from tenant_operator.controller.metrics import Metrics
+from tenant_operator.controller.ports import Ports
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.reserved import reserved_slugs, settings_problems
 from tenant_operator.domain.vocabulary import Reason
-from tenant_operator.inventory import Inventory
-from tenant_operator.metrics import Metrics
-from tenant_operator.ports import Ports
 from tenant_operator.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""In-memory fakes of the ports (tenant_operator.ports), typed as the Protocols they stand for.
+"""In-memory fakes of the ports (tenant_operator.controller.ports), typed as their Protocols.
 
 Every fake writes to one shared :class:`Journal`: the calls in order across all ports
 (``"db.ensure_tenant(acme)"``), so a test can check step order, and the failures to inject:
@@ -22,12 +22,12 @@ from tenant_operator.adapters.kubernetes.tenants import KubeTenants
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.adapters.postgres.session import make_pool
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
+from tenant_operator.controller.inventory import Inventory
+from tenant_operator.controller.metrics import Metrics
+from tenant_operator.controller.ports import Ports
 from tenant_operator.domain import audit as chain
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.domain.identity import Adoption, Registered
-from tenant_operator.inventory import Inventory
-from tenant_operator.metrics import Metrics
-from tenant_operator.ports import Ports
 from tenant_operator.runtime import Runtime
 from tenant_operator.settings import Settings
 

@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tenant_operator.api import Tenant
+from tenant_operator.controller.ports import Ports
+from tenant_operator.controller.reconcile import _Run
 from tenant_operator.domain import conditions as cond
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.ownership import OWNER_LABEL, not_available, owner_of
 from tenant_operator.domain.plan import build_plan
-from tenant_operator.ports import Ports
-from tenant_operator.reconcile import _Run
 
 NS = "tenant-secrets"
 

@@ -9,9 +9,9 @@ from typing import Any, cast
 
 import pytest
 
-from tenant_operator import erasure
+from tenant_operator.controller import deletion as erasure
+from tenant_operator.controller.ports import Ports
 from tenant_operator.domain.reserved import NameContext
-from tenant_operator.ports import Ports
 
 
 class Recorder:

@@ -8,13 +8,13 @@ import pytest
 from tenant_operator.adapters.kubernetes.peering import outranked
 from tenant_operator.adapters.kubernetes.secrets import SecretStamp as Stamp
 from tenant_operator.api import Tenant
+from tenant_operator.controller.inventory import Inventory
+from tenant_operator.controller.reconcile import subprocessor_decisions, subprocessor_status
+from tenant_operator.controller.resume import unchanged_since_ready
+from tenant_operator.controller.status import wire
 from tenant_operator.domain.plan import build_plan
 from tenant_operator.domain.subprocessors import RegisterEntry
 from tenant_operator.handlers import changed_only
-from tenant_operator.inventory import Inventory
-from tenant_operator.reconcile import subprocessor_decisions, subprocessor_status
-from tenant_operator.resume import unchanged_since_ready
-from tenant_operator.status import wire
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 CREATED = "2026-05-01T00:00:00+00:00"

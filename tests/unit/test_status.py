@@ -7,8 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from tenant_operator.api.tenant import DatabaseStatus, TenantStatus
+from tenant_operator.controller.status import amended, merge_conditions, read_status, wire
 from tenant_operator.domain import conditions as cond
-from tenant_operator.status import amended, merge_conditions, read_status, wire
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

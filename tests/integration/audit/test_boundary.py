@@ -22,9 +22,9 @@ from tenant_operator.adapters.postgres.audit import AuditLog
 from tenant_operator.adapters.postgres.migrations import migrate
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.adapters.postgres.verify_command import verify_audit_command
+from tenant_operator.controller.deletion import tenant_deleted
+from tenant_operator.controller.ports import Ports
 from tenant_operator.domain.audit import GENESIS, canonical
-from tenant_operator.erasure import tenant_deleted
-from tenant_operator.ports import Ports
 from tests.integration.openbao.conftest import operator_token, run, settings_for, tenant_token
 from tests.integration.postgres.conftest import PgDatabase, make_database
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tenant_operator import drift
+from tenant_operator.controller import drift
 from tenant_operator.domain.errors import RetryableError
 from tenant_operator.runtime import Runtime
 from tests.support.fakes import FakeKube, Fakes, fake_runtime

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tenant_operator import erasure
+from tenant_operator.controller import deletion as erasure
 from tenant_operator.domain.errors import PermanentError, RetryableError
 from tenant_operator.domain.identity import Registered
 from tenant_operator.domain.reserved import NameContext

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from tenant_operator import flows
 from tenant_operator.api.tenant import TenantStatus
+from tenant_operator.controller import tenant as flows
+from tenant_operator.controller.inventory import Inventory
+from tenant_operator.controller.status import wire
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.domain.subprocessors import RegisterEntry
 from tenant_operator.handlers import changed_only
-from tenant_operator.inventory import Inventory
 from tenant_operator.runtime import Runtime
-from tenant_operator.status import wire
 from tests.support.fakes import Content, Fakes, fake_runtime, permanent, retryable
 from tests.support.tenants import SECRET_NAMESPACE, tenant_body
 

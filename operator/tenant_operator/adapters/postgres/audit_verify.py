@@ -20,7 +20,7 @@ ever disagree, the chain from there on is verified by the domain rules alone.
 Trust: the database computes the hashes here, so this catches changes made behind the
 operator's back that did not recompute the chain. A rewrite that recomputes hashes, or a
 database that lies, is caught only against the head mirrored outside PostgreSQL, which
-the reconcile checks (:func:`tenant_operator.reconcile.check_chain`).
+the reconcile checks (:func:`tenant_operator.controller.reconcile.check_chain`).
 """
 
 import asyncio

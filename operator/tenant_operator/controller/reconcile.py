@@ -20,6 +20,9 @@ from tenant_operator.api.tenant import (
     Tenant,
     TenantStatus,
 )
+from tenant_operator.controller.ports import DatabaseState, Ports
+from tenant_operator.controller.records import connector_record, subprocessor_record
+from tenant_operator.controller.status import amended
 from tenant_operator.domain import audit as chain
 from tenant_operator.domain import conditions as cond
 from tenant_operator.domain import identity, ownership
@@ -27,9 +30,6 @@ from tenant_operator.domain import subprocessors as subs
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.domain.plan import TenantPlan
 from tenant_operator.domain.vocabulary import Plan, Reason
-from tenant_operator.ports import DatabaseState, Ports
-from tenant_operator.records import connector_record, subprocessor_record
-from tenant_operator.status import amended
 
 log = logging.getLogger(__name__)
 

@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tenant_operator.api.tenant import PAUSED_ANNOTATION, TenantStatus
+from tenant_operator.controller.reconcile import check_chain
+from tenant_operator.controller.status import read_status
+from tenant_operator.controller.tenant import is_true
 from tenant_operator.domain.errors import OperatorError
 from tenant_operator.domain.plan import workload_service_accounts
 from tenant_operator.domain.vocabulary import ConditionType, Reason, SubProcessorState
-from tenant_operator.flows import is_true
-from tenant_operator.reconcile import check_chain
 from tenant_operator.runtime import Runtime
-from tenant_operator.status import read_status
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from tenant_operator.api.tenant import Tenant
+from tenant_operator.controller.inventory import SecretKey
+from tenant_operator.controller.reconcile import subprocessor_decisions, subprocessor_status
 from tenant_operator.domain.plan import TenantPlan
 from tenant_operator.domain.subprocessors import RegisterEntry
 from tenant_operator.domain.vocabulary import ConditionType
-from tenant_operator.inventory import SecretKey
-from tenant_operator.reconcile import subprocessor_decisions, subprocessor_status
 
 
 def ready_at_generation(tenant: Tenant) -> bool:

@@ -1,7 +1,7 @@
 """What the kopf handlers delegate to: parse once, decide, reconcile, build the status.
 
-A Tenant's status is built as a :class:`TenantStatus` (see :mod:`tenant_operator.status`);
-the handler dumps it once, where it patches.
+A Tenant's status is built as a :class:`TenantStatus` (see
+:mod:`tenant_operator.controller.status`); the handler dumps it once, where it patches.
 
 Nothing here imports kopf: functions return a :class:`Result` and the handler maps its
 error (RetryableError / PermanentError) onto kopf's own errors.
@@ -19,15 +19,21 @@ from pydantic import ValidationError
 from tenant_operator.api.common import Condition
 from tenant_operator.api.subprocessor import SubProcessor, SubProcessorStatusModel
 from tenant_operator.api.tenant import PAUSED_ANNOTATION, Tenant, TenantStatus
+from tenant_operator.controller.reconcile import reconcile_tenant
+from tenant_operator.controller.resume import unchanged_since_ready
+from tenant_operator.controller.status import (
+    amended,
+    merge_conditions,
+    parse_status,
+    read_status,
+    wire,
+)
 from tenant_operator.domain import conditions as cond
 from tenant_operator.domain.errors import OperatorError, PermanentError
 from tenant_operator.domain.plan import build_plan
 from tenant_operator.domain.reserved import refusal
 from tenant_operator.domain.vocabulary import Reason
-from tenant_operator.reconcile import reconcile_tenant
-from tenant_operator.resume import unchanged_since_ready
 from tenant_operator.runtime import Runtime
-from tenant_operator.status import amended, merge_conditions, parse_status, read_status, wire
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +100,7 @@ async def tenant_changed(body: Mapping[str, Any], rt: Runtime, *, resuming: bool
     """Reconcile a created, updated, resumed or nudged Tenant.
 
     A resumed tenant (operator start) that is unchanged since it was last Ready is left as
-    it is: no I/O, no write (see :mod:`tenant_operator.resume`).
+    it is: no I/O, no write (see :mod:`tenant_operator.controller.resume`).
     """
     now = datetime.now(UTC)
     meta = body.get("metadata", {})

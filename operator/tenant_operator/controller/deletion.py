@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from tenant_operator.api.tenant import PREVENT_DELETION_ANNOTATION
+from tenant_operator.controller.ports import Ports
+from tenant_operator.controller.tenant import is_true
 from tenant_operator.domain import identity
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.reserved import NameContext, collisions, openbao_untouchable
 from tenant_operator.domain.vocabulary import DeletionPolicy, Reason
-from tenant_operator.flows import is_true
-from tenant_operator.ports import Ports
 
 
 def deletion_policy(body: Mapping[str, Any]) -> DeletionPolicy:
