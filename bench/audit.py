@@ -6,7 +6,7 @@ Starts its own PostgresServer (``durable=False``) and OpenBao dev server, bootst
 roles, migrates, and gives the operator an OpenBao token holding only the shipped policy.
 Then prints:
 
-1. reconcile path: :func:`tenant_operator.controller.reconcile.check_chain` (the function
+1. reconcile path: :func:`tenant_operator.controller.chain.check_chain` (the function
    the reconcile and the drift scan call), with the real AuditLog and the real OpenBao mirror, for a
    10-entry chain and a ``--history``-entry chain, both already mirrored; best and median
    of ``--rounds`` interleaved rounds, idle (nothing new) and after one append (append,
@@ -54,7 +54,7 @@ from tenant_operator.adapters.postgres.roles import bootstrap_roles
 from tenant_operator.adapters.postgres.session import make_pool
 from tenant_operator.adapters.postgres.statements import queries as q
 from tenant_operator.adapters.postgres.verify_command import WORKERS, verify_audit_command
-from tenant_operator.controller.reconcile import check_chain
+from tenant_operator.controller.chain import check_chain
 from tenant_operator.domain.audit import GENESIS, ChainRow, detail_digest, entry_hash, verify_chain
 from tenant_operator.domain.errors import OperatorError
 from tenant_operator.settings import Settings

@@ -17,7 +17,7 @@ OpenBao KV write are part of its cost). Prints:
    polled (paged LIST) every 0.5 s until all are Ready: total seconds and tenants/s;
 3. the operator's peak RSS (``VmHWM`` from /proc/<pid>/status) in MiB;
 4. the raw floor, with the operator stopped: the calls one tenant costs, recorded from one
-   real reconcile done in-process (``flows.tenant_changed`` over ``runtime.start``) per
+   real reconcile done in-process (``tenant_changed`` over ``runtime.start``) per
    plan -- every SQL statement, OpenBao request and Kubernetes call the adapters make --
    replayed bare (see bench/floor.py), framed by the minimal calls kopf adds: the Tenant's
    POST (the apply), the finalizer patch and the status patch. One tenant at a time, then
@@ -57,8 +57,8 @@ from bench.stack import (
 )
 from devenv.operator import OperatorProcess, operator_for
 from tenant_operator import runtime
-from tenant_operator.controller import tenant as flows
 from tenant_operator.controller.status import wire
+from tenant_operator.controller.tenant import tenant_changed
 from tenant_operator.settings import Settings
 
 DB = "bench"
@@ -183,7 +183,7 @@ def record_plans(stack: Stack, op: OperatorProcess, plans: list[str]) -> dict[st
                     creationTimestamp=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
                 )
                 with recording() as rec:
-                    result = await flows.tenant_changed(tenant, rt)
+                    result = await tenant_changed(tenant, rt.context)
                 if result.error is not None:
                     raise SystemExit(f"recorded reconcile failed: {result.error.message}")
                 recorded[plan] = (rec, wire(result.status), uid)  # as the handler patches it

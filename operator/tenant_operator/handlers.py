@@ -11,17 +11,17 @@ from tenant_operator.adapters.kubernetes.peering import PeeringConfig
 from tenant_operator.api.common import GROUP, VERSION
 from tenant_operator.api.subprocessor import PLURAL as SUBPROCESSORS
 from tenant_operator.api.tenant import PLURAL as TENANTS
-from tenant_operator.controller import deletion, drift
-from tenant_operator.controller import tenant as flows
+from tenant_operator.controller.deletion import tenant_deleted
+from tenant_operator.controller.drift import run_scanner
+from tenant_operator.controller.secret import secret_changed
 from tenant_operator.controller.status import wire
+from tenant_operator.controller.subprocessor import subprocessor_changed
+from tenant_operator.controller.tenant import tenant_changed
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
-from tenant_operator.domain.ownership import owner_of
 from tenant_operator.domain.sharding import SHARD_LABEL, Placement
-from tenant_operator.domain.vocabulary import Reason
 from tenant_operator.settings import Settings
 
 MAX_BACKOFF = 60.0
-PREVENTED_RECHECK = 30.0
 KOPF_PREFIX = f"kopf.{GROUP}"
 
 
@@ -78,8 +78,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         memo.runtime = rt = await runtime.start(ours, peering)
     except PermanentError as exc:  # e.g. the CRDs are not installed: exit, saying so
         raise kopf.PermanentError(f"{exc.reason}: {exc.message}") from None
-    rt.metrics.serve(ours.metrics_port)
-    memo.scanner = asyncio.create_task(drift.run_scanner(rt), name="drift scanner")
+    memo.context = ctx = rt.context
+    runtime.serve_metrics(ctx.metrics, ours.metrics_port)
+    memo.scanner = asyncio.create_task(run_scanner(ctx), name="drift scanner")
 
 
 @kopf.on.cleanup()
@@ -104,10 +105,10 @@ async def tenant(
     reason: str,
     **_: Any,
 ) -> None:
-    placed = memo.runtime.settings.scope.place(body.meta.name, body.meta.labels)
+    placed = memo.context.settings.scope.place(body.meta.name, body.meta.labels)
     if not placed.owned:  # only the default shard sees others: assign or report them
         return leave(placed, patch, logger)
-    result = await flows.tenant_changed(body, memo.runtime, resuming=reason == "resume")
+    result = await tenant_changed(body, memo.context, resuming=reason == "resume")
     patch.status.update(changed_only(body.get("status") or {}, wire(result.status)))
     raise_for(result.error, retry)
 
@@ -135,41 +136,20 @@ async def tenant_erasure(
     retry: int,
     **_: Any,
 ) -> None:
-    placed = memo.runtime.settings.scope.place(body.meta.name, body.meta.labels)
-    try:
-        if placed.problem:  # its finalizer stays: erased by the shard it is moved to
-            raise PermanentError(placed.problem, reason=Reason.SHARD_UNKNOWN)
-        async with memo.runtime.admission:
-            done = await deletion.tenant_deleted(
-                body, memo.runtime.ports, memo.runtime.settings.names
-            )
-    except OperatorError as exc:
-        kopf.warn(body, reason=exc.reason, message=exc.message)
-        patch.status.update(wire(flows.deletion_refused(body, exc)))
-        # A deletion is never given up, so even a refusal is retried (slowly when prevented).
-        delay = (
-            PREVENTED_RECHECK
-            if exc.reason in (Reason.DELETION_PREVENTED, Reason.SHARD_UNKNOWN)
-            else None
-        )
-        raise_for(RetryableError(exc.message, reason=exc.reason, delay=delay), retry)
-    memo.runtime.inventory.tenant_gone(body.get("metadata", {}).get("name"))
-    logger.info("tenant deleted: %s", "; ".join(done))
+    result = await tenant_deleted(body, memo.context)
+    if result.error is not None:
+        kopf.warn(body, reason=result.error.reason, message=result.error.message)
+        if result.status is not None:
+            patch.status.update(wire(result.status))
+        raise_for(result.error, retry)
+    logger.info("tenant deleted: %s", "; ".join(result.done))
 
 
 @kopf.on.event("", "v1", "secrets")
 async def connector_secret(
     type: str | None, body: kopf.Body, namespace: str | None, name: str, memo: kopf.Memo, **_: Any
 ) -> None:
-    rt = memo.runtime
-    meta = body.get("metadata", {})
-    version = None if type == "DELETED" else meta.get("resourceVersion")
-    owner = owner_of(meta.get("labels"))
-    nudged = rt.inventory.secret_seen(str(namespace), name, version, owner)
-    if type is None:  # the initial listing: tenants compare on resume
-        return
-    for slug in nudged:  # only the tenants owning it, before or now
-        await rt.kube.nudge(slug, f"secret {namespace}/{name} changed")
+    await secret_changed(type, str(namespace), name, body, memo.context)
 
 
 @kopf.on.resume(GROUP, VERSION, SUBPROCESSORS, id="register")
@@ -179,6 +159,6 @@ async def connector_secret(
 async def subprocessor(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, reason: str, **_: Any
 ) -> None:
-    result = await flows.subprocessor_changed(body, memo.runtime, fan_out=reason != "resume")
-    patch.status.update(result.status)
+    result = await subprocessor_changed(body, memo.context, fan_out=reason != "resume")
+    patch.status.update(wire(result.status))
     raise_for(result.error, retry)

@@ -1,4 +1,8 @@
-"""Build and close what the operator talks to; kept in kopf's memo, never in globals."""
+"""The composition root: the only module that names the concrete adapters.
+
+Builds what the operator talks to and the controller's :class:`Context` over it, serves
+the metrics, and closes it all at shutdown; kept in kopf's memo, never in globals.
+"""
 
 import asyncio
 import logging
@@ -6,6 +10,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from kubernetes import client
+from prometheus_client import start_http_server
 
 from tenant_operator.adapters.kubernetes.client import build_api_client
 from tenant_operator.adapters.kubernetes.discovery import require_served
@@ -21,6 +26,7 @@ from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.api.common import GROUP, VERSION
 from tenant_operator.api.subprocessor import PLURAL as SUBPROCESSORS
 from tenant_operator.api.tenant import PLURAL as TENANTS
+from tenant_operator.controller.context import Context
 from tenant_operator.controller.inventory import Inventory
 from tenant_operator.controller.metrics import Metrics
 from tenant_operator.controller.ports import Ports
@@ -34,19 +40,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Runtime:
+    """The opened adapters (to close at shutdown) and the controller's context over them."""
+
     settings: Settings
     pool: Pool
     bao: OpenBaoTenants
     api_client: client.ApiClient
-    ports: Ports
-    db: PostgresTenants
-    kube: KubeTenants
-    metrics: Metrics
-    inventory: Inventory
-    peering: PeeringView
-    #: How many tenants are worked on at once (reconciles and erasures): what PostgreSQL
-    #: and OpenBao are given, however many objects kopf has handed a worker.
-    admission: asyncio.Semaphore
+    context: Context
 
 
 async def start(settings: Settings, peering: PeeringConfig | None = None) -> Runtime:
@@ -89,15 +89,11 @@ async def start(settings: Settings, peering: PeeringConfig | None = None) -> Run
         bao=bao,
         k8s_secrets=k8s_secrets,
         verify_isolation=partial(verify_isolation, pool, settings),
+        tenants=kube,
     )
-    return Runtime(
+    context = Context(
         settings=settings,
-        pool=pool,
-        bao=bao,
-        api_client=api_client,
         ports=ports,
-        db=db,
-        kube=kube,
         metrics=Metrics.create(),
         inventory=inventory,
         peering=PeeringView(
@@ -107,6 +103,13 @@ async def start(settings: Settings, peering: PeeringConfig | None = None) -> Run
         ),
         admission=asyncio.Semaphore(settings.max_concurrent_reconciles),
     )
+    return Runtime(settings=settings, pool=pool, bao=bao, api_client=api_client, context=context)
+
+
+def serve_metrics(metrics: Metrics, port: int) -> None:
+    """Serve ``metrics`` on ``port`` (0: not at all), on every interface of the pod."""
+    if port:
+        start_http_server(port, addr="0.0.0.0", registry=metrics.registry)  # noqa: S104
 
 
 def check_names(settings: Settings) -> None:

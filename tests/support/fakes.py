@@ -4,8 +4,8 @@ Every fake writes to one shared :class:`Journal`: the calls in order across all 
 (``"db.ensure_tenant(acme)"``), so a test can check step order, and the failures to inject:
 ``journal.fail("bao.ensure_tenant", RetryableError(...))`` makes that call raise (every
 time, or ``times=`` times). Nothing here does I/O: a reconcile over these runs in
-milliseconds. :func:`fake_runtime` wraps them in a real :class:`Runtime` (its unused
-adapters built but never opened) for ``flows`` and ``drift``.
+milliseconds. :func:`fake_context` wraps them in the controller's :class:`Context` for the triggers
+and the drift scanner.
 """
 
 import asyncio
@@ -15,20 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kubernetes import client
-
-from tenant_operator.adapters.kubernetes.peering import PeeringConfig, PeeringView
-from tenant_operator.adapters.kubernetes.tenants import KubeTenants
-from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
-from tenant_operator.adapters.postgres.session import make_pool
-from tenant_operator.adapters.postgres.tenants import PostgresTenants
+from tenant_operator.controller.context import Context
 from tenant_operator.controller.inventory import Inventory
 from tenant_operator.controller.metrics import Metrics
 from tenant_operator.controller.ports import Ports
 from tenant_operator.domain import audit as chain
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.domain.identity import Adoption, Registered
-from tenant_operator.runtime import Runtime
 from tenant_operator.settings import Settings
 
 
@@ -135,6 +128,7 @@ class FakeDatabase:
     connectors: dict[uuid.UUID, list[Any]] = field(default_factory=dict)
     subprocessors: dict[uuid.UUID, list[Any]] = field(default_factory=dict)
     retained: list[str] = field(default_factory=list)
+    register: dict[str, tuple[object, ...]] = field(default_factory=dict)
     #: Set to make the next ensure_tenant report this adoption (then cleared).
     adoption: Adoption | None = None
 
@@ -207,6 +201,22 @@ class FakeDatabase:
         if self.isolation_check is None or not self.isolation_check.repairable:
             return ()
         return self.isolation_check.broken.pop(slug, ())
+
+    async def ensure_subprocessor(
+        self,
+        name: str,
+        purpose: str,
+        *,
+        data_categories: Sequence[str] = (),
+        location: str = "",
+        transfer_mechanism: str = "",
+        notice_days: int = 30,
+    ) -> tuple[str, ...]:
+        self.journal.enter("db.ensure_subprocessor", name)
+        new = (purpose, tuple(data_categories), location, transfer_mechanism, notice_days)
+        old = self.register.get(name)
+        self.register[name] = new
+        return () if old == new else (f"{'updated' if old else 'registered'} sub-processor {name}",)
 
 
 @dataclass
@@ -367,46 +377,8 @@ class FakeIsolation:
         return Report(not problems, problems)
 
 
-@dataclass
-class Fakes:
-    """One set of fakes sharing a journal; :meth:`ports` bundles them as ``Ports``."""
-
-    journal: Journal
-    db: FakeDatabase
-    audit: FakeAudit
-    bao: FakeSecretStore
-    k8s: FakeSecretSource
-    isolation: FakeIsolation
-
-    @classmethod
-    def create(cls) -> "Fakes":
-        journal = Journal()
-        isolation = FakeIsolation(journal)
-        return cls(
-            journal,
-            FakeDatabase(journal, isolation),
-            FakeAudit(journal),
-            FakeSecretStore(journal),
-            FakeSecretSource(journal),
-            isolation,
-        )
-
-    def ports(self, actor: str = "tenant-operator") -> Ports:
-        return Ports(
-            db=self.db,
-            audit=self.audit,
-            bao=self.bao,
-            k8s_secrets=self.k8s,
-            verify_isolation=self.isolation,
-            actor=actor,
-        )
-
-
-# --- a Runtime over the fakes (for flows and drift) --------------------------------------
-
-
-class FakeKube(KubeTenants):
-    """The Kubernetes tenants adapter without an API server: pages, nudges and events."""
+class FakeTenants:
+    """The Tenant directory port without an API server: pages, nudges and events."""
 
     def __init__(self, journal: Journal, tenants: Sequence[dict[str, Any]] = ()) -> None:
         self.journal = journal
@@ -422,9 +394,6 @@ class FakeKube(KubeTenants):
         self.journal.enter("kube.names")
         return [str(t["metadata"]["name"]) for t in self.tenants]
 
-    async def list_subprocessors(self) -> list[dict[str, Any]]:
-        return []
-
     async def nudge(self, slug: str, why: str) -> None:
         self.journal.enter("kube.nudge", slug)
         self.nudged.append((slug, why))
@@ -436,34 +405,69 @@ class FakeKube(KubeTenants):
         self.events.append((type_, reason, message))
 
 
-class FakePeering(PeeringView):
+@dataclass
+class Fakes:
+    """One set of fakes sharing a journal; :meth:`ports` bundles them as ``Ports``."""
+
+    journal: Journal
+    db: FakeDatabase
+    audit: FakeAudit
+    bao: FakeSecretStore
+    k8s: FakeSecretSource
+    isolation: FakeIsolation
+    tenants: "FakeTenants"
+
+    @classmethod
+    def create(cls) -> "Fakes":
+        journal = Journal()
+        isolation = FakeIsolation(journal)
+        return cls(
+            journal,
+            FakeDatabase(journal, isolation),
+            FakeAudit(journal),
+            FakeSecretStore(journal),
+            FakeSecretSource(journal),
+            isolation,
+            FakeTenants(journal),
+        )
+
+    def ports(self, actor: str = "tenant-operator") -> Ports:
+        return Ports(
+            db=self.db,
+            audit=self.audit,
+            bao=self.bao,
+            k8s_secrets=self.k8s,
+            verify_isolation=self.isolation,
+            tenants=self.tenants,
+            actor=actor,
+        )
+
+
+# --- a Context over the fakes (for the triggers and the drift scanner) -------------------
+
+
+class FakePeering:
+    """The peering port: this replica is active unless a test says otherwise."""
+
     def __init__(self, active: bool = True) -> None:
-        self.config = PeeringConfig(name=None, identity="test")
-        self.namespaces = ()
         self.is_active = active
 
     async def active(self) -> bool:
         return self.is_active
 
 
-def fake_runtime(
+def fake_context(
     fakes: Fakes,
     *,
     settings: Settings | None = None,
     inventory: Inventory | None = None,
     tenants: Sequence[dict[str, Any]] = (),
-) -> Runtime:
-    """A Runtime whose ports are ``fakes`` (its pool, OpenBao client and db never opened)."""
-    settings = settings or Settings(drift_tenants_per_second=1000.0)
-    pool = make_pool("postgresql://unused.invalid/none", settings)
-    return Runtime(
-        settings=settings,
-        pool=pool,
-        bao=OpenBaoTenants(settings, token="unused"),
-        api_client=client.ApiClient(),  # never opened: FakeKube talks to no server
+) -> Context:
+    """A controller Context whose ports are ``fakes`` (no I/O anywhere)."""
+    fakes.tenants.tenants = list(tenants)
+    return Context(
+        settings=settings or Settings(drift_tenants_per_second=1000.0),
         ports=fakes.ports(),
-        db=PostgresTenants(pool, settings),
-        kube=FakeKube(fakes.journal, tenants),
         metrics=Metrics.create(),
         inventory=inventory or Inventory.build([], {}),
         peering=FakePeering(),

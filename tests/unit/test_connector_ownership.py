@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tenant_operator.api import Tenant
+from tenant_operator.controller.planning import build_plan
 from tenant_operator.controller.ports import Ports
 from tenant_operator.controller.reconcile import _Run
 from tenant_operator.domain import conditions as cond
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.ownership import OWNER_LABEL, not_available, owner_of
-from tenant_operator.domain.plan import build_plan
 
 NS = "tenant-secrets"
 
@@ -89,6 +89,7 @@ def refusal(secrets: Secrets, bao: Bao, secret: str) -> tuple[str, str]:
         bao=bao,  # type: ignore[arg-type]
         k8s_secrets=secrets,
         verify_isolation=None,  # type: ignore[arg-type]
+        tenants=None,  # type: ignore[arg-type]
     )
     run = _Run(t, plan, [], ports, datetime.now(UTC), db=Db())  # type: ignore[arg-type]
     try:

@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 
 from tenant_operator.api import Tenant
+from tenant_operator.controller.planning import build_plan
 from tenant_operator.domain import audit, subprocessors
 from tenant_operator.domain.errors import PermanentError
-from tenant_operator.domain.plan import build_plan
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 

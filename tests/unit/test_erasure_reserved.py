@@ -1,6 +1,6 @@
 """The finalizer of a reserved slug never touches OpenBao objects that are not the tenant's.
 
-Orchestration only (erasure.tenant_deleted over recording ports); the real services are
+Orchestration only (apply_deletion_policy over recording ports); the real services are
 exercised in tests/e2e/operator/test_reserved_slugs.py.
 """
 
@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import pytest
 
-from tenant_operator.controller import deletion as erasure
+from tenant_operator.controller.deletion import apply_deletion_policy
 from tenant_operator.controller.ports import Ports
 from tenant_operator.domain.reserved import NameContext
 
@@ -50,7 +50,7 @@ def test_delete_erases_postgres_and_leaves_the_reserved_openbao_path(
 ) -> None:
     recorder = Recorder()
     done = asyncio.run(
-        erasure.tenant_deleted(body(slug, "Delete"), ports(recorder), NameContext(layout=layout))  # type: ignore[arg-type]
+        apply_deletion_policy(body(slug, "Delete"), ports(recorder), NameContext(layout=layout))  # type: ignore[arg-type]
     )
     assert f"drop_tenant({slug})" in recorder.calls  # PostgreSQL: the registry row
     assert recorder.calls.count(f"drop_tenant({slug})") == 1  # never OpenBao's
@@ -59,14 +59,14 @@ def test_delete_erases_postgres_and_leaves_the_reserved_openbao_path(
 
 def test_a_kubernetes_collision_erases_the_tenants_own_openbao_objects() -> None:
     recorder = Recorder()
-    asyncio.run(erasure.tenant_deleted(body("secrets", "Delete"), ports(recorder), NameContext()))
+    asyncio.run(apply_deletion_policy(body("secrets", "Delete"), ports(recorder), NameContext()))
     assert recorder.calls.count("drop_tenant(secrets)") == 2  # OpenBao, then PostgreSQL
 
 
 def test_retain_of_a_never_provisioned_reserved_slug_writes_nothing() -> None:
     recorder = Recorder(chain=False)
     done = asyncio.run(
-        erasure.tenant_deleted(body("secrets", "Retain"), ports(recorder), NameContext())
+        apply_deletion_policy(body("secrets", "Retain"), ports(recorder), NameContext())
     )
     assert recorder.calls == ["registered(secrets)", "head(secrets)"]
     assert "never provisioned" in done[0]

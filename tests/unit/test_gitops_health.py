@@ -1,6 +1,6 @@
 """The GitOps decision table over hand-written Tenant statuses, in Python and for real.
 
-The statuses are the shapes the operator writes (``domain/conditions.py``, ``flows.py``).
+The statuses are the shapes the operator writes (``domain/conditions.py``, ``controller/``).
 The tests marked e2e run the real kstatus and the Lua in gopher-lua (``gitops-health``,
 built by ``tools/gitops/build.sh``); a missing binary fails with the build command.
 """

@@ -9,10 +9,13 @@ from tenant_operator.adapters.kubernetes.peering import outranked
 from tenant_operator.adapters.kubernetes.secrets import SecretStamp as Stamp
 from tenant_operator.api import Tenant
 from tenant_operator.controller.inventory import Inventory
-from tenant_operator.controller.reconcile import subprocessor_decisions, subprocessor_status
+from tenant_operator.controller.planning import (
+    build_plan,
+    subprocessor_decisions,
+    subprocessor_status,
+)
 from tenant_operator.controller.resume import unchanged_since_ready
 from tenant_operator.controller.status import wire
-from tenant_operator.domain.plan import build_plan
 from tenant_operator.domain.subprocessors import RegisterEntry
 from tenant_operator.handlers import changed_only
 

@@ -11,9 +11,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from tenant_operator.controller.tenant import parse_tenant
+    from tenant_operator.controller.planning import build_plan, parse_tenant
     from tenant_operator.domain.errors import PermanentError
-    from tenant_operator.domain.plan import build_plan
     from tenant_operator.settings import Settings
 
     settings = Settings()

@@ -1,4 +1,4 @@
-"""What deleting a Tenant does: refuse (prevent-deletion), retain, or erase everything.
+"""Trigger: a Tenant is being deleted (its finalizer): refuse, retain, or erase everything.
 
 Retain (the default) keeps the tenant's data and secrets, marks it retained in the
 registry (a new Tenant under its slug must adopt it) and records that in its audit chain.
@@ -13,15 +13,60 @@ nothing: the registered tenant is left alone.
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from tenant_operator.api.tenant import PREVENT_DELETION_ANNOTATION
+from tenant_operator.api.tenant import PREVENT_DELETION_ANNOTATION, TenantStatus
+from tenant_operator.controller.context import Context
+from tenant_operator.controller.planning import is_true
 from tenant_operator.controller.ports import Ports
-from tenant_operator.controller.tenant import is_true
+from tenant_operator.controller.status import merged_over, read_status
+from tenant_operator.domain import conditions as cond
 from tenant_operator.domain import identity
-from tenant_operator.domain.errors import PermanentError
+from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.domain.reserved import NameContext, collisions, openbao_untouchable
 from tenant_operator.domain.vocabulary import DeletionPolicy, Reason
+
+#: Seconds between re-checks of a deletion that waits on a person (prevented, wrong shard).
+PREVENTED_RECHECK = 30.0
+
+
+@dataclass
+class DeletionResult:
+    """What the finalizer did; or, when it refused or failed, the status saying why and
+    the error to map (always retryable: a deletion is never given up)."""
+
+    done: list[str] = field(default_factory=list)
+    status: TenantStatus | None = None
+    error: RetryableError | None = None
+
+
+async def tenant_deleted(body: Mapping[str, Any], ctx: Context) -> DeletionResult:
+    """The finalizer's work for a Tenant being deleted, on the shard that owns it."""
+    meta = body.get("metadata", {})
+    placed = ctx.settings.scope.place(str(meta.get("name")), meta.get("labels") or {})
+    try:
+        if placed.problem:  # its finalizer stays: erased by the shard it is moved to
+            raise PermanentError(placed.problem, reason=Reason.SHARD_UNKNOWN)
+        async with ctx.admission:
+            done = await apply_deletion_policy(body, ctx.ports, ctx.settings.names)
+    except OperatorError as exc:
+        waits = exc.reason in (Reason.DELETION_PREVENTED, Reason.SHARD_UNKNOWN)
+        error = RetryableError(
+            exc.message, reason=exc.reason, delay=PREVENTED_RECHECK if waits else None
+        )
+        return DeletionResult(status=deletion_refused(body, exc), error=error)
+    ctx.inventory.tenant_gone(str(meta.get("name")))
+    return DeletionResult(done=done)
+
+
+def deletion_refused(body: Mapping[str, Any], error: OperatorError) -> TenantStatus:
+    """The status saying why the finalizer refuses to let the Tenant go."""
+    check = cond.failed(cond.READY, error.reason, error.message, permanent=True)
+    stalled = cond.Check(cond.STALLED, "True", error.reason, error.message, "permanent")
+    previous = read_status(body).conditions
+    return TenantStatus(conditions=merged_over(body, previous, [check, stalled], datetime.now(UTC)))
 
 
 def deletion_policy(body: Mapping[str, Any]) -> DeletionPolicy:
@@ -32,7 +77,7 @@ def deletion_policy(body: Mapping[str, Any]) -> DeletionPolicy:
     return DeletionPolicy.RETAIN
 
 
-async def tenant_deleted(
+async def apply_deletion_policy(
     body: Mapping[str, Any], ports: Ports, names: NameContext | None = None
 ) -> list[str]:
     """Run the finalizer's work; return what was done (for the log and the event).

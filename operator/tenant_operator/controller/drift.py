@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tenant_operator.api.tenant import PAUSED_ANNOTATION, TenantStatus
-from tenant_operator.controller.reconcile import check_chain
+from tenant_operator.controller.chain import check_chain
+from tenant_operator.controller.context import Context
+from tenant_operator.controller.planning import is_true
 from tenant_operator.controller.status import read_status
-from tenant_operator.controller.tenant import is_true
 from tenant_operator.domain.errors import OperatorError
 from tenant_operator.domain.plan import workload_service_accounts
 from tenant_operator.domain.vocabulary import ConditionType, Reason, SubProcessorState
-from tenant_operator.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -45,29 +45,29 @@ def _notice_ended(status: TenantStatus, now: datetime) -> list[str]:
     return ended
 
 
-async def inspect(rt: Runtime, tenant: Mapping[str, Any], status: TenantStatus) -> list[str]:
+async def inspect(ctx: Context, tenant: Mapping[str, Any], status: TenantStatus) -> list[str]:
     """What has drifted for one tenant (empty: nothing)."""
     slug = str(tenant["metadata"]["name"])
     problems = list(_notice_ended(status, datetime.now(UTC)))
-    isolation = await rt.ports.verify_isolation(slug)
+    isolation = await ctx.ports.verify_isolation(slug)
     problems += [f"PostgreSQL: {p}" for p in isolation.problems]
     routed = [c.name for c in status.connectors]
     accounts = workload_service_accounts(
-        slug, rt.settings.tenant_workload_namespace_prefix, rt.settings.tenant_service_accounts
+        slug, ctx.settings.tenant_workload_namespace_prefix, ctx.settings.tenant_service_accounts
     )
-    bao = await rt.ports.bao.verify_tenant(slug, connectors=routed, service_accounts=accounts)
+    bao = await ctx.ports.bao.verify_tenant(slug, connectors=routed, service_accounts=accounts)
     problems += [f"OpenBao: {p}" for p in bao]
-    broken = (await check_chain(rt.ports, slug)).problem
+    broken = (await check_chain(ctx.ports, slug)).problem
     if broken:
         problems.append(f"audit chain: {broken[1]}")
     return problems
 
 
-async def scan_once(rt: Runtime) -> dict[str, list[str]]:
+async def scan_once(ctx: Context) -> dict[str, list[str]]:
     """One pass over all tenants, a page at a time; returns the drifted ones and what."""
     ready = {"True": 0, "False": 0, "Unknown": 0}
     drifted: dict[str, list[str]] = {}
-    async for page in rt.kube.pages():
+    async for page in ctx.ports.tenants.pages():
         seen = [(tenant, read_status(tenant)) for tenant in page]
         for _, status in seen:
             state = _ready(status)
@@ -79,22 +79,22 @@ async def scan_once(rt: Runtime) -> dict[str, list[str]]:
             and not t["metadata"].get("deletionTimestamp")
             and not is_true(t["metadata"].get("annotations") or {}, PAUSED_ANNOTATION)
         ]
-        drifted.update(await _scan(rt, candidates))
+        drifted.update(await _scan(ctx, candidates))
     for state, count in ready.items():
-        rt.metrics.tenants_ready.labels(state).set(count)
+        ctx.metrics.tenants_ready.labels(state).set(count)
     return drifted
 
 
-async def _scan(rt: Runtime, candidates: Sequence[Seen]) -> dict[str, list[str]]:
+async def _scan(ctx: Context, candidates: Sequence[Seen]) -> dict[str, list[str]]:
     drifted: dict[str, list[str]] = {}
-    size = rt.settings.drift_batch_size
+    size = ctx.settings.drift_batch_size
     for start in range(0, len(candidates), size):
         batch = candidates[start : start + size]
         began = time.monotonic()
-        inspected = (inspect(rt, tenant, status) for tenant, status in batch)
+        inspected = (inspect(ctx, tenant, status) for tenant, status in batch)
         found = await asyncio.gather(*inspected, return_exceptions=True)
         # A bounded pace: a large fleet is swept over a longer cycle, never at full speed.
-        pause = len(batch) / rt.settings.drift_tenants_per_second - (time.monotonic() - began)
+        pause = len(batch) / ctx.settings.drift_tenants_per_second - (time.monotonic() - began)
         await asyncio.sleep(max(0.0, pause))
         for (tenant, _), problems in zip(batch, found, strict=True):
             slug = tenant["metadata"]["name"]
@@ -104,38 +104,40 @@ async def _scan(rt: Runtime, candidates: Sequence[Seen]) -> dict[str, list[str]]
                 raise problems
             elif problems:
                 drifted[slug] = problems
-                await _repair(rt, tenant, problems)
+                await _repair(ctx, tenant, problems)
     return drifted
 
 
-async def _repair(rt: Runtime, tenant: Mapping[str, Any], problems: list[str]) -> None:
+async def _repair(ctx: Context, tenant: Mapping[str, Any], problems: list[str]) -> None:
     slug = tenant["metadata"]["name"]
     message = "drift found, reconciling to repair: " + "; ".join(problems)
     log.warning("tenant %s: %s", slug, message)
-    rt.metrics.drift_repairs.inc()
-    await rt.kube.event(tenant, type_="Warning", reason=Reason.DRIFT_DETECTED, message=message)
-    await rt.kube.nudge(slug, "drift")
+    ctx.metrics.drift_repairs.inc()
+    await ctx.ports.tenants.event(
+        tenant, type_="Warning", reason=Reason.DRIFT_DETECTED, message=message
+    )
+    await ctx.ports.tenants.nudge(slug, "drift")
 
 
-async def run_scanner(rt: Runtime) -> None:
+async def run_scanner(ctx: Context) -> None:
     """Scan forever, every ``drift_period_seconds``, on the active replica only.
 
     A standby replica (kopf has paused its watches in favour of a peer) skips the round;
     cancelled at operator shutdown.
     """
     while True:
-        await asyncio.sleep(rt.settings.drift_period_seconds)
+        await asyncio.sleep(ctx.settings.drift_period_seconds)
         try:
-            if not await rt.peering.active():
+            if not await ctx.peering.active():
                 log.debug("drift scan skipped: this replica is on standby")
                 continue
             started, cpu = time.monotonic(), time.process_time()
-            drifted = await scan_once(rt)
+            drifted = await scan_once(ctx)
         except OperatorError as exc:
             log.warning("drift scan failed: %s", exc.message)
             continue
         seconds, cpu = time.monotonic() - started, time.process_time() - cpu
-        rt.metrics.drift_scans.observe(seconds)
+        ctx.metrics.drift_scans.observe(seconds)
         log.info(
             "drift scan done in %.1f s (%.1f s CPU); drifted: %s",
             seconds,

@@ -1,8 +1,11 @@
-"""Prometheus metrics of the operator, in a registry of its own (built at startup)."""
+"""Prometheus metrics of the operator, in a registry of its own (built at startup).
+
+The controller counts into them; :mod:`tenant_operator.runtime` serves the registry.
+"""
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,3 @@ class Metrics:
                 buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200),
             ),
         )
-
-    def serve(self, port: int) -> None:
-        if port:
-            start_http_server(port, addr="0.0.0.0", registry=self.registry)  # noqa: S104

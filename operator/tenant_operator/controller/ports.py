@@ -1,7 +1,11 @@
-"""What orchestration needs from the adapters, as protocols (the adapters satisfy them)."""
+"""What orchestration needs from the adapters, as protocols (the adapters satisfy them).
+
+The controller talks to PostgreSQL, OpenBao and Kubernetes only through these; the
+composition root (:mod:`tenant_operator.runtime`) hands it the concrete adapters.
+"""
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -93,6 +97,16 @@ class TenantDatabase(Protocol):
     ) -> tuple[str, ...]: ...
     async def drop_tenant(self, slug: str) -> bool: ...
     async def repair_isolation(self, slug: str) -> tuple[str, ...]: ...
+    async def ensure_subprocessor(
+        self,
+        name: str,
+        purpose: str,
+        *,
+        data_categories: Sequence[str] = (),
+        location: str = "",
+        transfer_mechanism: str = "",
+        notice_days: int = 30,
+    ) -> tuple[str, ...]: ...
 
 
 class AuditTrail(Protocol):
@@ -146,6 +160,23 @@ class SecretSource(Protocol):
     async def read(self, namespace: str, name: str) -> SecretContent | None: ...
 
 
+class TenantDirectory(Protocol):
+    """The Tenant objects in Kubernetes: listed, nudged to reconcile, given events."""
+
+    def pages(self) -> AsyncIterator[list[dict[str, Any]]]: ...
+    async def names(self) -> list[str]: ...
+    async def nudge(self, slug: str, why: str) -> None: ...
+    async def event(
+        self, tenant: Mapping[str, Any], *, type_: str, reason: str, message: str
+    ) -> None: ...
+
+
+class Peering(Protocol):
+    """Whether this replica is the active one (a standby's kopf watches are paused)."""
+
+    async def active(self) -> bool: ...
+
+
 class IsolationVerifier(Protocol):
     async def __call__(self, slug: str) -> IsolationReport: ...
 
@@ -159,4 +190,5 @@ class Ports:
     bao: SecretStore
     k8s_secrets: SecretSource
     verify_isolation: IsolationVerifier
+    tenants: TenantDirectory
     actor: str = "tenant-operator"

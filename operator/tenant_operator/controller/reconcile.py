@@ -16,20 +16,24 @@ from tenant_operator.api.tenant import (
     ConnectorStatus,
     DatabaseStatus,
     SecretsStatus,
-    SubProcessorStatus,
     Tenant,
     TenantStatus,
 )
+from tenant_operator.controller.chain import check_chain
+from tenant_operator.controller.planning import (
+    connector_record,
+    subprocessor_decisions,
+    subprocessor_record,
+    subprocessor_status,
+)
 from tenant_operator.controller.ports import DatabaseState, Ports
-from tenant_operator.controller.records import connector_record, subprocessor_record
 from tenant_operator.controller.status import amended
-from tenant_operator.domain import audit as chain
 from tenant_operator.domain import conditions as cond
 from tenant_operator.domain import identity, ownership
 from tenant_operator.domain import subprocessors as subs
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.domain.plan import TenantPlan
-from tenant_operator.domain.vocabulary import Plan, Reason
+from tenant_operator.domain.vocabulary import Reason
 
 log = logging.getLogger(__name__)
 
@@ -224,87 +228,6 @@ class _Run:
     def _changed(self, action: str, target: str, what: tuple[str, ...]) -> None:
         if what:
             self.out.changes.append(Change(action, target, {"changed": list(what)}))
-
-
-@dataclass(frozen=True)
-class ChainCheck:
-    """One verification of a tenant's chain against the head mirrored in OpenBao.
-
-    ``head`` is the newest entry in PostgreSQL (what the status shows), ``mirrored`` the
-    checkpoint read from OpenBao, ``checked`` how many entries this check verified and
-    ``problem``, if any, (reason, message).
-    """
-
-    head: chain.AuditHead | None
-    mirrored: chain.AuditHead | None
-    checked: int
-    problem: tuple[str, str] | None
-
-
-async def check_chain(ports: Ports, slug: str) -> ChainCheck:
-    """Verify the entries since the mirrored head: the cost follows what is new, not history.
-
-    The head mirrored in OpenBao (written only after a verification passed) is the
-    checkpoint; it is read first, so an append racing this check can only add rows after it.
-    Only the rows with ``seq >=`` the checkpoint are read (a primary-key range), the row at
-    the checkpoint must still carry the mirrored hash and hash to it, and every later row
-    must link to the one before. No mirror yet: verify from genesis. A cut below the
-    checkpoint leaves no row there: AuditHeadMismatch. Entries *before* the checkpoint are
-    not re-read: rewriting them is seen here only if their hashes were recomputed up to the
-    checkpoint (which changes its hash); a change that leaves the hashes alone is found by
-    ``tenant-operator verify-audit``, which verifies every entry from genesis.
-    """
-    raw = await ports.bao.read_audit_head(await ports.audit.chain_name(slug))
-    mirrored = chain.AuditHead(*raw) if raw else None
-    first = mirrored.seq if mirrored else 1
-    rows = await ports.audit.rows(slug, since=first)
-    if rows:
-        head: chain.AuditHead | None = chain.AuditHead(rows[-1].seq, rows[-1].hash)
-    else:  # nothing from the checkpoint on: the status still shows what PostgreSQL holds
-        stored = await ports.audit.head(slug) if mirrored else None
-        head = chain.AuditHead(stored.seq, stored.hash) if stored else None
-    result = chain.verify_chain(rows, first_seq=first, key=await ports.audit.digest_key(slug))
-    log.debug("tenant %s: %d audit entries verified from seq %d", slug, result.checked, first)
-    if not result.ok:
-        broken = f"entry {result.first_bad_seq}: {result.reason}"
-        return ChainCheck(head, mirrored, result.checked, (Reason.AUDIT_CHAIN_BROKEN, broken))
-    problem = chain.mirror_problem(rows, mirrored)
-    return ChainCheck(
-        head, mirrored, result.checked, (Reason.AUDIT_HEAD_MISMATCH, problem) if problem else None
-    )
-
-
-def subprocessor_decisions(
-    tenant: Tenant, plan: TenantPlan, register: Sequence[subs.RegisterEntry], now: datetime
-) -> list[subs.Decision]:
-    """Each register entry's state for this tenant (pure: the status says what was decided)."""
-    previous = {
-        s.name: s.objected_at
-        for s in (tenant.status.sub_processors if tenant.status else [])
-        if s.state.value == subs.OBJECTED and s.objected_at is not None
-    }
-    created = tenant.metadata.creation_timestamp
-    return subs.decide(
-        register,
-        enterprise=plan.plan is Plan.ENTERPRISE,
-        tenant_created_at=datetime.fromisoformat(created) if created else now,
-        objections=plan.objections,
-        previous_objected_at=previous,
-        now=now,
-    )
-
-
-def subprocessor_status(decisions: Sequence[subs.Decision]) -> list[SubProcessorStatus]:
-    """The status entry of each decision (``objectedAt`` set only once objected)."""
-    return [
-        SubProcessorStatus(
-            name=d.name,
-            state=d.state,
-            effective_at=d.effective_at,
-            **({"objected_at": d.objected_at} if d.objected_at else {}),
-        )
-        for d in decisions
-    ]
 
 
 async def reconcile_tenant(

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from tenant_operator.api.tenant import Tenant
 from tenant_operator.controller.inventory import SecretKey
-from tenant_operator.controller.reconcile import subprocessor_decisions, subprocessor_status
+from tenant_operator.controller.planning import subprocessor_decisions, subprocessor_status
 from tenant_operator.domain.plan import TenantPlan
 from tenant_operator.domain.subprocessors import RegisterEntry
 from tenant_operator.domain.vocabulary import ConditionType

@@ -84,6 +84,22 @@ def merge_conditions(
     return sorted(merged.values(), key=lambda c: _rank(order, c.type))
 
 
+def generation_of(body: Mapping[str, Any]) -> int | None:
+    generation = (body.get("metadata") or {}).get("generation")
+    return generation if isinstance(generation, int) else None
+
+
+def merged_over(
+    body: Mapping[str, Any],
+    previous: Sequence[Condition],
+    checks: Sequence[cond.Check],
+    now: datetime,
+) -> list[Condition]:
+    """:func:`merge_conditions` of ``checks`` over ``previous``, stamped with the
+    generation of the object ``body`` (the one the handler was given)."""
+    return merge_conditions(previous, checks, generation=generation_of(body), now=now)
+
+
 def _rank(order: Sequence[str], type_: str) -> tuple[int, str]:
     return (order.index(type_) if type_ in order else len(order), type_)
 

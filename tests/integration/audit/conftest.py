@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class ChainPorts:
-    """The two ports ``reconcile.check_chain`` talks to, both real adapters."""
+    """The two ports ``chain.check_chain`` talks to, both real adapters."""
 
     audit: AuditLog
     bao: OpenBaoTenants

@@ -22,7 +22,7 @@ from tenant_operator.adapters.postgres.audit import AuditLog
 from tenant_operator.adapters.postgres.migrations import migrate
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.adapters.postgres.verify_command import verify_audit_command
-from tenant_operator.controller.deletion import tenant_deleted
+from tenant_operator.controller.deletion import apply_deletion_policy
 from tenant_operator.controller.ports import Ports
 from tenant_operator.domain.audit import GENESIS, canonical
 from tests.integration.openbao.conftest import operator_token, run, settings_for, tenant_token
@@ -54,6 +54,7 @@ def drive(pg: PgDatabase, bao: OpenBaoTenants, body: Any) -> Any:
                 bao=bao,
                 k8s_secrets=None,  # type: ignore[arg-type]  # erasure reads no Secret
                 verify_isolation=None,  # type: ignore[arg-type]
+                tenants=None,  # type: ignore[arg-type]  # nor lists Tenants
             )
             return await body(ports)
 
@@ -74,7 +75,7 @@ def erase(pg: PgDatabase, bao: OpenBaoTenants, slug: str) -> None:
     body = {"metadata": {"name": slug}, "spec": {"deletionPolicy": "Delete"}}
 
     async def go(ports: Ports) -> None:
-        await tenant_deleted(body, ports)
+        await apply_deletion_policy(body, ports)
 
     drive(pg, bao, go)
 

@@ -10,7 +10,7 @@ import pytest
 
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.adapters.postgres.verify_command import verify_audit_command
-from tenant_operator.controller.reconcile import ChainCheck, check_chain
+from tenant_operator.controller.chain import ChainCheck, check_chain
 from tenant_operator.domain.audit import entry_hash
 from tests.integration.audit.conftest import ChainPorts, drive, run
 from tests.integration.postgres.conftest import PgDatabase

@@ -1,4 +1,4 @@
-"""drift.scan_once over the fakes: only Ready, live, unpaused tenants that drifted are nudged."""
+"""drift.scan_once over a Context of fakes: only Ready, live, unpaused drifted tenants nudged."""
 
 import asyncio
 import dataclasses
@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from tenant_operator.controller import drift
+from tenant_operator.controller.context import Context
 from tenant_operator.domain.errors import RetryableError
-from tenant_operator.runtime import Runtime
-from tests.support.fakes import FakeKube, Fakes, fake_runtime
+from tests.support.fakes import Fakes, FakeTenants, fake_context
 from tests.support.tenants import tenant_body
 
 
@@ -26,17 +26,17 @@ def ready(slug: str, *, status: str = "True", **extra: Any) -> dict[str, Any]:
     return body
 
 
-def kube(rt: Runtime) -> FakeKube:
-    assert isinstance(rt.kube, FakeKube)
-    return rt.kube
+def kube(rt: Context) -> FakeTenants:
+    assert isinstance(rt.ports.tenants, FakeTenants)
+    return rt.ports.tenants
 
 
-def scan(rt: Runtime) -> dict[str, list[str]]:
+def scan(rt: Context) -> dict[str, list[str]]:
     return asyncio.run(drift.scan_once(rt))
 
 
-def fleet(fakes: Fakes, *tenants: dict[str, Any]) -> Runtime:
-    return fake_runtime(fakes, tenants=tenants)
+def fleet(fakes: Fakes, *tenants: dict[str, Any]) -> Context:
+    return fake_context(fakes, tenants=tenants)
 
 
 def test_a_fleet_without_drift_is_left_alone() -> None:

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from tenant_operator.api import Tenant
+from tenant_operator.controller.planning import build_plan
 from tenant_operator.controller.reconcile import Outcome, reconcile_tenant
 from tenant_operator.controller.status import wire
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.domain.identity import Adoption
-from tenant_operator.domain.plan import TenantPlan, build_plan
+from tenant_operator.domain.plan import TenantPlan
 from tenant_operator.domain.subprocessors import RegisterEntry
 from tests.support.fakes import Fakes, permanent, retryable, tenant_id
 from tests.support.tenants import SECRET_NAMESPACE, tenant_body

@@ -14,14 +14,15 @@ from typing import Any
 import pytest
 
 from tenant_operator.api.tenant import TenantStatus
-from tenant_operator.controller import tenant as flows
+from tenant_operator.controller.context import Context
+from tenant_operator.controller.deletion import deletion_refused
 from tenant_operator.controller.inventory import Inventory
 from tenant_operator.controller.status import wire
+from tenant_operator.controller.tenant import tenant_changed
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.domain.subprocessors import RegisterEntry
 from tenant_operator.handlers import changed_only
-from tenant_operator.runtime import Runtime
-from tests.support.fakes import Content, Fakes, fake_runtime, permanent, retryable
+from tests.support.fakes import Content, Fakes, fake_context, permanent, retryable
 from tests.support.tenants import SECRET_NAMESPACE, tenant_body
 
 ANNOUNCED = datetime(2026, 5, 20, tzinfo=UTC)  # after the tenant's creation (2026-05-01)
@@ -44,20 +45,20 @@ CALLS = [
 ]
 
 
-def setup(slug: str = "acme", connectors: tuple[str, ...] = ("github",)) -> tuple[Fakes, Runtime]:
+def setup(slug: str = "acme", connectors: tuple[str, ...] = ("github",)) -> tuple[Fakes, Context]:
     fakes = Fakes.create()
     stamps = {}
     for name in connectors:
         fakes.k8s.put(SECRET_NAMESPACE, f"{slug}-{name}", owner=slug, version="7")
         stamps[SECRET_NAMESPACE, f"{slug}-{name}"] = Content({}, "7", slug)
-    rt = fake_runtime(fakes, inventory=Inventory.build([], stamps))
+    rt = fake_context(fakes, inventory=Inventory.build([], stamps))
     rt.inventory.register.update({e.name: e for e in REGISTER})
     return fakes, rt
 
 
-def changed(rt: Runtime, body: dict[str, Any], *, resuming: bool = False) -> dict[str, Any]:
+def changed(rt: Context, body: dict[str, Any], *, resuming: bool = False) -> dict[str, Any]:
     """The status the handler writes, checked against the model."""
-    result = asyncio.run(flows.tenant_changed(copy.deepcopy(body), rt, resuming=resuming))
+    result = asyncio.run(tenant_changed(copy.deepcopy(body), rt, resuming=resuming))
     return checked(result.status, body)
 
 
@@ -160,7 +161,7 @@ def test_a_status_without_a_generation() -> None:
     _, rt = setup()
     body = tenant_body()
     del body["metadata"]["generation"]
-    sent = wire(asyncio.run(flows.tenant_changed(body, rt)).status)
+    sent = wire(asyncio.run(tenant_changed(body, rt)).status)
     assert sent["observedGeneration"] is None  # sent as null, as before: nothing to observe
     TenantStatus.model_validate_json(json.dumps(sent), strict=True)
 
@@ -180,5 +181,5 @@ def test_a_deletion_refused_status(error: OperatorError, before: str | None) -> 
     body = tenant_body()
     if before:
         body["status"] = merged({}, changed(rt, body))
-    sent = checked(flows.deletion_refused(body, error), body)
+    sent = checked(deletion_refused(body, error), body)
     assert set(sent) == {"conditions"} and types(sent)["Stalled"] == "True"

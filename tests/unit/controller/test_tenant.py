@@ -1,40 +1,40 @@
-"""flows.tenant_changed over a Runtime of fakes: paused, stalled on a bad spec, resumed."""
+"""tenant.tenant_changed over a Context of fakes: paused, stalled on a bad spec, resumed."""
 
 import asyncio
 from typing import Any
 
 import pytest
 
-from tenant_operator.controller import tenant as flows
+from tenant_operator.controller.context import Context
 from tenant_operator.controller.inventory import Inventory
 from tenant_operator.controller.status import wire
+from tenant_operator.controller.tenant import Result, tenant_changed
 from tenant_operator.domain.errors import PermanentError, RetryableError
-from tenant_operator.runtime import Runtime
-from tests.support.fakes import Content, Fakes, fake_runtime, permanent, retryable
+from tests.support.fakes import Content, Fakes, fake_context, permanent, retryable
 from tests.support.tenants import SECRET_NAMESPACE, tenant_body
 
 
-def setup(slug: str = "acme") -> tuple[Fakes, Runtime]:
+def setup(slug: str = "acme") -> tuple[Fakes, Context]:
     fakes = Fakes.create()
     fakes.k8s.put(SECRET_NAMESPACE, f"{slug}-github", owner=slug, version="7")
     stamps = {(SECRET_NAMESPACE, f"{slug}-github"): Content({}, "7", slug)}
-    return fakes, fake_runtime(fakes, inventory=Inventory.build([], stamps))
+    return fakes, fake_context(fakes, inventory=Inventory.build([], stamps))
 
 
-def changed(rt: Runtime, body: dict[str, Any], *, resuming: bool = False) -> flows.Result:
-    return asyncio.run(flows.tenant_changed(body, rt, resuming=resuming))
+def changed(rt: Context, body: dict[str, Any], *, resuming: bool = False) -> Result:
+    return asyncio.run(tenant_changed(body, rt, resuming=resuming))
 
 
-def patch(result: flows.Result) -> dict[str, Any]:
+def patch(result: Result) -> dict[str, Any]:
     """The status as the handler sends it."""
     return wire(result.status)
 
 
-def conditions(result: flows.Result) -> dict[str, tuple[object, object]]:
+def conditions(result: Result) -> dict[str, tuple[object, object]]:
     return {str(c["type"]): (c["status"], c["reason"]) for c in patch(result)["conditions"]}
 
 
-def outcomes(rt: Runtime) -> dict[str, float]:
+def outcomes(rt: Context) -> dict[str, float]:
     labels = ("ready", "retry", "stalled", "paused", "resumed")
     registry = rt.metrics.registry
     found = {
@@ -123,7 +123,7 @@ def test_a_bad_spec_stalls_before_any_io(
     assert outcomes(rt) == {"stalled": 1.0}
 
 
-def settled(rt: Runtime, generation: int = 3) -> dict[str, Any]:
+def settled(rt: Context, generation: int = 3) -> dict[str, Any]:
     body = tenant_body(generation=generation)
     body["status"] = patch(changed(rt, body))
     return body

@@ -1,4 +1,4 @@
-"""erasure.tenant_deleted over the fakes: Retain, Delete, prevent-deletion, retained slugs."""
+"""deletion.apply_deletion_policy over the fakes: Retain, Delete, prevent-deletion, retained."""
 
 import asyncio
 import uuid
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tenant_operator.controller import deletion as erasure
+from tenant_operator.controller.deletion import apply_deletion_policy
 from tenant_operator.domain.errors import PermanentError, RetryableError
 from tenant_operator.domain.identity import Registered
 from tenant_operator.domain.reserved import NameContext
@@ -36,7 +36,7 @@ NAMES = NameContext()  # the default settings' names
 
 
 def deleted(fakes: Fakes, body: dict[str, Any]) -> list[str]:
-    return asyncio.run(erasure.tenant_deleted(body, fakes.ports(), NAMES))
+    return asyncio.run(apply_deletion_policy(body, fakes.ports(), NAMES))
 
 
 @pytest.mark.parametrize("policy", ["Retain", None], ids=["Retain", "default"])

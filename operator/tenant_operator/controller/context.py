@@ -1,0 +1,25 @@
+"""What every trigger is handed: the ports and the operator's own in-memory state.
+
+Built once at startup by :func:`tenant_operator.runtime.start` (the composition root) and
+kept in kopf's memo; in unit tests, built over in-memory fakes of the ports.
+"""
+
+import asyncio
+from dataclasses import dataclass
+
+from tenant_operator.controller.inventory import Inventory
+from tenant_operator.controller.metrics import Metrics
+from tenant_operator.controller.ports import Peering, Ports
+from tenant_operator.settings import Settings
+
+
+@dataclass
+class Context:
+    settings: Settings
+    ports: Ports
+    metrics: Metrics
+    inventory: Inventory
+    peering: Peering
+    #: How many tenants are worked on at once (reconciles and erasures): what PostgreSQL
+    #: and OpenBao are given, however many objects kopf has handed a worker.
+    admission: asyncio.Semaphore
