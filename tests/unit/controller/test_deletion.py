@@ -1,4 +1,5 @@
-"""deletion.apply_deletion_policy over the fakes: Retain, Delete, prevent-deletion, retained."""
+"""deletion over the fakes: the policies (Retain, Delete, prevent-deletion, retained slugs)
+and the finalizer trigger (refusal status, retry delays, shards)."""
 
 import asyncio
 import uuid
@@ -7,11 +8,19 @@ from typing import Any
 
 import pytest
 
-from tenant_operator.controller.deletion import apply_deletion_policy
+from tenant_operator.controller.deletion import (
+    PREVENTED_RECHECK,
+    apply_deletion_policy,
+    tenant_deleted,
+)
+from tenant_operator.controller.status import wire
 from tenant_operator.domain.errors import PermanentError, RetryableError
 from tenant_operator.domain.identity import Registered
 from tenant_operator.domain.reserved import NameContext
-from tests.support.fakes import Fakes, retryable, tenant_id
+from tenant_operator.domain.sharding import SHARD_LABEL
+from tenant_operator.domain.vocabulary import Reason
+from tenant_operator.settings import Settings
+from tests.support.fakes import Fakes, fake_context, retryable, tenant_id
 from tests.support.tenants import tenant_body
 
 UID = "00000000-0000-4000-8000-000000000001"
@@ -131,3 +140,51 @@ def test_retain_of_a_never_provisioned_reserved_slug_writes_nothing() -> None:
     assert fakes.journal.calls == ["db.registered(sys)", "audit.head(sys)"]
     assert fakes.audit.chains == {}
     assert "never provisioned" in done[0]
+
+
+# --- the finalizer trigger: tenant_deleted(body, ctx) -----------------------------------
+
+
+def finalized(fakes: Fakes, body: dict[str, Any], settings: Settings | None = None) -> Any:
+    ctx = fake_context(fakes, settings=settings)
+    ctx.inventory.tenant_seen(body["metadata"]["name"], body["spec"])
+    return ctx, asyncio.run(tenant_deleted(body, ctx))
+
+
+def test_the_finalizer_erases_and_forgets_the_tenants_secrets() -> None:
+    fakes = provisioned()
+    ctx, result = finalized(fakes, tenant_body(deletionPolicy="Delete"))
+    assert result.error is None and result.status is None
+    assert any("erased PostgreSQL" in line for line in result.done)
+    assert ctx.inventory.tenants_naming("tenant-secrets", "acme-github") == []
+
+
+def test_a_prevented_deletion_is_rechecked_slowly_with_a_stalled_status() -> None:
+    fakes = provisioned()
+    body = tenant_body(annotations={"integraci.io/prevent-deletion": "true"})
+    ctx, result = finalized(fakes, body)
+    assert isinstance(result.error, RetryableError)
+    assert result.error.reason == Reason.DELETION_PREVENTED
+    assert result.error.delay == PREVENTED_RECHECK
+    sent = {c["type"]: (c["status"], c["reason"]) for c in wire(result.status)["conditions"]}
+    assert sent["Stalled"] == ("True", "DeletionPrevented")
+    assert sent["Ready"] == ("False", "DeletionPrevented")
+    assert ctx.inventory.tenants_naming("tenant-secrets", "acme-github") == ["acme"]
+
+
+def test_a_tenant_of_no_known_shard_keeps_its_finalizer_and_nothing_is_touched() -> None:
+    fakes = provisioned()
+    body = tenant_body(deletionPolicy="Delete")
+    body["metadata"]["labels"] = {SHARD_LABEL: "9"}
+    _, result = finalized(fakes, body, Settings(shards=2, shard="0"))
+    assert isinstance(result.error, RetryableError)
+    assert result.error.reason == Reason.SHARD_UNKNOWN and result.error.delay == PREVENTED_RECHECK
+    assert fakes.journal.calls == []
+
+
+def test_a_failed_erasure_is_retried_at_the_default_backoff() -> None:
+    fakes = provisioned()
+    fakes.journal.fail("bao.drop_tenant", retryable("OpenBaoUnavailable"))
+    _, result = finalized(fakes, tenant_body(deletionPolicy="Delete"))
+    assert isinstance(result.error, RetryableError)
+    assert result.error.reason == "OpenBaoUnavailable" and result.error.delay is None
