@@ -25,14 +25,15 @@ def openbao_server() -> Iterator[OpenBaoServer]:
         yield server
 
 
-#: Directories whose tests need real services, and the marker each of their tests carries.
-TIER_MARKERS = ("integration", "e2e")
+#: Test directories whose tests carry their directory's name as a marker: the tiers that
+#: need real services, and the checks of the shipped files (helm, hadolint, gitops-health).
+TIER_MARKERS = ("integration", "e2e", "repo")
 TESTS_ROOT = Path(__file__).resolve().parent
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test under tests/integration or tests/e2e with its tier, by path.
+    """Mark every test under tests/integration, tests/e2e or tests/repo with its tier, by path.
 
     So ``pytest -m "not e2e"`` (or ``"not e2e and not integration"``) selects without a
     ``pytestmark`` in every file, and a new file cannot forget it.

@@ -2,7 +2,7 @@
 
 A server-side dry-run runs the API's validation and admission (schema, defaulting, Pod
 Security) without storing anything. The ServiceMonitor kind needs the Prometheus Operator's
-CRD, which is not installed here, so it is rendered (tests/unit/test_chart.py) but not
+CRD, which is not installed here, so it is rendered (tests/repo/test_chart.py) but not
 dry-run; everything else is.
 """
 
