@@ -46,7 +46,7 @@ def configure(settings: kopf.OperatorSettings, ours: Settings) -> None:
     settings.watching.connect_timeout = 30
     # None by default: a worker per object (kopf sleeps retry backoffs inside the worker,
     # so a limit can be filled by tenants that keep retrying); the work on PostgreSQL and
-    # OpenBao is bounded by Runtime.admission instead. A worker lives idle_timeout after
+    # OpenBao is bounded by Context.admission instead. A worker lives idle_timeout after
     # its last event (kopf's 5 s default kept slots busy long after a burst).
     settings.queueing.worker_limit = ours.max_workers
     settings.queueing.idle_timeout = ours.worker_idle_seconds
