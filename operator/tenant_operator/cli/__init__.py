@@ -1,4 +1,4 @@
-"""``tenant-operator``: run the operator or one of its tools (the dev stack: ``make dev``)."""
+"""``tenant-operator``: run the operator or one of its tools (the dev stack is ``make dev``)."""
 
 # The entry point (``main``, the console script) and the argument parser. Each command is a
 # module of its own (run, plan, verify_audit, crds, bootstrap_roles, settings) that imports what it
