@@ -33,7 +33,7 @@ from tenant_operator.domain import identity, ownership
 from tenant_operator.domain import subprocessors as subs
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.domain.plan import TenantPlan
-from tenant_operator.domain.vocabulary import Reason
+from tenant_operator.domain.vocabulary import Reason, SubProcessorState
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ class _Run:
             "tenant.subprocessors.ensured", f"postgres:subprocessors/{self.plan.slug}", changed
         )
         self._status(sub_processors=subprocessor_status(decisions))
-        objected = sorted(d.name for d in decisions if d.state == subs.OBJECTED)
+        objected = sorted(d.name for d in decisions if d.state == SubProcessorState.OBJECTED)
         if objected:
             return cond.Check(
                 cond.SUBPROCESSORS_ACCEPTED,
@@ -179,7 +179,7 @@ class _Run:
                 Reason.OBJECTED,
                 f"the tenant objects to: {', '.join(objected)}",
             )
-        pending = sorted(d.name for d in decisions if d.state == subs.PENDING_NOTICE)
+        pending = sorted(d.name for d in decisions if d.state == SubProcessorState.PENDING_NOTICE)
         note = f"; in notice period: {', '.join(pending)}" if pending else ""
         return cond.ok(cond.SUBPROCESSORS_ACCEPTED, f"{len(decisions)} sub-processor(s){note}")
 

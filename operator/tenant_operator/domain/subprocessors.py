@@ -10,12 +10,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tenant_operator.domain.vocabulary import SubProcessorState
-
-State = SubProcessorState
-ACTIVE = SubProcessorState.ACTIVE
-PENDING_NOTICE = SubProcessorState.PENDING_NOTICE
-OBJECTED = SubProcessorState.OBJECTED
+from tenant_operator.domain.vocabulary import SubProcessorState as State
 
 
 @dataclass(frozen=True)
@@ -54,11 +49,12 @@ def decide(
         notice = timedelta(days=entry.notice_days) if needs_notice else timedelta(0)
         effective_at = entry.announced_at + notice
         notified_at = max(entry.announced_at, tenant_created_at)
+        objected_at: datetime | None = None
         if entry.name in objections:
-            objected_at = previous_objected_at.get(entry.name, now)
-            decisions.append(Decision(entry.name, OBJECTED, notified_at, effective_at, objected_at))
+            state, objected_at = State.OBJECTED, previous_objected_at.get(entry.name, now)
         elif now < effective_at:
-            decisions.append(Decision(entry.name, PENDING_NOTICE, notified_at, effective_at, None))
+            state = State.PENDING_NOTICE
         else:
-            decisions.append(Decision(entry.name, ACTIVE, notified_at, effective_at, None))
+            state = State.ACTIVE
+        decisions.append(Decision(entry.name, state, notified_at, effective_at, objected_at))
     return decisions
