@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import psycopg
 
 from tenant_operator.adapters.postgres import records, template
+from tenant_operator.adapters.postgres.rowsync import sync
 from tenant_operator.adapters.postgres.session import Conn, Pool, set_tenant, transaction
 from tenant_operator.adapters.postgres.statements import queries as q
 from tenant_operator.adapters.postgres.statements.common import (
@@ -250,7 +251,7 @@ class PostgresTenants:
             raise PermanentError("connector names must be unique", reason=Reason.INVALID_SPEC)
         async with self._tenant(tenant_id) as (conn, tenant):
             schema = tenant.tables_schema(self.settings)
-            return await records.ensure_connectors(conn, schema, tenant_id, connectors)
+            return await sync(conn, records.connectors(schema, tenant_id), connectors)
 
     async def ensure_subprocessor(
         self,
@@ -268,15 +269,15 @@ class PostgresTenants:
         )
         lock = (q.LOCK_TENANT, "subprocessor:" + name)
         async with transaction(self.pool, self.settings, lock=lock) as conn:
-            return await records.ensure_register_entry(conn, self.settings.platform_schema, entry)
+            rows = records.register_entry(self.settings.platform_schema, entry.name)
+            return await sync(conn, rows, [entry])
 
     async def ensure_subprocessor_records(
         self, tenant_id: uuid.UUID, records_: Sequence[SubProcessorRecord]
     ) -> tuple[str, ...]:
         async with self._tenant(tenant_id) as (conn, _):
-            return await records.ensure_records(
-                conn, self.settings.platform_schema, tenant_id, records_
-            )
+            rows = records.subprocessor_records(self.settings.platform_schema, tenant_id)
+            return await sync(conn, rows, records_)
 
     async def drop_tenant(self, slug: str) -> bool:
         """Erase a tenant: its schema or its rows, and redact its audit details.
