@@ -70,11 +70,9 @@ def connectors(schema: str, tenant_id: uuid.UUID) -> RowSet[ConnectorRecord]:
     return RowSet(
         noun="connector",
         select=q.select_connectors(schema),
-        select_params=(tenant_id,),
         upsert=q.upsert_connector(schema),
         delete=q.delete_connector(schema),
         scope=(tenant_id,),
-        key=lambda c: c.name,
         compared=lambda c: (c.type, dict(c.config), c.ref, c.version),
         written=lambda c: (c.type, Jsonb(dict(c.config)), c.ref, c.version),
     )
@@ -85,11 +83,9 @@ def subprocessor_records(platform: str, tenant_id: uuid.UUID) -> RowSet[SubProce
     return RowSet(
         noun="sub-processor record",
         select=q.select_records(platform),
-        select_params=(tenant_id,),
         upsert=q.upsert_record(platform),
         delete=q.delete_record(platform),
         scope=(tenant_id,),
-        key=lambda r: r.name,
         compared=lambda r: (r.state, r.notified_at, r.effective_at, r.objected_at),
         note=lambda r: f" ({r.state})",
     )
@@ -100,11 +96,10 @@ def register_entry(platform: str, name: str) -> RowSet[SubProcessorEntry]:
     return RowSet(
         noun="sub-processor",
         select=q.select_subprocessor(platform),
-        select_params=(name,),
         upsert=q.upsert_subprocessor(platform),
         delete=None,
         scope=(),
-        key=lambda e: e.name,
+        select_params=(name,),
         compared=lambda e: (
             e.purpose,
             list(e.data_categories),
