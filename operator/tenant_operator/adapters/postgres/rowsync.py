@@ -1,8 +1,8 @@
 """One read-compare-write path for every set of rows the operator owns.
 
 A :class:`RowSet` declares a set of rows (a tenant's connectors, its sub-processor records,
-a register entry): the statements that read, upsert and delete them, the key, the compared
-columns and how a change reads. :func:`sync` makes the stored rows equal the wanted ones,
+a register entry), keyed by name: the statements that read, upsert and delete them, the
+compared columns and how a change reads. :func:`sync` makes the stored rows equal the wanted ones,
 writing only rows that differ, and returns what it changed, one human-readable line each.
 
 It runs inside the caller's transaction (with the tenant context set where the rows are a
