@@ -84,6 +84,34 @@ def test_changes_are_reported_and_stale_rows_removed(pg) -> None:
     assert removed == ("removed connector github",)
 
 
+def test_record_and_register_changes_are_reported(pg) -> None:
+    async def body(t: PostgresTenants):
+        s = await t.ensure_tenant("chg-rec", organisation="R", plan="free", isolation="shared")
+        out = [await t.ensure_subprocessor("rec-mail", "email", notice_days=30)]
+        out.append(await t.ensure_subprocessor("rec-mail", "email", notice_days=14))
+        await t.ensure_subprocessor("rec-pay", "billing")
+        pending = SubProcessorRecord("rec-mail", "PendingNotice", notified_at=T1)
+        out.append(await t.ensure_subprocessor_records(s.tenant_id, [pending]))
+        accepted = SubProcessorRecord("rec-mail", "Active", notified_at=T1, effective_at=T1)
+        pay = SubProcessorRecord("rec-pay", "PendingNotice", notified_at=T1)
+        out.append(await t.ensure_subprocessor_records(s.tenant_id, [accepted, pay]))
+        out.append(await t.ensure_subprocessor_records(s.tenant_id, [pay]))
+        out.append(await t.ensure_subprocessor_records(s.tenant_id, [pay]))
+        return out
+
+    assert run(pg, body) == [
+        ("registered sub-processor rec-mail",),
+        ("updated sub-processor rec-mail",),
+        ("added sub-processor record rec-mail (PendingNotice)",),
+        (
+            "updated sub-processor record rec-mail (Active)",
+            "added sub-processor record rec-pay (PendingNotice)",
+        ),
+        ("removed sub-processor record rec-mail",),
+        (),
+    ]
+
+
 def test_invite_token_is_256_bit_and_only_its_digest_is_stored(pg) -> None:
     async def body(t: PostgresTenants):
         s = await t.ensure_tenant("inv", organisation="I", plan="free", isolation="shared")

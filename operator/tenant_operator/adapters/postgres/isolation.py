@@ -7,7 +7,8 @@ and all roles. The application role must not be superuser or BYPASSRLS, must not
 store anything outside tenant tables (temporary tables, large objects, CREATE in any
 schema or the database: see :mod:`.statements.storage`), nor write operator-managed rows
 (``connectors``, ``subprocessor_records``, ``accounts.is_owner``); every table of a
-``schema``-tier schema at template v3 or later has the CHECK binding it to the tenant.
+``schema``-tier schema at template v3 or later has the CHECK binding it to the tenant. What
+each table must be is its entry in :func:`.objects.tenant_tables`, the list repair writes.
 
 Canary probe, inside one transaction that is always rolled back, ``SET LOCAL ROLE <app>``:
 with the tenant's context, insert a canary row into every template table (``accounts``,
@@ -25,6 +26,7 @@ table and three context switches with one query each per schema, all in one roll
 """
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,18 +34,16 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from tenant_operator.adapters.postgres.errors import pg_errors
+from tenant_operator.adapters.postgres.objects import TenantTable, entry_of, tenant_tables
 from tenant_operator.adapters.postgres.session import Conn, Pool, label, set_tenant
 from tenant_operator.adapters.postgres.statements import queries as q
 from tenant_operator.adapters.postgres.statements import rls_guard, storage
 from tenant_operator.adapters.postgres.statements.common import (
     OPERATOR_MANAGED_TABLES,
-    POLICY_EXPRESSION,
-    POLICY_NAME,
     TEMPLATE_TABLES,
     TENANT_CHECK_NAME,
 )
 from tenant_operator.adapters.postgres.statements.guard import guard_schema
-from tenant_operator.adapters.postgres.statements.template import tenant_check_definition
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.naming import validate_slug
 from tenant_operator.domain.vocabulary import OPENBAO_REF_SCHEME, Reason
@@ -56,32 +56,18 @@ class IsolationReport:
     problems: tuple[str, ...]
 
 
-async def _static_checks(conn: Conn, schema: str) -> tuple[list[str], list[str]]:
-    """The schema's tenant tables, and the problems of their RLS."""
+async def _static_checks(
+    conn: Conn, schema: str, desired: Sequence[TenantTable]
+) -> tuple[list[TenantTable], list[str]]:
+    """The schema's tenant tables (their entries in ``desired``), and the problems of their
+    RLS."""
     problems: list[str] = []
-    tables = await (await conn.execute(q.TENANT_TABLES, [schema])).fetchall()
-    for name, enabled, forced in tables:
-        where = f"{schema}.{name}"
-        if not enabled:
-            problems.append(f"{where}: row level security is not enabled")
-        if not forced:
-            problems.append(f"{where}: row level security is not forced")
-        policies = await (await conn.execute(q.POLICIES, [schema, name])).fetchall()
-        expected = (
-            POLICY_NAME,
-            "PERMISSIVE",
-            ["public"],
-            "ALL",
-            POLICY_EXPRESSION,
-            POLICY_EXPRESSION,
-        )
-        if [tuple(p) for p in policies] != [expected]:
-            found = ", ".join(str(p[0]) for p in policies) or "none"
-            problems.append(
-                f"{where}: expected exactly the fail-closed policy {POLICY_NAME} "
-                f"(found: {found}, or it differs)"
-            )
-    return [str(t[0]) for t in tables], problems
+    rows = await (await conn.execute(q.TENANT_TABLES, [schema])).fetchall()
+    tables = [entry_of(desired, schema, str(row[0])) for row in rows]
+    for table, (_, enabled, forced) in zip(tables, rows, strict=True):
+        policies = await (await conn.execute(q.POLICIES, [schema, table.name])).fetchall()
+        problems += table.rls_problems(enabled, forced, policies)
+    return tables, problems
 
 
 async def _guard_checks(
@@ -145,14 +131,7 @@ async def _app_storage(conn: Conn, app: str) -> list[str]:
     return problems
 
 
-async def _app_writes(
-    conn: Conn,
-    app: str,
-    schema: str,
-    tables: list[str],
-    tenant_id: uuid.UUID | None,
-    version: int = 3,
-) -> list[str]:
+async def _app_writes(conn: Conn, app: str, tables: list[TenantTable]) -> list[str]:
     """Writes of operator-managed rows the application role may do; missing tenant CHECKs."""
     problems: list[str] = []
 
@@ -161,28 +140,23 @@ async def _app_writes(
         return bool(row and row[0])
 
     for table in tables:
-        rel = f"{schema}.{table}"
-        qualified = psycopg.sql.Identifier(schema, table).as_string(conn)
-        if table in OPERATOR_MANAGED_TABLES:
-            for privilege in ("INSERT", "UPDATE", "DELETE", "TRUNCATE"):
-                if await allowed(storage.TABLE_PRIVILEGE, [app, qualified, privilege]):
-                    problems.append(
-                        f"{rel}: the application role can {privilege} (operator-managed rows)"
-                    )
-        if table == "accounts":
-            for privilege in ("INSERT", "UPDATE"):
-                params: list[object] = [app, qualified, "is_owner", privilege]
-                if await allowed(storage.COLUMN_PRIVILEGE, params):
-                    problems.append(
-                        f"{rel}.is_owner: the application role can {privilege} the owner flag"
-                    )
-        if tenant_id is not None and table in TEMPLATE_TABLES:
+        qualified = psycopg.sql.Identifier(table.schema, table.name).as_string(conn)
+        for denied in table.denied:
+            params: list[object]
+            if denied.column is None:
+                query, params = storage.TABLE_PRIVILEGE, [app, qualified, denied.privilege]
+            else:
+                query = storage.COLUMN_PRIVILEGE
+                params = [app, qualified, denied.column, denied.privilege]
+            if await allowed(query, params):
+                problems.append(denied.problem(table.where))
+        if table.check is not None:
             cur = await conn.execute(storage.TENANT_CHECK, [qualified, TENANT_CHECK_NAME])
             found = await cur.fetchone()
-            expected = tenant_check_definition(tenant_id, version)
-            if found is None or found[0] != expected:
+            if found is None or found[0] != table.check:
                 problems.append(
-                    f"{rel}: no valid CHECK {TENANT_CHECK_NAME} binding its rows to the tenant"
+                    f"{table.where}: no valid CHECK {TENANT_CHECK_NAME} binding its rows to"
+                    " the tenant"
                 )
     return problems
 
@@ -279,17 +253,14 @@ async def verify_isolation(pool: Pool, settings: Settings, slug: str) -> Isolati
                         f"application role {settings.app_role} is missing, superuser or BYPASSRLS"
                     )
                 problems += await _app_storage(conn, settings.app_role)
+                desired = tenant_tables(p, tenant_id, schema, version)
                 targets = [p] if schema is None else [p, schema]
                 relations: list[tuple[str, list[str], list[str]]] = []
                 for target in targets:
-                    tables, found = await _static_checks(conn, target)
+                    entries, found = await _static_checks(conn, target, desired)
+                    tables = [table.name for table in entries]
                     problems += found + await _guard_checks(conn, p, target, tables, found)
-                    # template v3 brought the grants and CHECKs (a staged schema may be older)
-                    if target == p or (version or 0) >= 3:
-                        own = tenant_id if target == schema else None
-                        problems += await _app_writes(
-                            conn, settings.app_role, target, tables, own, version or 3
-                        )
+                    problems += await _app_writes(conn, settings.app_role, entries)
                     cur = await conn.execute(q.TENANT_VIEWS, [target, settings.app_role])
                     views = [str(row[0]) for row in await cur.fetchall()]
                     relations.append((target, tables, views))

@@ -1,17 +1,19 @@
-"""Read-compare-write of one tenant's rows: owner account, connectors, sub-processor records.
+"""The rows the operator writes: the owner account, and the row sets of the others.
 
-Each function runs inside the caller's transaction, with the tenant context already set
-(RLS is FORCEd, so nothing here could touch another tenant's rows), and returns a
-human-readable list of what it changed.
+:func:`ensure_owner` runs inside the caller's transaction, with the tenant context already
+set (RLS is FORCEd, so nothing here could touch another tenant's rows), and returns what it
+changed. A tenant's connectors and sub-processor records, and a register entry, are
+declared here as :class:`~.rowsync.RowSet` values, which :func:`~.rowsync.sync` makes
+equal to the wanted rows (one read-compare-write path).
 """
 
 import hashlib
 import secrets
 import uuid
-from collections.abc import Sequence
 
 from psycopg.types.json import Jsonb
 
+from tenant_operator.adapters.postgres.rowsync import RowSet, Verbs
 from tenant_operator.adapters.postgres.session import Conn
 from tenant_operator.adapters.postgres.statements import queries as q
 from tenant_operator.adapters.postgres.types import (
@@ -63,50 +65,47 @@ async def ensure_owner(
     return OwnerState(new_id, token, previous, (what,))
 
 
-async def ensure_connectors(
-    conn: Conn, schema: str, tenant_id: uuid.UUID, wanted: Sequence[ConnectorRecord]
-) -> tuple[str, ...]:
-    rows = await (await conn.execute(q.select_connectors(schema), [tenant_id])).fetchall()
-    have = {row[0]: (row[1], dict(row[2]), row[3], row[4]) for row in rows}
-    changed: list[str] = []
-    for c in wanted:
-        desired = (c.type, dict(c.config), c.ref, c.version)
-        if have.get(c.name) == desired:
-            continue
-        await conn.execute(
-            q.upsert_connector(schema),
-            [tenant_id, c.name, c.type, Jsonb(dict(c.config)), c.ref, c.version],
-        )
-        changed.append(f"{'updated' if c.name in have else 'added'} connector {c.name}")
-    for name in sorted(set(have) - {c.name for c in wanted}):
-        await conn.execute(q.delete_connector(schema), [tenant_id, name])
-        changed.append(f"removed connector {name}")
-    return tuple(changed)
+def connectors(schema: str, tenant_id: uuid.UUID) -> RowSet[ConnectorRecord]:
+    """The tenant's connector rows (in ``schema``), one per connector name."""
+    return RowSet(
+        noun="connector",
+        select=q.select_connectors(schema),
+        upsert=q.upsert_connector(schema),
+        delete=q.delete_connector(schema),
+        scope=(tenant_id,),
+        compared=lambda c: (c.type, dict(c.config), c.ref, c.version),
+        written=lambda c: (c.type, Jsonb(dict(c.config)), c.ref, c.version),
+    )
 
 
-async def ensure_records(
-    conn: Conn, platform: str, tenant_id: uuid.UUID, wanted: Sequence[SubProcessorRecord]
-) -> tuple[str, ...]:
-    rows = await (await conn.execute(q.select_records(platform), [tenant_id])).fetchall()
-    have = {row[0]: tuple(row[1:]) for row in rows}
-    changed: list[str] = []
-    for r in wanted:
-        desired = (r.state, r.notified_at, r.effective_at, r.objected_at)
-        if have.get(r.name) == desired:
-            continue
-        await conn.execute(q.upsert_record(platform), [tenant_id, r.name, *desired])
-        verb = "updated" if r.name in have else "added"
-        changed.append(f"{verb} sub-processor record {r.name} ({r.state})")
-    for name in sorted(set(have) - {r.name for r in wanted}):
-        await conn.execute(q.delete_record(platform), [tenant_id, name])
-        changed.append(f"removed sub-processor record {name}")
-    return tuple(changed)
+def subprocessor_records(platform: str, tenant_id: uuid.UUID) -> RowSet[SubProcessorRecord]:
+    """The tenant's sub-processor records (in the platform schema), one per register entry."""
+    return RowSet(
+        noun="sub-processor record",
+        select=q.select_records(platform),
+        upsert=q.upsert_record(platform),
+        delete=q.delete_record(platform),
+        scope=(tenant_id,),
+        compared=lambda r: (r.state, r.notified_at, r.effective_at, r.objected_at),
+        note=lambda r: f" ({r.state})",
+    )
 
 
-async def ensure_register_entry(conn: Conn, platform: str, e: SubProcessorEntry) -> tuple[str, ...]:
-    row = await (await conn.execute(q.select_subprocessor(platform), [e.name])).fetchone()
-    desired = (e.purpose, list(e.data_categories), e.location, e.transfer_mechanism, e.notice_days)
-    if row is not None and tuple(row) == desired:
-        return ()
-    await conn.execute(q.upsert_subprocessor(platform), [e.name, *desired])
-    return (f"{'updated' if row else 'registered'} sub-processor {e.name}",)
+def register_entry(platform: str, name: str) -> RowSet[SubProcessorEntry]:
+    """The register entry ``name`` (platform-wide); other entries are left alone."""
+    return RowSet(
+        noun="sub-processor",
+        select=q.select_subprocessor(platform),
+        upsert=q.upsert_subprocessor(platform),
+        delete=None,
+        scope=(),
+        select_params=(name,),
+        compared=lambda e: (
+            e.purpose,
+            list(e.data_categories),
+            e.location,
+            e.transfer_mechanism,
+            e.notice_days,
+        ),
+        verbs=Verbs(added="registered"),
+    )

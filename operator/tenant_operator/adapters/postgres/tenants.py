@@ -14,17 +14,15 @@ from dataclasses import dataclass
 import psycopg
 
 from tenant_operator.adapters.postgres import records, template
+from tenant_operator.adapters.postgres.objects import tenant_tables
+from tenant_operator.adapters.postgres.rowsync import sync
 from tenant_operator.adapters.postgres.session import Conn, Pool, set_tenant, transaction
 from tenant_operator.adapters.postgres.statements import queries as q
 from tenant_operator.adapters.postgres.statements.common import (
     FOREIGN_POLICIES,
-    PLATFORM_TENANT_TABLES,
     POLICY_NAME,
-    TEMPLATE_TABLES,
     TENANT_CHECK_NAME,
-    app_grants,
     drop_policy,
-    repair_table,
 )
 from tenant_operator.adapters.postgres.statements.template import (
     create_tenant_schema,
@@ -250,7 +248,7 @@ class PostgresTenants:
             raise PermanentError("connector names must be unique", reason=Reason.INVALID_SPEC)
         async with self._tenant(tenant_id) as (conn, tenant):
             schema = tenant.tables_schema(self.settings)
-            return await records.ensure_connectors(conn, schema, tenant_id, connectors)
+            return await sync(conn, records.connectors(schema, tenant_id), connectors)
 
     async def ensure_subprocessor(
         self,
@@ -268,15 +266,15 @@ class PostgresTenants:
         )
         lock = (q.LOCK_TENANT, "subprocessor:" + name)
         async with transaction(self.pool, self.settings, lock=lock) as conn:
-            return await records.ensure_register_entry(conn, self.settings.platform_schema, entry)
+            rows = records.register_entry(self.settings.platform_schema, entry.name)
+            return await sync(conn, rows, [entry])
 
     async def ensure_subprocessor_records(
         self, tenant_id: uuid.UUID, records_: Sequence[SubProcessorRecord]
     ) -> tuple[str, ...]:
         async with self._tenant(tenant_id) as (conn, _):
-            return await records.ensure_records(
-                conn, self.settings.platform_schema, tenant_id, records_
-            )
+            rows = records.subprocessor_records(self.settings.platform_schema, tenant_id)
+            return await sync(conn, rows, records_)
 
     async def drop_tenant(self, slug: str) -> bool:
         """Erase a tenant: its schema or its rows, and redact its audit details.
@@ -313,20 +311,15 @@ class PostgresTenants:
                 if row is None:
                     return ()
                 schema = row[4] or p
-                tables = TEMPLATE_TABLES if row[4] else (*TEMPLATE_TABLES, *PLATFORM_TENANT_TABLES)
-                # the application role's grants as of template v3 (the platform schema is
-                # always at the newest template; a staged schema-tier tenant may be older)
-                grants_v3 = row[4] is None or (row[5] or 0) >= 3
+                # the tenant's own tables: its schema's, or the platform's (shared tier)
+                tables = [t for t in tenant_tables(p, row[0], row[4], row[5]) if t.schema == schema]
                 for table in tables:
-                    cur = await conn.execute(FOREIGN_POLICIES, [schema, table, POLICY_NAME])
+                    cur = await conn.execute(FOREIGN_POLICIES, [schema, table.name, POLICY_NAME])
                     for (policy,) in await cur.fetchall():
-                        await conn.execute(drop_policy(schema, table, policy))
-                        repaired.append(f"dropped policy {policy} on {schema}.{table}")
-                    for statement in repair_table(names, schema, table):
+                        await conn.execute(drop_policy(schema, table.name, policy))
+                        repaired.append(f"dropped policy {policy} on {table.where}")
+                    for statement in table.statements(names):
                         await conn.execute(statement)
-                    if grants_v3:
-                        for statement in app_grants(names, schema, table):
-                            await conn.execute(statement)
                 repaired.append(
                     f"re-applied row level security to {len(tables)} tables in {schema}"
                 )

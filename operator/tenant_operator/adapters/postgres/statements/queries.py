@@ -185,8 +185,9 @@ def delete_connector(schema: str) -> sql.Composed:
 
 
 def select_subprocessor(platform: str) -> sql.Composed:
+    """The register entry of a name (param: name), its name first like the other row sets."""
     return _p(
-        "SELECT purpose, data_categories, location, transfer_mechanism, notice_days"
+        "SELECT name, purpose, data_categories, location, transfer_mechanism, notice_days"
         " FROM {p}.subprocessors WHERE name = %s",
         platform,
     )
