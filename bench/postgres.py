@@ -31,8 +31,8 @@ from tenant_operator.adapters.postgres.migrations import migrate
 from tenant_operator.adapters.postgres.roles import bootstrap_roles
 from tenant_operator.adapters.postgres.session import make_pool
 from tenant_operator.adapters.postgres.tenants import ISOLATIONS, PostgresTenants
-from tenant_operator.adapters.postgres.types import Isolation
 from tenant_operator.appkit import tenant_session_sync
+from tenant_operator.domain.vocabulary import Isolation
 from tenant_operator.settings import Settings
 
 DB = "bench"

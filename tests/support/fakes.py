@@ -22,6 +22,7 @@ from tenant_operator.controller.ports import Ports
 from tenant_operator.domain import audit as chain
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.domain.identity import Adoption, Registered
+from tenant_operator.domain.records import SubProcessorEntry
 from tenant_operator.settings import Settings
 
 
@@ -128,7 +129,7 @@ class FakeDatabase:
     connectors: dict[uuid.UUID, list[Any]] = field(default_factory=dict)
     subprocessors: dict[uuid.UUID, list[Any]] = field(default_factory=dict)
     retained: list[str] = field(default_factory=list)
-    register: dict[str, tuple[object, ...]] = field(default_factory=dict)
+    register: dict[str, SubProcessorEntry] = field(default_factory=dict)
     #: Set to make the next ensure_tenant report this adoption (then cleared).
     adoption: Adoption | None = None
 
@@ -202,21 +203,13 @@ class FakeDatabase:
             return ()
         return self.isolation_check.broken.pop(slug, ())
 
-    async def ensure_subprocessor(
-        self,
-        name: str,
-        purpose: str,
-        *,
-        data_categories: Sequence[str] = (),
-        location: str = "",
-        transfer_mechanism: str = "",
-        notice_days: int = 30,
-    ) -> tuple[str, ...]:
-        self.journal.enter("db.ensure_subprocessor", name)
-        new = (purpose, tuple(data_categories), location, transfer_mechanism, notice_days)
-        old = self.register.get(name)
-        self.register[name] = new
-        return () if old == new else (f"{'updated' if old else 'registered'} sub-processor {name}",)
+    async def ensure_subprocessor(self, entry: SubProcessorEntry) -> tuple[str, ...]:
+        self.journal.enter("db.ensure_subprocessor", entry.name)
+        old = self.register.get(entry.name)
+        self.register[entry.name] = entry
+        if old == entry:
+            return ()
+        return (f"{'updated' if old else 'registered'} sub-processor {entry.name}",)
 
 
 @dataclass

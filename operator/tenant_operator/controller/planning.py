@@ -11,11 +11,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from tenant_operator.api.subprocessor import SubProcessor
 from tenant_operator.api.tenant import SubProcessorStatus, Tenant
 from tenant_operator.domain import subprocessors as subs
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.plan import ConnectorPlan, TenantPlan, workload_service_accounts
-from tenant_operator.domain.records import ConnectorRecord, SubProcessorRecord
+from tenant_operator.domain.records import ConnectorRecord, SubProcessorEntry, SubProcessorRecord
 from tenant_operator.domain.reserved import NameContext, refusal
 from tenant_operator.domain.vocabulary import Plan, Reason, SubProcessorState
 
@@ -159,4 +160,17 @@ def subprocessor_record(decision: subs.Decision) -> SubProcessorRecord:
         notified_at=decision.notified_at,
         effective_at=decision.effective_at,
         objected_at=decision.objected_at,
+    )
+
+
+def register_entry(sub: SubProcessor) -> SubProcessorEntry:
+    """The register row of a SubProcessor resource."""
+    spec = sub.spec
+    return SubProcessorEntry(
+        name=sub.metadata.name,
+        purpose=spec.purpose,
+        data_categories=tuple(spec.data_categories),
+        location=spec.location,
+        transfer_mechanism=spec.transfer_mechanism,
+        notice_days=spec.notice_days,
     )

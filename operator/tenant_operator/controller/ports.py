@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from tenant_operator.domain.audit import ChainRow
 from tenant_operator.domain.identity import Adoption, Registered
+from tenant_operator.domain.records import SubProcessorEntry
 
 
 class DatabaseState(Protocol):
@@ -97,16 +98,7 @@ class TenantDatabase(Protocol):
     ) -> tuple[str, ...]: ...
     async def drop_tenant(self, slug: str) -> bool: ...
     async def repair_isolation(self, slug: str) -> tuple[str, ...]: ...
-    async def ensure_subprocessor(
-        self,
-        name: str,
-        purpose: str,
-        *,
-        data_categories: Sequence[str] = (),
-        location: str = "",
-        transfer_mechanism: str = "",
-        notice_days: int = 30,
-    ) -> tuple[str, ...]: ...
+    async def ensure_subprocessor(self, entry: SubProcessorEntry) -> tuple[str, ...]: ...
 
 
 class AuditTrail(Protocol):

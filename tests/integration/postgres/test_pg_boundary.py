@@ -17,9 +17,9 @@ from tenant_operator.adapters.postgres.isolation import verify_isolation
 from tenant_operator.adapters.postgres.statements.template import tenant_check_digest
 from tenant_operator.adapters.postgres.template import TEMPLATE_VERSION
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
-from tenant_operator.adapters.postgres.types import ConnectorRecord, SubProcessorRecord
 from tenant_operator.appkit import hash_password, tenant_session_sync
 from tenant_operator.domain.errors import PermanentError
+from tenant_operator.domain.records import ConnectorRecord, SubProcessorEntry, SubProcessorRecord
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,9 @@ def t(pg) -> dict[str, uuid.UUID]:
                 ids[key] = state.tenant_id
             d = await ts.ensure_tenant("bnd-d", organisation="D", plan="team", isolation="shared")
             ids["d"] = d.tenant_id
-            await ts.ensure_subprocessor("mailer", "email delivery", notice_days=30)
+            await ts.ensure_subprocessor(
+                SubProcessorEntry("mailer", "email delivery", notice_days=30)
+            )
             for key in ("a", "b"):
                 await ts.ensure_owner_account(ids[key], name="Owner", email=f"owner@{key}.test")
                 await ts.ensure_connectors(

@@ -11,13 +11,14 @@ from psycopg import sql
 from tenant_operator.adapters.postgres.session import make_pool
 from tenant_operator.adapters.postgres.template import TEMPLATE_VERSION
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
-from tenant_operator.adapters.postgres.types import ConnectorRecord, SubProcessorRecord
 from tenant_operator.appkit import hash_password, tenant_session_sync
 from tenant_operator.domain.errors import PermanentError, RetryableError
+from tenant_operator.domain.records import ConnectorRecord, SubProcessorEntry, SubProcessorRecord
 
 pytestmark = pytest.mark.integration
 
 T1 = datetime(2026, 7, 1, tzinfo=UTC)
+STRIPE = SubProcessorEntry("stripe", "billing", data_categories=("billing contact",))
 
 
 def run(pg, body, **kwargs):
@@ -37,7 +38,7 @@ def test_every_ensure_twice_changes_nothing_the_second_time(pg, isolation) -> No
     ]
 
     async def body(t: PostgresTenants):
-        await t.ensure_subprocessor("stripe", "billing", data_categories=["billing contact"])
+        await t.ensure_subprocessor(STRIPE)
         results = []
         for _ in range(2):
             state = await t.ensure_tenant(
@@ -49,9 +50,7 @@ def test_every_ensure_twice_changes_nothing_the_second_time(pg, isolation) -> No
             recs = await t.ensure_subprocessor_records(
                 state.tenant_id, [SubProcessorRecord("stripe", "PendingNotice", notified_at=T1)]
             )
-            sub = await t.ensure_subprocessor(
-                "stripe", "billing", data_categories=["billing contact"]
-            )
+            sub = await t.ensure_subprocessor(STRIPE)
             results.append((state, token, conns, recs, sub))
         return results
 
@@ -87,9 +86,11 @@ def test_changes_are_reported_and_stale_rows_removed(pg) -> None:
 def test_record_and_register_changes_are_reported(pg) -> None:
     async def body(t: PostgresTenants):
         s = await t.ensure_tenant("chg-rec", organisation="R", plan="free", isolation="shared")
-        out = [await t.ensure_subprocessor("rec-mail", "email", notice_days=30)]
-        out.append(await t.ensure_subprocessor("rec-mail", "email", notice_days=14))
-        await t.ensure_subprocessor("rec-pay", "billing")
+        out = [await t.ensure_subprocessor(SubProcessorEntry("rec-mail", "email", notice_days=30))]
+        out.append(
+            await t.ensure_subprocessor(SubProcessorEntry("rec-mail", "email", notice_days=14))
+        )
+        await t.ensure_subprocessor(SubProcessorEntry("rec-pay", "billing"))
         pending = SubProcessorRecord("rec-mail", "PendingNotice", notified_at=T1)
         out.append(await t.ensure_subprocessor_records(s.tenant_id, [pending]))
         accepted = SubProcessorRecord("rec-mail", "Active", notified_at=T1, effective_at=T1)

@@ -16,12 +16,8 @@ from psycopg.types.json import Jsonb
 from tenant_operator.adapters.postgres.rowsync import RowSet, Verbs
 from tenant_operator.adapters.postgres.session import Conn
 from tenant_operator.adapters.postgres.statements import queries as q
-from tenant_operator.adapters.postgres.types import (
-    ConnectorRecord,
-    OwnerState,
-    SubProcessorEntry,
-    SubProcessorRecord,
-)
+from tenant_operator.adapters.postgres.types import OwnerState
+from tenant_operator.domain.records import ConnectorRecord, SubProcessorEntry, SubProcessorRecord
 
 #: 256-bit invite tokens; Postgres keeps only their SHA-256 (a slow hash adds nothing here).
 INVITE_TOKEN_BYTES = 32

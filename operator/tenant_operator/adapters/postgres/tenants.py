@@ -28,18 +28,12 @@ from tenant_operator.adapters.postgres.statements.template import (
     create_tenant_schema,
     drop_tenant_schema,
 )
-from tenant_operator.adapters.postgres.types import (
-    ConnectorRecord,
-    DatabaseState,
-    Isolation,
-    OwnerState,
-    SubProcessorEntry,
-    SubProcessorRecord,
-)
+from tenant_operator.adapters.postgres.types import DatabaseState, OwnerState
 from tenant_operator.domain import identity
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.naming import tenant_schema, validate_slug
-from tenant_operator.domain.vocabulary import Plan, Reason
+from tenant_operator.domain.records import ConnectorRecord, SubProcessorEntry, SubProcessorRecord
+from tenant_operator.domain.vocabulary import Isolation, Plan, Reason
 from tenant_operator.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -250,21 +244,9 @@ class PostgresTenants:
             schema = tenant.tables_schema(self.settings)
             return await sync(conn, records.connectors(schema, tenant_id), connectors)
 
-    async def ensure_subprocessor(
-        self,
-        name: str,
-        purpose: str,
-        *,
-        data_categories: Sequence[str] = (),
-        location: str = "",
-        transfer_mechanism: str = "",
-        notice_days: int = 30,
-    ) -> tuple[str, ...]:
+    async def ensure_subprocessor(self, entry: SubProcessorEntry) -> tuple[str, ...]:
         """Create or update a register entry (platform-wide, not per tenant)."""
-        entry = SubProcessorEntry(
-            name, purpose, tuple(data_categories), location, transfer_mechanism, notice_days
-        )
-        lock = (q.LOCK_TENANT, "subprocessor:" + name)
+        lock = (q.LOCK_TENANT, "subprocessor:" + entry.name)
         async with transaction(self.pool, self.settings, lock=lock) as conn:
             rows = records.register_entry(self.settings.platform_schema, entry.name)
             return await sync(conn, rows, [entry])

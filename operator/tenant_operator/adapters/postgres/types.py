@@ -1,14 +1,10 @@
-"""Values the provisioning adapter takes and returns (frozen, validated on construction)."""
+"""What the provisioning adapter returns (frozen); what it takes is in domain.records."""
 
 import uuid
 from dataclasses import dataclass
 
 from tenant_operator.domain.identity import Adoption
-from tenant_operator.domain.records import ConnectorRecord as ConnectorRecord
-from tenant_operator.domain.records import SubProcessorEntry as SubProcessorEntry
-from tenant_operator.domain.records import SubProcessorRecord as SubProcessorRecord
-from tenant_operator.domain.vocabulary import Isolation as Isolation
-from tenant_operator.domain.vocabulary import SubProcessorState as SubProcessorState
+from tenant_operator.domain.vocabulary import Isolation
 
 
 @dataclass(frozen=True)
