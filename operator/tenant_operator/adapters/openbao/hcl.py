@@ -8,6 +8,7 @@ passes in (mount names, prefixes), so the table holds no name the settings decid
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from tenant_operator.adapters.openbao.paths import Layout
 
@@ -52,6 +53,11 @@ def _bound(
                 yield rule, {"name": name}
 
 
+@cache
+def _capabilities(capabilities: tuple[str, ...]) -> str:
+    return json.dumps(list(capabilities))
+
+
 def render_rules(
     table: Iterable[Rule | EachName],
     fields: Mapping[str, str],
@@ -65,10 +71,10 @@ def render_rules(
     for rule, extra in _bound(table, names):
         if layout not in rule.layouts:
             continue
-        values = {**fields, **extra}
-        comment = f"# {rule.comment.format(**values)}\n" if rule.comment else ""
+        values = {**fields, **extra} if extra else fields
+        comment = f"# {rule.comment.format_map(values)}\n" if rule.comment else ""
         blocks.append(
-            f'{comment}path "{rule.path.format(**values)}" {{\n'
-            f"  capabilities = {json.dumps(list(rule.capabilities))}\n}}\n"
+            f'{comment}path "{rule.path.format_map(values)}" {{\n'
+            f"  capabilities = {_capabilities(rule.capabilities)}\n}}\n"
         )
     return separator.join(blocks)
