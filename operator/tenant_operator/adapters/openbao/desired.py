@@ -140,7 +140,7 @@ def tenant_objects(
             erasing=erasing,
         ),
         Desired(
-            kinds.Policy(f"policy {paths.policy}", paths.policy, render_tenant_policy(paths)),
+            kinds.policy(f"policy {paths.policy}", paths.policy, render_tenant_policy(paths)),
             inner,
             f"writing policy {paths.policy} of tenant {slug}",
             erase=in_place,
@@ -165,7 +165,7 @@ def tenant_objects(
     return [
         *listed,
         Desired(
-            kinds.Role(f"role {role}", auth, role, role_body(paths, accounts, limits)),
+            kinds.role(f"role {role}", auth, role, role_body(paths, accounts, limits)),
             inner,
             f"writing Kubernetes-auth role {role} of tenant {slug}",
             erase=in_place,

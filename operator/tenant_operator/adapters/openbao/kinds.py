@@ -156,27 +156,6 @@ class Mount(Stored):
         return [f"{self.label} enabled"]
 
 
-@dataclass(frozen=True)
-class Policy(Stored):
-    """ACL policy ``name`` with exactly the text ``text``."""
-
-    label: str
-    name: str
-    text: str
-    drift = "differs from the rendered policy"
-
-    @property
-    def path(self) -> str:
-        return f"sys/policies/acl/{self.name}"
-
-    def differences(self, found: Mapping[str, Any], /) -> list[str]:
-        return [] if str(objects.data_of(found).get("policy", "")) == self.text else ["policy"]
-
-    def write(self, client: hvac.Client, _found: Mapping[str, Any] | None, /) -> list[str]:
-        client.adapter.put(f"/v1/{self.path}", json={"policy": self.text})
-        return [f"{self.label} written"]
-
-
 def _normalised(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return sorted(str(v) for v in value)
@@ -184,25 +163,43 @@ def _normalised(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class Role(Stored):
-    """Role ``name`` of auth mount ``mount``: the fields of ``body`` as given (lists unordered)."""
+class Document(Stored):
+    """A document at ``at`` holding the fields of ``body`` (lists unordered), written whole.
+
+    E.g. an ACL policy (``policy``: its text, written with PUT) or a Kubernetes-auth role.
+    ``drift`` is what verify says when it differs ('': which fields differ).
+    """
 
     label: str
-    mount: str
-    name: str
+    at: str
     body: Mapping[str, Any]
+    method: str = "post"
+    drift: str = ""
 
     @property
     def path(self) -> str:
-        return f"auth/{self.mount}/role/{self.name}"
+        return self.at
 
     def differences(self, found: Mapping[str, Any], /) -> list[str]:
         data = objects.data_of(found)
         return [k for k, v in self.body.items() if _normalised(data.get(k)) != _normalised(v)]
 
     def write(self, client: hvac.Client, _found: Mapping[str, Any] | None, /) -> list[str]:
-        client.adapter.post(f"/v1/{self.path}", json=dict(self.body))
+        client.adapter.request(self.method, f"/v1/{self.path}", json=dict(self.body))
         return [f"{self.label} written"]
+
+
+def policy(label: str, name: str, text: str) -> Document:
+    """ACL policy ``name`` with exactly the text ``text``."""
+    body = {"policy": text}
+    return Document(
+        label, f"sys/policies/acl/{name}", body, "put", "differs from the rendered policy"
+    )
+
+
+def role(label: str, mount: str, name: str, body: Mapping[str, Any]) -> Document:
+    """Role ``name`` of auth mount ``mount`` with the fields of ``body``."""
+    return Document(label, f"auth/{mount}/role/{name}", body)
 
 
 @dataclass(frozen=True)
