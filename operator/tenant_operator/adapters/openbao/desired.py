@@ -115,12 +115,12 @@ def tenant_objects(
     namespace and is erased with it; in the mount layout the shared auth mount and its
     config belong to :func:`platform_objects` (the config is still verified here).
     """
-    own = paths.layout == "namespace"
+    namespaced = paths.layout == "namespace"  # the tenant has a namespace of its own
     slug, inner = paths.slug, paths.namespace
-    in_place = None if own else Erase.AFTER
+    after = None if namespaced else Erase.AFTER  # what goes with the namespace, if any
     erasing = f"erasing mount {paths.mount}, policy and role of tenant {slug}"
     listed = []
-    if own:
+    if namespaced:
         listed.append(
             Desired(
                 kinds.Namespace(f"namespace {paths.namespace}", slug),
@@ -136,19 +136,19 @@ def tenant_objects(
             kinds.Mount(f"kv mount {paths.mount}", paths.mount, "kv", "2"),
             inner,
             f"enabling KV mount {paths.mount} of tenant {slug}",
-            erase=None if own else Erase.PLACE,
+            erase=None if namespaced else Erase.PLACE,
             erasing=erasing,
         ),
         Desired(
             kinds.policy(f"policy {paths.policy}", paths.policy, render_tenant_policy(paths)),
             inner,
             f"writing policy {paths.policy} of tenant {slug}",
-            erase=in_place,
+            erase=after,
             erasing=erasing,
         ),
     ]
     auth = paths.auth_mount
-    if own:
+    if namespaced:
         listed.append(
             Desired(
                 kinds.Mount(f"auth mount {auth}", auth, "kubernetes", auth=True),
@@ -157,7 +157,7 @@ def tenant_objects(
             )
         )
     if kube_auth is not None:
-        writing = f"configuring auth mount {auth} of tenant {slug}" if own else None
+        writing = f"configuring auth mount {auth} of tenant {slug}" if namespaced else None
         config = kinds.AuthConfig(f"auth config of {auth}", auth, kube_auth)
         listed.append(Desired(config, inner, writing, redact=True))
     role = paths.auth_role
@@ -168,7 +168,7 @@ def tenant_objects(
             kinds.role(f"role {role}", auth, role, role_body(paths, accounts, limits)),
             inner,
             f"writing Kubernetes-auth role {role} of tenant {slug}",
-            erase=in_place,
+            erase=after,
             erasing=erasing,
         ),
         Desired(kinds.Connectors(paths, tuple(connectors)), inner, None),
