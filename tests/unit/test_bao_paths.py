@@ -2,6 +2,7 @@
 
 import pytest
 
+from tenant_operator.adapters.openbao.hcl import MOUNT, EachName, Rule, render_rules
 from tenant_operator.adapters.openbao.paths import (
     build_platform_paths,
     build_tenant_paths,
@@ -102,6 +103,23 @@ def test_shipped_operator_policy_matches_the_renderer(layout: str) -> None:
     for block in blocks:
         if "/data/" in block.splitlines()[0] and "audit" not in block.splitlines()[0]:
             assert '"read"' not in block
+
+
+def test_policy_rules_render_per_layout_and_per_name() -> None:
+    table = (
+        Rule("{m}/data/*", ("read",), "Reads of {m}."),
+        Rule("sys/{m}", ("deny",), layouts=MOUNT),
+        EachName((Rule("a/{name}", ("deny",), "{name!r}"), Rule("b/{name}", ("update",)))),
+    )
+    assert render_rules(table, {"m": "kv"}, "namespace", names=("x", "y")) == (
+        '# Reads of kv.\npath "kv/data/*" {\n  capabilities = ["read"]\n}\n'
+        + '# \'x\'\npath "a/x" {\n  capabilities = ["deny"]\n}\n'
+        + 'path "b/x" {\n  capabilities = ["update"]\n}\n'
+        + '# \'y\'\npath "a/y" {\n  capabilities = ["deny"]\n}\n'
+        + 'path "b/y" {\n  capabilities = ["update"]\n}\n'
+    )
+    spaced = render_rules(table[:2], {"m": "kv"}, "mount", separator="\n")
+    assert spaced.count("path ") == 2 and '}\n\npath "sys/kv"' in spaced
 
 
 def test_content_digest_is_canonical_and_payload_keeps_text() -> None:

@@ -15,7 +15,7 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,19 +123,6 @@ def connector_problem(meta: Mapping[str, Any] | None, key: str) -> str | None:
     if _current(meta)[1] is None:
         return f"connector secret {key} was changed outside the operator"
     return None
-
-
-def connector_problems(
-    clients: ClientFactory, paths: TenantPaths, connectors: Iterable[str]
-) -> list[str]:
-    client = clients(paths.namespace)
-    problems = []
-    for connector in connectors:
-        key = paths.connector_key(connector)
-        problem = connector_problem(objects.read(client, f"{paths.mount}/metadata/{key}"), key)
-        if problem:
-            problems.append(problem)
-    return problems
 
 
 def write_value(client: hvac.Client, mount: str, key: str, payload: Mapping[str, str]) -> int:

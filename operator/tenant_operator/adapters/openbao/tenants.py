@@ -11,7 +11,7 @@ from functools import partial
 
 from pydantic import SecretStr
 
-from tenant_operator.adapters.openbao import audit_mirror, provision, routing
+from tenant_operator.adapters.openbao import audit_mirror, desired, provision, routing
 from tenant_operator.adapters.openbao.client import BaoClients, ClientFactory
 from tenant_operator.adapters.openbao.kubeauth import KubeAuth
 from tenant_operator.adapters.openbao.paths import (
@@ -52,7 +52,7 @@ class OpenBaoTenants:
         self.clients: ClientFactory = client_factory or BaoClients(settings, token)
         self.platform = build_platform_paths(settings, audit_mount=audit_mount)
         self.kube_auth = KubeAuth.from_settings(settings)
-        self.limits = provision.TokenLimits.from_settings(settings)
+        self.limits = desired.TokenLimits.from_settings(settings)
         self._platform_ready = False
 
     def __repr__(self) -> str:
