@@ -29,7 +29,7 @@ from tests.e2e.openbao.conftest import (
     root_in,
     service_account_jwt,
 )
-from tests.integration.openbao.conftest import operator_token
+from tests.support.openbao import operator_token
 
 pytestmark = pytest.mark.e2e
 

@@ -20,6 +20,7 @@ from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.appkit import hash_password, tenant_session_sync
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.records import ConnectorRecord, SubProcessorEntry, SubProcessorRecord
+from tests.support.postgres import ensure_tenants
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +35,9 @@ def t(pg) -> dict[str, uuid.UUID]:
     async def provision() -> dict[str, uuid.UUID]:
         async with pg.pool() as pool:
             ts = PostgresTenants(pool, pg.settings)
-            ids = {}
-            for key, isolation in (("a", "schema"), ("b", "shared"), ("c", "schema")):
-                state = await ts.ensure_tenant(
-                    f"bnd-{key}", organisation=key.upper(), plan="team", isolation=isolation
-                )
-                ids[key] = state.tenant_id
-            d = await ts.ensure_tenant("bnd-d", organisation="D", plan="team", isolation="shared")
-            ids["d"] = d.tenant_id
+            ids = await ensure_tenants(
+                ts, "bnd", {"a": "schema", "b": "shared", "c": "schema", "d": "shared"}
+            )
             await ts.ensure_subprocessor(
                 SubProcessorEntry("mailer", "email delivery", notice_days=30)
             )
