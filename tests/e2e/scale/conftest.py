@@ -21,10 +21,10 @@ from devenv.kubebin import KubeBinariesMissing, find_kube_binaries
 from devenv.openbao import OpenBaoServer
 from devenv.operator import OperatorProcess, operator_for
 from devenv.postgres import PostgresServer
+from tests.support.kube import is_ready, iter_tenants
 
 GROUP, VERSION, PLURAL = "integraci.io", "v1alpha1", "tenants"
 CRD_DIR = Path(__file__).resolve().parents[3] / "crds"
-PAGE = 500
 
 
 @pytest.fixture(scope="module")
@@ -74,17 +74,7 @@ class Fleet:
 
     def tenants(self) -> list[dict[str, Any]]:
         """Every Tenant, listed in pages (as a client of a large fleet should)."""
-        items: list[dict[str, Any]] = []
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"limit": PAGE}
-            if token:
-                kwargs["_continue"] = token
-            page = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, **kwargs)
-            items.extend(page["items"])
-            token = page["metadata"].get("continue")
-            if not token:
-                return items
+        return list(iter_tenants(self.custom))
 
     def audit_counts(self) -> dict[str, int]:
         with psycopg.connect(self.pg.dsn(self.dbname), autocommit=True) as conn:
@@ -119,15 +109,6 @@ class Fleet:
         except AssertionError as exc:
             raise AssertionError(f"{describe()}: {exc}") from None
         return found
-
-
-def is_ready(tenant: dict[str, Any]) -> bool:
-    status = tenant.get("status") or {}
-    if status.get("observedGeneration") != tenant["metadata"]["generation"]:
-        return False
-    return any(
-        c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or []
-    )
 
 
 def fleet_operator(
