@@ -36,7 +36,6 @@ WORKLOAD_ACCOUNT = "tenant-app"
 WORKLOAD_AUDIENCE = "openbao"
 OPERATOR_NAMESPACE = "tenant-operator-system"
 OPERATOR_ACCOUNT = "tenant-operator"
-LAYOUTS = ("namespace", "mount")
 
 
 @pytest.fixture(scope="session")
