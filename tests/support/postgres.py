@@ -66,20 +66,32 @@ def database_settings(name: str, *, pool_max_size: int = 4) -> Settings:
     )
 
 
-def make_database(server: PostgresServer, module: str) -> PgDatabase:
-    """A fresh database named for ``module``, its roles bootstrapped, the platform migrated."""
-    name = "db_" + re.sub(r"[^a-z0-9_]", "_", module.rsplit(".", 1)[-1].lower())
+def create_platform(server: PostgresServer, name: str, settings: Settings) -> None:
+    """Database ``name``, the roles of ``settings`` bootstrapped, the platform migrated.
+
+    Bootstrapped as the superuser (what a DBA runs once), migrated as the operator role
+    (what the operator does at start); for tests and benches alike.
+    """
     server.create_database(name)
-    settings = database_settings(name)
-    db = PgDatabase(name, server, settings)
 
     async def prepare() -> None:
-        await bootstrap_roles(db.superuser_dsn, settings)
-        async with db.pool(1) as pool:
+        await bootstrap_roles(server.dsn(name), settings)
+        pool = make_pool(server.dsn(name, settings.operator_role), settings, max_size=1)
+        await pool.open(wait=True)
+        try:
             await migrate(pool, settings)
+        finally:
+            await pool.close()
 
     asyncio.run(prepare())
-    return db
+
+
+def make_database(server: PostgresServer, module: str) -> PgDatabase:
+    """A fresh database named for ``module``, with roles of its own and the platform."""
+    name = "db_" + re.sub(r"[^a-z0-9_]", "_", module.rsplit(".", 1)[-1].lower())
+    settings = database_settings(name)
+    create_platform(server, name, settings)
+    return PgDatabase(name, server, settings)
 
 
 async def ensure_tenants(
