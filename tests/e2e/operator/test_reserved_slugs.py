@@ -73,7 +73,8 @@ def apply(kube: KubeApi, crd: dict[str, Any]) -> None:
 
 
 def tenant_body(slug: str, **spec: Any) -> dict[str, Any]:
-    return tenant_manifest(slug, organisation="Old Release Ltd", email="jane@old.example", **spec)
+    spec = {"organisation": "Old Release Ltd", **spec}
+    return tenant_manifest(slug, email="jane@old.example", **spec)
 
 
 def admitted(kube: KubeApi, body: dict[str, Any]) -> bool:
