@@ -1,12 +1,15 @@
 """Reading Tenants from a real API server: readiness as GitOps tools see it, paged listing."""
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, cast
 
 from kubernetes import client
 
 GROUP, VERSION, PLURAL = "integraci.io", "v1alpha1", "tenants"
 PAGE = 500
+#: The committed CRDs (``tenant-operator crds`` writes them).
+CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
 
 
 def is_ready(tenant: dict[str, Any]) -> bool:

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from devenv.kube import KubeApi
-from tests.e2e.conftest import CRD_DIR
 from tests.e2e.operator.conftest import GROUP, PLURAL, VERSION, Stack
+from tests.support.kube import CRD_DIR
 from tests.support.tenants import tenant_manifest
 
 TENANT_CRD = CRD_DIR / f"{PLURAL}.{GROUP}.yaml"

@@ -24,7 +24,8 @@ from devenv.operator import OperatorProcess
 from devenv.postgres import PostgresServer
 from devenv.process import free_port
 from tenant_operator.domain.sharding import MOVE_ANNOTATION, SHARD_LABEL, assign_shard
-from tests.e2e.scale.conftest import (
+from tests.support.chart import documents
+from tests.support.fleet import (
     CRD_DIR,
     GROUP,
     PLURAL,
@@ -35,7 +36,6 @@ from tests.e2e.scale.conftest import (
     is_ready,
     slugs,
 )
-from tests.support.chart import documents
 
 pytestmark = [pytest.mark.e2e]
 
