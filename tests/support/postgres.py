@@ -51,6 +51,12 @@ class PgDatabase:
         finally:
             await pool.close()
 
+    @asynccontextmanager
+    async def tenants(self, max_size: int = 4) -> AsyncIterator[PostgresTenants]:
+        """The operator's PostgreSQL adapter over a pool of its own."""
+        async with self.pool(max_size) as pool:
+            yield PostgresTenants(pool, self.settings)
+
     def superuser(self) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(self.superuser_dsn, autocommit=True)
 

@@ -33,8 +33,7 @@ def t(pg) -> dict[str, uuid.UUID]:
     """Schema tenants a and c, shared tenants b and d; a and b with a connector, a record."""
 
     async def provision() -> dict[str, uuid.UUID]:
-        async with pg.pool() as pool:
-            ts = PostgresTenants(pool, pg.settings)
+        async with pg.tenants() as ts:
             ids = await ensure_tenants(
                 ts, "bnd", {"a": "schema", "b": "shared", "c": "schema", "d": "shared"}
             )

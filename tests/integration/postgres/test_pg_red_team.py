@@ -37,8 +37,7 @@ def t(pg) -> dict[str, uuid.UUID]:
     """Schema tenants a and b, shared tenants c and d, each with an owner account."""
 
     async def provision() -> dict[str, uuid.UUID]:
-        async with pg.pool() as pool:
-            ts = PostgresTenants(pool, pg.settings)
+        async with pg.tenants() as ts:
             ids = await ensure_tenants(
                 ts, "rt", {"a": "schema", "b": "schema", "c": "shared", "d": "shared"}
             )
