@@ -6,15 +6,11 @@ while the API server is still initialising its storage for the CRDs.
 """
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from devenv.kube import KubeApi
 from devenv.kubebin import KubeBinariesMissing, find_kube_binaries
-
-GROUP, VERSION, PLURAL = "integraci.io", "v1alpha1", "tenants"
-CRD_DIR = Path(__file__).resolve().parents[3] / "crds"
 
 
 @pytest.fixture(scope="module")

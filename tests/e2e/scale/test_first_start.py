@@ -14,7 +14,8 @@ from devenv.kube import KubeApi
 from devenv.kubedev import apply_crds
 from devenv.openbao import OpenBaoServer
 from devenv.postgres import PostgresServer
-from tests.support.fleet import CRD_DIR, Fleet, fleet_on, slugs
+from tests.support.fleet import Fleet, fleet_on, slugs
+from tests.support.kube import CRD_DIR
 
 pytestmark = [pytest.mark.e2e]
 

@@ -25,17 +25,8 @@ from devenv.postgres import PostgresServer
 from devenv.process import free_port
 from tenant_operator.domain.sharding import MOVE_ANNOTATION, SHARD_LABEL, assign_shard
 from tests.support.chart import documents
-from tests.support.fleet import (
-    CRD_DIR,
-    GROUP,
-    PLURAL,
-    VERSION,
-    Fleet,
-    api_for,
-    fleet_operator,
-    is_ready,
-    slugs,
-)
+from tests.support.fleet import Fleet, api_for, fleet_operator, slugs
+from tests.support.kube import CRD_DIR, GROUP, PLURAL, VERSION, is_ready
 
 pytestmark = [pytest.mark.e2e]
 
