@@ -49,8 +49,6 @@ from tenant_operator.adapters.openbao.policies import POLICY_FILES
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.adapters.postgres.audit import AuditLog
 from tenant_operator.adapters.postgres.audit_verify import CHUNK
-from tenant_operator.adapters.postgres.migrations import migrate
-from tenant_operator.adapters.postgres.roles import bootstrap_roles
 from tenant_operator.adapters.postgres.session import make_pool
 from tenant_operator.adapters.postgres.statements import queries as q
 from tenant_operator.adapters.postgres.verify_command import WORKERS, verify_audit_command
@@ -58,6 +56,7 @@ from tenant_operator.controller.chain import check_chain
 from tenant_operator.domain.audit import GENESIS, ChainRow, detail_digest, entry_hash, verify_chain
 from tenant_operator.domain.errors import OperatorError
 from tenant_operator.settings import Settings
+from tests.support.postgres import create_platform
 
 DB = "bench"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -320,14 +319,7 @@ def main() -> None:
     settings = Settings(pool_min_size=1, pool_max_size=2)
     with PostgresServer(durable=False) as server, OpenBaoServer() as bao_server:
         print(f"PostgreSQL {server.bin_dir} durable=False; OpenBao {bao_server.addr}")
-        server.create_database(DB)
-        asyncio.run(bootstrap_roles(server.dsn(DB), settings))
-
-        async def prepare() -> None:
-            async with make_pool(server.dsn(DB, settings.operator_role), settings) as pool:
-                await migrate(pool, settings)
-
-        asyncio.run(prepare())
+        create_platform(server, DB, settings)
         platform = settings.platform_schema
         load(server, platform, "hist-small", 10)
         load(server, platform, "hist-big", args.history)

@@ -27,13 +27,12 @@ import psycopg
 from bench.floor import Replayer, recording
 from devenv.postgres import PostgresServer
 from tenant_operator.adapters.postgres.audit import AuditLog
-from tenant_operator.adapters.postgres.migrations import migrate
-from tenant_operator.adapters.postgres.roles import bootstrap_roles
 from tenant_operator.adapters.postgres.session import make_pool
 from tenant_operator.adapters.postgres.tenants import ISOLATIONS, PostgresTenants
 from tenant_operator.appkit import tenant_session_sync
 from tenant_operator.domain.vocabulary import Isolation
 from tenant_operator.settings import Settings
+from tests.support.postgres import create_platform
 
 DB = "bench"
 WRITERS = 8
@@ -188,14 +187,7 @@ def main() -> None:
     settings = Settings(pool_min_size=1, pool_max_size=WRITERS)
     with PostgresServer(durable=False) as server:
         print(f"PostgreSQL {server.bin_dir} on 127.0.0.1:{server.port}, durable=False")
-        server.create_database(DB)
-        asyncio.run(bootstrap_roles(server.dsn(DB), settings))
-
-        async def prepare() -> None:
-            async with make_pool(server.dsn(DB, settings.operator_role), settings) as pool:
-                await migrate(pool, settings)
-
-        asyncio.run(prepare())
+        create_platform(server, DB, settings)
         asyncio.run(provision(server, settings, args.tenants))
         tenant = load_rows(server, args.rows, 1000)
         rls_ratio(server, settings, tenant)

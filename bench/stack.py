@@ -23,11 +23,11 @@ from devenv.kubedev import apply_crds
 from devenv.openbao import OpenBaoServer
 from devenv.postgres import PostgresServer
 from tenant_operator.domain.ownership import OWNER_LABEL
+from tests.support.kube import is_ready, iter_tenants
 
 GROUP, VERSION, PLURAL = "integraci.io", "v1alpha1", "tenants"
 CRD_DIR = Path(__file__).resolve().parents[1] / "crds"
 SECRET_NAMESPACE = "tenant-secrets"  # the operator's default allowed Secret namespace
-PAGE = 500
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -102,31 +102,6 @@ def create_secret(core: client.CoreV1Api, name: str, owner: str) -> None:
         string_data={"token": f"ghp_{name}"},
     )
     core.create_namespaced_secret(SECRET_NAMESPACE, body)
-
-
-def is_ready(tenant: dict[str, Any]) -> bool:
-    status = tenant.get("status") or {}
-    if status.get("observedGeneration") != tenant["metadata"]["generation"]:
-        return False
-    return any(
-        c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or []
-    )
-
-
-def iter_tenants(
-    custom: client.CustomObjectsApi, *, label_selector: str = "", page: int = PAGE
-) -> Iterator[dict[str, Any]]:
-    """Every Tenant, listed in pages of ``page`` (``limit``/``continue``); nothing is kept."""
-    token: str | None = None
-    for _ in range(100_000):  # bounded: 100k pages
-        kwargs: dict[str, Any] = {"limit": page, "label_selector": label_selector}
-        if token:
-            kwargs["_continue"] = token
-        answer = custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, **kwargs)
-        yield from answer["items"]
-        token = answer["metadata"].get("continue")
-        if not token:
-            return
 
 
 def count_ready(custom: client.CustomObjectsApi, *, label_selector: str = "") -> tuple[int, int]:

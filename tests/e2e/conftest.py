@@ -16,9 +16,8 @@ from kubernetes import client, config
 from devenv.kube import KubeApi
 from devenv.kubebin import KubeBinariesMissing, find_kube_binaries
 from devenv.kubedev import apply_crds
+from tests.support.kube import CRD_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CRD_DIR = REPO_ROOT / "crds"
 LOG_TAIL_LINES = 40
 
 

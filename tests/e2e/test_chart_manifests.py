@@ -15,7 +15,7 @@ import pytest
 
 from devenv.kube import KubeApi
 from devenv.operator import ensure_namespaces
-from tests.e2e.chart import documents, only
+from tests.support.chart import documents, only
 
 pytestmark = pytest.mark.e2e
 

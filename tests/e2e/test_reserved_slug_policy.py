@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from devenv.kube import KubeApi
-from tests.e2e.chart import documents
+from tests.support.chart import admission_policies
+from tests.support.tenants import tenant_manifest
 
 pytestmark = pytest.mark.e2e
 
-GROUP, VERSION = "integraci.io", "v1alpha1"
 RELEASE_NAMESPACE = "ws-platform"
 VALUES = {
     "tenants.allowedSecretNamespaces": ["ws-vault", "connector-secrets"],
@@ -29,32 +29,16 @@ VALUES = {
 }
 
 
-def tenant(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "Tenant",
-        "metadata": {"name": name},
-        "spec": {
-            "organisation": "Acme Ltd",
-            "plan": "team",
-            "owner": {"name": "Jane Roe", "email": "jane@acme.example"},
-        },
-    }
-
-
 def dry_create(kube: KubeApi, name: str) -> tuple[int, str]:
-    done = kube.kubectl("create", "--dry-run=server", "-f", "-", stdin=json.dumps(tenant(name)))
+    done = kube.kubectl(
+        "create", "--dry-run=server", "-f", "-", stdin=json.dumps(tenant_manifest(name))
+    )
     return done.returncode, done.stderr
 
 
 @pytest.fixture
 def policy(kube_api: KubeApi, crds: list[Path]) -> Iterator[list[dict[str, Any]]]:
-    docs = [
-        d
-        for d in documents(VALUES, namespace=RELEASE_NAMESPACE)
-        if d["kind"].startswith("ValidatingAdmissionPolicy")
-        and d["metadata"]["name"].endswith("reserved-slugs")
-    ]
+    docs = admission_policies(VALUES, "reserved-slugs", namespace=RELEASE_NAMESPACE)
     assert docs, "the chart renders no reserved-slugs ValidatingAdmissionPolicy"
     manifest = "\n".join(json.dumps(d) for d in docs)
     applied = kube_api.kubectl("apply", "--server-side", "-f", "-", stdin=manifest)

@@ -16,24 +16,11 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from devenv.kube import KubeApi
+from tests.support.tenants import tenant_manifest as tenant
 
 pytestmark = pytest.mark.e2e
 
 GROUP, VERSION, PLURAL = "integraci.io", "v1alpha1", "tenants"
-
-
-def tenant(name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "Tenant",
-        "metadata": {"name": name},
-        "spec": {
-            "organisation": "Acme Ltd",
-            "plan": "team",
-            "owner": {"name": "Jane Roe", "email": "jane@acme.example"},
-            **spec,
-        },
-    }
 
 
 def create(kube: KubeApi, body: dict[str, Any]) -> tuple[int, str]:

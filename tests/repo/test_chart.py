@@ -7,7 +7,7 @@ import pytest
 
 from tenant_operator.domain.ownership import OWNER_LABEL
 from tenant_operator.settings import Settings
-from tests.e2e.chart import CHART, REPO_ROOT, ChartError, documents, find, only
+from tests.support.chart import CHART, REPO_ROOT, ChartError, documents, find, only
 
 POLICY_DIR = REPO_ROOT / "operator" / "tenant_operator" / "adapters" / "openbao"
 

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from tests.e2e.chart import documents, only
+from tests.support.chart import documents, only
 
 
 def adoption(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:

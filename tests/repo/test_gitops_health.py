@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.gitops_health import (
+from tests.support.gitops_health import (
     ARGOCD_CM,
     ARGOCD_CM_KEY,
     GITOPS_DIR_ENV,

@@ -47,3 +47,25 @@ def tenant_body(
     if status is not None:
         body["status"] = status
     return body
+
+
+def tenant_manifest(
+    name: str,
+    *,
+    organisation: str = "Acme Ltd",
+    plan: str = "team",
+    email: str = "jane@acme.example",
+    **spec: Any,
+) -> dict[str, Any]:
+    """A Tenant as a user writes it (name and spec only); ``spec`` adds or overrides fields."""
+    return {
+        "apiVersion": "integraci.io/v1alpha1",
+        "kind": "Tenant",
+        "metadata": {"name": name},
+        "spec": {
+            "organisation": organisation,
+            "plan": plan,
+            "owner": {"name": "Jane Roe", "email": email},
+            **spec,
+        },
+    }

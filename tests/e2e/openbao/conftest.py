@@ -25,7 +25,8 @@ from kubernetes.client.exceptions import ApiException
 from devenv.kube import KubeApi
 from devenv.openbao import OpenBaoServer
 from tenant_operator.settings import Settings
-from tests.logcapture import capture
+from tests.support.logs import capture, record_text
+from tests.support.openbao import root_in
 
 REVIEWER_NAMESPACE = "openbao-system"
 REVIEWER_ACCOUNT = "openbao-token-reviewer"
@@ -35,7 +36,6 @@ WORKLOAD_ACCOUNT = "tenant-app"
 WORKLOAD_AUDIENCE = "openbao"
 OPERATOR_NAMESPACE = "tenant-operator-system"
 OPERATOR_ACCOUNT = "tenant-operator"
-LAYOUTS = ("namespace", "mount")
 
 
 @pytest.fixture(scope="session")
@@ -48,13 +48,6 @@ def e2e_bao_log_records() -> Iterator[list[logging.LogRecord]]:
 def e2e_bao_secrets() -> set[str]:
     """Every JWT and OpenBao token these tests use (checked against the logs)."""
     return set()
-
-
-def record_text(record: logging.LogRecord) -> str:
-    parts = [record.getMessage(), record.exc_text or "", str(record.args)]
-    if record.exc_info and record.exc_info[1] is not None:
-        parts.append(repr(record.exc_info[1]))
-    return "\n".join(parts)
 
 
 @pytest.fixture(autouse=True)
@@ -152,10 +145,6 @@ def reviewer_jwt(api_client: Any, core: client.CoreV1Api, e2e_bao_secrets: set[s
 def bao_root_token(openbao_server: OpenBaoServer, e2e_bao_secrets: set[str]) -> str:
     e2e_bao_secrets.add(openbao_server.root_token)
     return openbao_server.root_token
-
-
-def root_in(server: OpenBaoServer, namespace: str | None) -> hvac.Client:
-    return hvac.Client(url=server.addr, token=server.root_token, namespace=namespace)
 
 
 def fresh_bao_namespace(server: OpenBaoServer, prefix: str) -> str:

@@ -25,7 +25,6 @@ from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.domain.errors import OperatorError, RetryableError
 from tenant_operator.settings import Settings
 from tests.e2e.openbao.conftest import (
-    LAYOUTS,
     OPERATOR_ACCOUNT,
     OPERATOR_NAMESPACE,
     WORKLOAD_ACCOUNT,
@@ -34,9 +33,9 @@ from tests.e2e.openbao.conftest import (
     kube_settings,
     login,
     new_slug,
-    root_in,
     service_account_jwt,
 )
+from tests.support.openbao import LAYOUTS, root_in
 
 pytestmark = pytest.mark.e2e
 

@@ -19,17 +19,15 @@ from devenv.openbao import OpenBaoServer
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.settings import Settings
 from tests.e2e.openbao.conftest import (
-    LAYOUTS,
     WORKLOAD_ACCOUNT,
     WORKLOAD_AUDIENCE,
     fresh_bao_namespace,
     kube_settings,
     login,
     new_slug,
-    root_in,
     service_account_jwt,
 )
-from tests.integration.openbao.conftest import operator_token
+from tests.support.openbao import LAYOUTS, operator_token, root_in
 
 pytestmark = pytest.mark.e2e
 

@@ -21,10 +21,10 @@ from devenv.kube import KubeApi
 from devenv.kubeconfig import write_kubeconfig
 from devenv.operator import OperatorProcess, ensure_namespaces
 from devenv.process import free_port
-from tests.e2e.chart import RELEASE, RELEASE_NAMESPACE, documents, find, only
 from tests.e2e.operator.conftest import GROUP, SECRETS_NS, VERSION, Stack, unique
 from tests.e2e.operator.test_lifecycle import connector
 from tests.e2e.operator.test_subprocessors_and_metrics import add_subprocessor
+from tests.support.chart import RELEASE, RELEASE_NAMESPACE, documents, find, only
 
 pytestmark = pytest.mark.e2e
 

@@ -18,9 +18,9 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from devenv.kube import KubeApi
-from tests.e2e.chart import documents
 from tests.e2e.operator.conftest import OWNER_LABEL, SECRETS_NS, Stack, unique
 from tests.e2e.operator.test_lifecycle import connector
+from tests.support.chart import admission_policies
 
 pytestmark = pytest.mark.e2e
 
@@ -167,12 +167,9 @@ def test_the_owner_label_of_a_connector_secret_cannot_be_changed(
 ) -> None:
     # Only the chart's owner-label policy: the others (reserved slugs, ...) would outlive
     # this test in the session's API server and refuse what later tests create.
-    policies = [
-        d
-        for d in documents({"tenants.allowedSecretNamespaces": [SECRETS_NS]})
-        if d["kind"].startswith("ValidatingAdmissionPolicy")
-        and d["metadata"]["name"].endswith("-secret-owner")
-    ]
+    policies = admission_policies(
+        {"tenants.allowedSecretNamespaces": [SECRETS_NS]}, "-secret-owner"
+    )
     if policies:  # none: the API server has nothing to refuse with (asserted below)
         manifest = "\n".join(json.dumps(d) for d in policies)
         request.addfinalizer(

@@ -1,7 +1,7 @@
 """kstatus and the Argo CD health check over statuses the operator really writes.
 
 Each state is produced on the real API by the real operator and read back from it. For
-each object the Python mirrors (``tests/gitops_health.py``) must agree with the real code
+each object the Python mirrors (``tests/support/gitops_health.py``) must agree with the real code
 (kstatus ``status.Compute`` and ``deploy/argocd/tenant-health.lua`` in gopher-lua, run by
 the ``gitops-health`` binary), and both must give the verdict the state calls for.
 """
@@ -13,7 +13,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from tests.e2e.operator.conftest import GROUP, PLURAL, SECRETS_NS, VERSION, Stack, unique
-from tests.gitops_health import argocd_health, kstatus, mismatches
+from tests.support.gitops_health import argocd_health, kstatus, mismatches
 
 PAUSED = "integraci.io/paused"
 PREVENT_DELETION = "integraci.io/prevent-deletion"

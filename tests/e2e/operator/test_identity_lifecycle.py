@@ -19,8 +19,8 @@ import pytest
 from psycopg import sql
 
 from devenv.kube import KubeApi
-from tests.e2e.chart import documents
 from tests.e2e.operator.conftest import DB, GROUP, VERSION, Stack, unique
+from tests.support.chart import admission_policies
 
 ADOPT = "integraci.io/adopt"
 #: A bcrypt cost-12 hash as the application would store it (the CHECK wants this shape).
@@ -290,12 +290,7 @@ def kubectl_as(kube: KubeApi, user: str, groups: list[str], *args: str, stdin: s
 @pytest.fixture
 def adoption_policy(kube_api: KubeApi) -> Iterator[None]:
     """The chart's adoption policy (allowedGroups: platform-admins) and RBAC for authors."""
-    docs = [
-        d
-        for d in documents({"adoption": {"allowedGroups": [ADMINS]}})
-        if d["kind"].startswith("ValidatingAdmissionPolicy")
-        and d["metadata"]["name"].endswith("-adoption")
-    ]
+    docs = admission_policies({"adoption": {"allowedGroups": [ADMINS]}}, "-adoption")
     assert len(docs) == 2, "the chart renders no adoption policy"
     rbac = [
         {

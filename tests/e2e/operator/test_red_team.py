@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from devenv.kube import KubeApi
-from tests.e2e.chart import documents
 from tests.e2e.operator.conftest import GROUP, VERSION, Stack, metrics, unique
 from tests.e2e.operator.test_deletion import audit_actions, bao_namespaces
+from tests.support.chart import admission_policies
 
 pytestmark = pytest.mark.e2e
 
@@ -39,12 +39,7 @@ def as_author(kube: KubeApi, *args: str, stdin: str = "") -> str:
 @pytest.fixture
 def authors(kube_api: KubeApi) -> Iterator[None]:
     """RBAC for Tenant authors, and the chart's admission policies on Tenants (defaults)."""
-    policies = [
-        d
-        for d in documents({})
-        if d["kind"].startswith("ValidatingAdmissionPolicy")
-        and d["metadata"]["name"].endswith(("-bookkeeping", "-adoption"))
-    ]
+    policies = admission_policies({}, "-bookkeeping", "-adoption")
     rbac = [
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",

@@ -17,8 +17,9 @@ import pytest
 import yaml
 
 from devenv.kube import KubeApi
-from tests.e2e.conftest import CRD_DIR
 from tests.e2e.operator.conftest import GROUP, PLURAL, VERSION, Stack
+from tests.support.kube import CRD_DIR
+from tests.support.tenants import tenant_manifest
 
 TENANT_CRD = CRD_DIR / f"{PLURAL}.{GROUP}.yaml"
 NAME_RULE = "self.metadata.name"
@@ -72,17 +73,8 @@ def apply(kube: KubeApi, crd: dict[str, Any]) -> None:
 
 
 def tenant_body(slug: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "Tenant",
-        "metadata": {"name": slug},
-        "spec": {
-            "organisation": "Old Release Ltd",
-            "plan": "team",
-            "owner": {"name": "Jane Roe", "email": "jane@old.example"},
-            **spec,
-        },
-    }
+    spec = {"organisation": "Old Release Ltd", **spec}
+    return tenant_manifest(slug, email="jane@old.example", **spec)
 
 
 def admitted(kube: KubeApi, body: dict[str, Any]) -> bool:

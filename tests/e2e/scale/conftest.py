@@ -1,30 +1,16 @@
-"""Fleets of tenants on a kube-apiserver of their own, with an operator that is restarted.
+"""A kube-apiserver of each test module's own, for fleets of tenants (tests.support.fleet).
 
 Each test module gets a fresh kube-apiserver (on a fresh etcd), so the hundreds of tenants
 made here never reach the session stack's operator, and a test can start the operator
 while the API server is still initialising its storage for the CRDs.
 """
 
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
-import psycopg
 import pytest
-from kubernetes import client, config
 
 from devenv.kube import KubeApi
 from devenv.kubebin import KubeBinariesMissing, find_kube_binaries
-from devenv.openbao import OpenBaoServer
-from devenv.operator import OperatorProcess, operator_for
-from devenv.postgres import PostgresServer
-
-GROUP, VERSION, PLURAL = "integraci.io", "v1alpha1", "tenants"
-CRD_DIR = Path(__file__).resolve().parents[3] / "crds"
-PAGE = 500
 
 
 @pytest.fixture(scope="module")
@@ -39,112 +25,3 @@ def fresh_kube(request: pytest.FixtureRequest) -> Iterator[KubeApi]:
         yield kube
     finally:
         kube.stop(keep_logs=request.session.testsfailed > 0)
-
-
-@dataclass
-class Fleet:
-    """Tenants on ``kube`` and the operator that handles them."""
-
-    kube: KubeApi
-    pg: PostgresServer
-    dbname: str
-    operator: OperatorProcess
-    api: Any
-
-    @property
-    def custom(self) -> client.CustomObjectsApi:
-        return client.CustomObjectsApi(self.api)
-
-    def create(self, slugs: list[str], *, plan: str = "free") -> None:
-        for slug in slugs:
-            body = {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "Tenant",
-                "metadata": {"name": slug},
-                "spec": {
-                    "organisation": f"{slug} Ltd",
-                    "plan": plan,
-                    "owner": {"name": "Jane Roe", "email": f"jane@{slug}.example"},
-                },
-            }
-            self.custom.create_cluster_custom_object(GROUP, VERSION, PLURAL, body)
-
-    def patch(self, slug: str, spec: dict[str, Any]) -> None:
-        self.custom.patch_cluster_custom_object(GROUP, VERSION, PLURAL, slug, {"spec": spec})
-
-    def tenants(self) -> list[dict[str, Any]]:
-        """Every Tenant, listed in pages (as a client of a large fleet should)."""
-        items: list[dict[str, Any]] = []
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"limit": PAGE}
-            if token:
-                kwargs["_continue"] = token
-            page = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, **kwargs)
-            items.extend(page["items"])
-            token = page["metadata"].get("continue")
-            if not token:
-                return items
-
-    def audit_counts(self) -> dict[str, int]:
-        with psycopg.connect(self.pg.dsn(self.dbname), autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT chain, count(*) FROM integraci.audit_log GROUP BY chain"
-            ).fetchall()
-        return {str(chain): int(count) for chain, count in rows}
-
-    def wait(self, what: str, check: Callable[[], Any], timeout: float) -> Any:
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            last = check()
-            if last:
-                return last
-            time.sleep(1.0)
-        tail = "\n".join(self.operator.log().splitlines()[-30:])
-        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{tail}")
-
-    def wait_ready(self, slugs: set[str], timeout: float) -> list[dict[str, Any]]:
-        def all_ready() -> list[dict[str, Any]] | None:
-            mine = [t for t in self.tenants() if t["metadata"]["name"] in slugs]
-            waiting = [t for t in mine if not is_ready(t)]
-            return mine if len(mine) == len(slugs) and not waiting else None
-
-        def describe() -> str:
-            mine = [t for t in self.tenants() if t["metadata"]["name"] in slugs]
-            return f"{sum(map(is_ready, mine))} of {len(slugs)} tenants Ready"
-
-        try:
-            found: list[dict[str, Any]] = self.wait("tenants Ready", all_ready, timeout)
-        except AssertionError as exc:
-            raise AssertionError(f"{describe()}: {exc}") from None
-        return found
-
-
-def is_ready(tenant: dict[str, Any]) -> bool:
-    status = tenant.get("status") or {}
-    if status.get("observedGeneration") != tenant["metadata"]["generation"]:
-        return False
-    return any(
-        c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or []
-    )
-
-
-def fleet_operator(
-    fresh_kube: KubeApi,
-    pg: PostgresServer,
-    bao: OpenBaoServer,
-    log_path: Path,
-    dbname: str,
-    **extra: str,
-) -> OperatorProcess:
-    return operator_for(pg, bao, fresh_kube, dbname=dbname, log_path=log_path, **extra)
-
-
-def slugs(prefix: str, count: int) -> list[str]:
-    run = uuid.uuid4().hex[:5]
-    return [f"{prefix}-{run}-{i:04d}" for i in range(count)]
-
-
-def api_for(kube: KubeApi) -> Any:
-    return config.new_client_from_config(config_file=str(kube.kubeconfig))

@@ -14,7 +14,8 @@ from devenv.kube import KubeApi
 from devenv.kubedev import apply_crds
 from devenv.openbao import OpenBaoServer
 from devenv.postgres import PostgresServer
-from tests.e2e.scale.conftest import CRD_DIR, Fleet, api_for, fleet_operator, slugs
+from tests.support.fleet import Fleet, fleet_on, slugs
+from tests.support.kube import CRD_DIR
 
 pytestmark = [pytest.mark.e2e]
 
@@ -28,22 +29,17 @@ def fleet(
     openbao_server: OpenBaoServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Fleet]:
-    log_dir = tmp_path_factory.mktemp("first-start")
-    operator = fleet_operator(
+    with fleet_on(
         fresh_kube,
         postgres_server,
         openbao_server,
-        log_dir / "operator.log",
+        tmp_path_factory.mktemp("first-start"),
         "firststart",
+        start=False,
         max_workers=WORKERS,
         drift_period_seconds="3600",
-    )
-    with api_for(fresh_kube) as api:
-        fleet = Fleet(fresh_kube, postgres_server, "firststart", operator, api)
-        try:
-            yield fleet
-        finally:
-            fleet.operator.stop()
+    ) as fleet:
+        yield fleet
 
 
 def test_start_during_api_initialisation_then_a_burst(fleet: Fleet) -> None:
@@ -56,6 +52,7 @@ def test_start_during_api_initialisation_then_a_burst(fleet: Fleet) -> None:
 
 def test_tenants_that_exist_before_the_operator_starts(fleet: Fleet) -> None:
     fleet.operator.stop()
+    apply_crds(fleet.kube, sorted(CRD_DIR.glob("*.yaml")))  # whether or not the test above ran
     names = slugs("pre", 100)
     fleet.create(names)
     fleet.operator.start()

@@ -21,7 +21,8 @@ from devenv.kubedev import apply_crds
 from devenv.openbao import OpenBaoServer
 from devenv.operator import OperatorProcess
 from devenv.postgres import PostgresServer
-from tests.e2e.scale.conftest import CRD_DIR, Fleet, api_for, fleet_operator, slugs
+from tests.support.fleet import Fleet, fleet_on, slugs
+from tests.support.kube import CRD_DIR
 
 pytestmark = [pytest.mark.e2e]
 
@@ -38,22 +39,17 @@ def fleet(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Fleet]:
     apply_crds(fresh_kube, sorted(CRD_DIR.glob("*.yaml")))
-    log_dir = tmp_path_factory.mktemp("restart")
-    operator = fleet_operator(
+    with fleet_on(
         fresh_kube,
         postgres_server,
         openbao_server,
-        log_dir / "operator.log",
+        tmp_path_factory.mktemp("restart"),
         "restart",
+        start=True,
         max_workers=WORKERS,
         drift_period_seconds="3600",
-    )
-    with api_for(fresh_kube) as api, operator:
-        fleet = Fleet(fresh_kube, postgres_server, "restart", operator, api)
-        try:
-            yield fleet
-        finally:
-            fleet.operator.stop()  # the tests replace the operator: stop the last one
+    ) as fleet:
+        yield fleet  # the tests replace the operator: fleet_on stops the last one
 
 
 def restarted(fleet: Fleet, name: str) -> OperatorProcess:

@@ -24,18 +24,9 @@ from devenv.operator import OperatorProcess
 from devenv.postgres import PostgresServer
 from devenv.process import free_port
 from tenant_operator.domain.sharding import MOVE_ANNOTATION, SHARD_LABEL, assign_shard
-from tests.e2e.chart import documents
-from tests.e2e.scale.conftest import (
-    CRD_DIR,
-    GROUP,
-    PLURAL,
-    VERSION,
-    Fleet,
-    api_for,
-    fleet_operator,
-    is_ready,
-    slugs,
-)
+from tests.support.chart import documents
+from tests.support.fleet import Fleet, api_for, fleet_operator, slugs
+from tests.support.kube import CRD_DIR, GROUP, PLURAL, VERSION, is_ready
 
 pytestmark = [pytest.mark.e2e]
 

@@ -5,9 +5,9 @@ the shipped policy (as in tests/integration/openbao), ``namespace`` layout.
 """
 
 import asyncio
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -15,10 +15,8 @@ from devenv.openbao import OpenBaoServer
 from devenv.postgres import PostgresServer
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.adapters.postgres.audit import AuditLog
-from tests.integration.openbao.conftest import operator_token, settings_for
-from tests.integration.postgres.conftest import PgDatabase, make_database
-
-T = TypeVar("T")
+from tests.support.openbao import operator_token, settings_for
+from tests.support.postgres import PgDatabase, make_database
 
 
 @dataclass(frozen=True)
@@ -50,7 +48,3 @@ def drive(pg: PgDatabase, bao: OpenBaoTenants, body: Any) -> Any:
             return await body(ChainPorts(AuditLog(pool, pg.settings), bao))
 
     return asyncio.run(main())
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)

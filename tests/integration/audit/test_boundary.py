@@ -25,8 +25,8 @@ from tenant_operator.adapters.postgres.verify_command import verify_audit_comman
 from tenant_operator.controller.deletion import apply_deletion_policy
 from tenant_operator.controller.ports import Ports
 from tenant_operator.domain.audit import GENESIS, canonical
-from tests.integration.openbao.conftest import operator_token, run, settings_for, tenant_token
-from tests.integration.postgres.conftest import PgDatabase, make_database
+from tests.support.openbao import operator_in, operator_token, run, settings_for, tenant_token
+from tests.support.postgres import PgDatabase, make_database
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +34,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def bao(openbao_server: OpenBaoServer) -> Iterator[OpenBaoTenants]:
     """The operator's OpenBao adapter, in a namespace of this module's own (fresh mirror)."""
-    settings = settings_for(openbao_server, "namespace").model_copy(
-        update={"bao_namespace": "audit-boundary"}
-    )
-    adapter = OpenBaoTenants(settings, token=operator_token(openbao_server, settings))
-    asyncio.run(adapter.ensure_platform())
-    yield adapter
-    adapter.close()
+    with operator_in(openbao_server, "audit-boundary") as adapter:
+        yield adapter
 
 
 def drive(pg: PgDatabase, bao: OpenBaoTenants, body: Any) -> Any:

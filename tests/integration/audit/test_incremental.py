@@ -12,8 +12,9 @@ from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.adapters.postgres.verify_command import verify_audit_command
 from tenant_operator.controller.chain import ChainCheck, check_chain
 from tenant_operator.domain.audit import entry_hash
-from tests.integration.audit.conftest import ChainPorts, drive, run
-from tests.integration.postgres.conftest import PgDatabase
+from tests.integration.audit.conftest import ChainPorts, drive
+from tests.support.openbao import run
+from tests.support.postgres import PgDatabase
 
 pytestmark = pytest.mark.integration
 

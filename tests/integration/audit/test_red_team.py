@@ -26,7 +26,6 @@ Known limits (for SECURITY.md; the two xfail tests pin the first two):
   keyed digests existed keep a plain SHA-256 digest: guessable for low-entropy details.
 """
 
-import asyncio
 import hashlib
 import uuid
 from collections.abc import Iterator
@@ -43,8 +42,8 @@ from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.domain.audit import canonical, split_body
 from tenant_operator.domain.errors import PermanentError
 from tests.integration.audit.test_boundary import append, drive, rows, verify
-from tests.integration.openbao.conftest import operator_token, settings_for
-from tests.integration.postgres.conftest import PgDatabase
+from tests.support.openbao import operator_in
+from tests.support.postgres import PgDatabase
 
 pytestmark = pytest.mark.integration
 
@@ -52,13 +51,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def bao(openbao_server: OpenBaoServer) -> Iterator[OpenBaoTenants]:
     """The operator's OpenBao adapter, in a namespace of this module's own (fresh mirror)."""
-    settings = settings_for(openbao_server, "namespace").model_copy(
-        update={"bao_namespace": "audit-red-team"}
-    )
-    adapter = OpenBaoTenants(settings, token=operator_token(openbao_server, settings))
-    asyncio.run(adapter.ensure_platform())
-    yield adapter
-    adapter.close()
+    with operator_in(openbao_server, "audit-red-team") as adapter:
+        yield adapter
 
 
 FORGED = {"tenant_id": "00000000-0000-0000-0000-000000000000", "annotation": "forged"}

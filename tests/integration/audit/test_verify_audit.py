@@ -21,7 +21,7 @@ from tenant_operator.domain.audit import (
     entry_hash,
     split_body,
 )
-from tests.integration.postgres.conftest import PgDatabase
+from tests.support.postgres import PgDatabase
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from tenant_operator.adapters.openbao.client import BaoClients
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.domain.errors import RetryableError
 from tenant_operator.settings import Settings
-from tests.integration.openbao.conftest import operator_token, root_in, run, settings_for
+from tests.support.openbao import operator_token, root_in, run, settings_for
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from tenant_operator.adapters.openbao.client import BaoClients
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.settings import Settings
-from tests.integration.openbao.conftest import run
+from tests.support.openbao import run
 
 pytestmark = pytest.mark.integration
 

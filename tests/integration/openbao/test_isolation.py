@@ -6,7 +6,7 @@ from hvac import exceptions as hv
 
 from devenv.openbao import OpenBaoServer
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
-from tests.integration.openbao.conftest import root_in, run, tenant_token
+from tests.support.openbao import root_in, run, tenant_token
 
 pytestmark = pytest.mark.integration
 

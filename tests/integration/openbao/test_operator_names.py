@@ -16,7 +16,7 @@ from devenv.openbao import OpenBaoServer
 from tenant_operator.adapters.openbao.policies import POLICY_FILES
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.domain.errors import OperatorError
-from tests.integration.openbao.conftest import (
+from tests.support.openbao import (
     MOUNT_LAYOUT_NAMESPACE,
     OPERATOR_POLICY,
     root_in,

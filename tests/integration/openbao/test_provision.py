@@ -8,7 +8,7 @@ from hvac import exceptions as hv
 
 from devenv.openbao import OpenBaoServer
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
-from tests.integration.openbao.conftest import (
+from tests.support.openbao import (
     KUBERNETES_HOST,
     REVIEWER_JWT,
     kubernetes_ca_pem,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from devenv.postgres import PostgresServer
@@ -36,7 +37,6 @@ PASSWORD = "correct-horse-battery-staple-7f3a"  # planted: must never be printed
 @pytest.fixture(scope="module")
 def server(postgres_server: PostgresServer) -> Iterator[PostgresServer]:
     """The session server, with password authentication for this module's operator role."""
-    postgres_server.create_database(DB)
     hba = postgres_server.data_dir / "pg_hba.conf"
     original = hba.read_text()
     hba.write_text(f"host all {OPERATOR} 127.0.0.1/32 scram-sha-256\n{original}")
@@ -46,6 +46,20 @@ def server(postgres_server: PostgresServer) -> Iterator[PostgresServer]:
     finally:
         hba.write_text(original)
         reload(postgres_server)
+
+
+@pytest.fixture
+def fresh(server: PostgresServer) -> PostgresServer:
+    """The module's database and roles made anew: each test bootstraps from nothing.
+
+    So no test relies on the roles (and the password) an earlier one created.
+    """
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB)))
+        for role in ROLES.values():
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+    server.create_database(DB)
+    return server
 
 
 def reload(server: PostgresServer) -> None:
@@ -78,8 +92,9 @@ def operator_dsn(server: PostgresServer, password: str) -> str:
 
 
 def test_bootstrap_creates_the_roles_and_the_operator_logs_in_with_its_password(
-    server: PostgresServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    fresh: PostgresServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    server = fresh
     # The server logs every statement of this session: the password must not be in one.
     logged = make_conninfo(server.dsn(DB), options="-c log_statement=all")
     code, out = bootstrap(monkeypatch, capsys, logged)
@@ -131,8 +146,9 @@ def test_bootstrap_creates_the_roles_and_the_operator_logs_in_with_its_password(
 
 
 def test_rerunning_creates_nothing_and_keeps_the_password(
-    server: PostgresServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    fresh: PostgresServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    server = fresh
     bootstrap(monkeypatch, capsys, server.dsn(DB))
     code, out = bootstrap(monkeypatch, capsys, server.dsn(DB), password="another-one-9c1d")
 
@@ -144,8 +160,9 @@ def test_rerunning_creates_nothing_and_keeps_the_password(
 
 
 def test_without_a_password_it_says_so(
-    server: PostgresServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    fresh: PostgresServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    server = fresh
     code, out = bootstrap(monkeypatch, capsys, server.dsn(DB), password=None)
 
     assert code == 0, out

@@ -6,10 +6,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from devenv.postgres import PostgresServer
 from tenant_operator.adapters.postgres.audit import AuditLog
 from tenant_operator.adapters.postgres.migrations import PLATFORM_VERSION, migrate
 from tenant_operator.adapters.postgres.roles import bootstrap_roles
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
+from tests.support.postgres import make_database
 
 pytestmark = pytest.mark.integration
 
@@ -116,8 +118,15 @@ def test_migrations_run_idempotently_twice_under_the_guard(pg) -> None:
     assert asyncio.run(main()) == [PLATFORM_VERSION] * 2
 
 
-def test_fresh_migrations_create_and_seal_the_audit_objects(pg) -> None:
-    """The migrations create the audit objects under the guard, which then seals them."""
+def test_fresh_migrations_create_and_seal_the_audit_objects(
+    postgres_server: PostgresServer,
+) -> None:
+    """The migrations create the audit objects under the guard, which then seals them.
+
+    In a database of its own: the second platform's event triggers would otherwise stay
+    and refuse the module's later tenant DDL (a test that had to run last).
+    """
+    pg = make_database(postgres_server, "audit_guard_fresh")
     other = pg.settings.model_copy(update={"platform_schema": "fresh"})
     assert asyncio.run(bootstrap_roles(pg.superuser_dsn, other)) == (
         "created event trigger fresh_audit_guard_ddl (audit guard)",

@@ -19,8 +19,7 @@ from tenant_operator.adapters.postgres.statements.platform import (
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.identity import RETAINED_TENANT_EXISTS
-from tenant_operator.settings import Settings
-from tests.integration.postgres.conftest import PgDatabase
+from tests.support.postgres import PgDatabase, database_settings
 
 pytestmark = pytest.mark.integration
 
@@ -33,13 +32,7 @@ def test_upgrade_claims_live_rows_and_keeps_rows_retained_before_it(
     """Rows from before step 5: a live one is claimed, one whose chain ends retained is not."""
     name = "db_identity_upgrade"
     postgres_server.create_database(name)
-    settings = Settings(
-        owner_role=f"{name}_owner",
-        app_role=f"{name}_app",
-        operator_role=f"{name}_operator",
-        pool_min_size=1,
-        pool_max_size=2,
-    )
+    settings = database_settings(name, pool_max_size=2)
     db = PgDatabase(name, postgres_server, settings)
     names = template.names_of(settings)
 

@@ -22,6 +22,7 @@ from tenant_operator.adapters.postgres.roles import bootstrap_roles
 from tenant_operator.adapters.postgres.template import TEMPLATE_VERSION
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.appkit import TenantSessionError, tenant_session, tenant_session_sync
+from tests.support.postgres import ensure_tenants
 
 pytestmark = pytest.mark.integration
 
@@ -36,16 +37,10 @@ def t(pg) -> dict[str, uuid.UUID]:
     """Schema tenants a and b, shared tenants c and d, each with an owner account."""
 
     async def provision() -> dict[str, uuid.UUID]:
-        async with pg.pool() as pool:
-            ts = PostgresTenants(pool, pg.settings)
-            ids = {}
-            for key, isolation in (("a", "schema"), ("b", "schema"), ("c", "shared")):
-                state = await ts.ensure_tenant(
-                    f"rt-{key}", organisation=key.upper(), plan="team", isolation=isolation
-                )
-                ids[key] = state.tenant_id
-            d = await ts.ensure_tenant("rt-d", organisation="D", plan="team", isolation="shared")
-            ids["d"] = d.tenant_id
+        async with pg.tenants() as ts:
+            ids = await ensure_tenants(
+                ts, "rt", {"a": "schema", "b": "schema", "c": "shared", "d": "shared"}
+            )
             for key in ids:
                 await ts.ensure_owner_account(ids[key], name="Owner", email=f"owner@{key}.test")
             return ids

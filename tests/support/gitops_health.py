@@ -17,7 +17,7 @@ from typing import Any
 
 from devenv.kubebin import bin_cache_root, pinned_version
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 LUA_SCRIPT = REPO_ROOT / "deploy" / "argocd" / "tenant-health.lua"
 ARGOCD_CM = REPO_ROOT / "deploy" / "argocd" / "argocd-cm.yaml"
 ARGOCD_CM_KEY = "resource.customizations.health.integraci.io_Tenant"

@@ -1,9 +1,11 @@
-"""No token and no secret value ever reaches a log line (runs last in this directory).
+"""No token and no secret value ever reaches a log line, even where a step fails.
 
 Every record of the OpenBao tests (root, hvac and urllib3 loggers at DEBUG) is collected
-by the session fixture ``bao_log_records``; this module adds one full flow of its own,
+by the session fixture ``bao_log_records``, and after each test the conftest searches its
+records for every secret known by then. This module adds one full flow of its own,
 including failures whose errors are logged the way a handler would, and then searches all
-of it for every token and value the tests used.
+that was captured so far (the whole directory's when it runs last), and the errors and
+reprs, for every token and value the tests used. It does not need to run last.
 """
 
 import logging
@@ -15,18 +17,12 @@ from tenant_operator.adapters.openbao.client import BaoClients
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.domain.errors import OperatorError
 from tenant_operator.settings import Settings
-from tests.integration.openbao.conftest import root_in, run
+from tests.support.logs import leaked, record_text
+from tests.support.openbao import root_in, run
 
 pytestmark = pytest.mark.integration
 
 log = logging.getLogger("tests.openbao.handler")
-
-
-def _text(record: logging.LogRecord) -> str:
-    parts = [record.getMessage(), record.exc_text or "", str(record.args)]
-    if record.exc_info and record.exc_info[1] is not None:
-        parts.append(repr(record.exc_info[1]))
-    return "\n".join(parts)
 
 
 def test_no_token_or_secret_value_in_any_log_line(
@@ -43,6 +39,7 @@ def test_no_token_or_secret_value_in_any_log_line(
     token = operator_tokens[settings.secrets_layout]
     value, invite = "s3cr3t-connector-value-ZQ9", "invite-token-XK7"
     bao_secrets.update({openbao_server.root_token, token, value, invite})
+    before = len(bao_log_records)
 
     tenants = OpenBaoTenants(settings, token=token)
     run(tenants.ensure_tenant("logged"))
@@ -67,8 +64,7 @@ def test_no_token_or_secret_value_in_any_log_line(
             log.warning("OpenBao step failed: %s", exc, exc_info=True)
     assert len(failures) == 2
 
-    texts = [_text(r) for r in (*bao_log_records, *caplog.records)]
+    texts = [record_text(r) for r in (*bao_log_records, *caplog.records)]
     texts += [str(e) for e in failures] + [repr(tenants), repr(BaoClients(settings, token))]
-    assert len(bao_log_records) > 50  # the capture did see the suite's requests
-    leaked = sorted(secret for secret in bao_secrets if any(secret in text for text in texts))
-    assert leaked == []
+    assert len(bao_log_records) - before > 20  # the capture did see this flow's requests
+    assert leaked(bao_secrets, texts) == []

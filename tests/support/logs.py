@@ -30,3 +30,17 @@ def capture(names: Iterable[str]) -> Iterator[list[logging.LogRecord]]:
         root.removeHandler(handler)
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
+
+
+def record_text(record: logging.LogRecord) -> str:
+    """All a record could show: its message, arguments, traceback and exception."""
+    parts = [record.getMessage(), record.exc_text or "", str(record.args)]
+    if record.exc_info and record.exc_info[1] is not None:
+        parts.append(repr(record.exc_info[1]))
+    return "\n".join(parts)
+
+
+def leaked(secrets: Iterable[str], texts: Iterable[str]) -> list[str]:
+    """The ``secrets`` found in any of ``texts``, sorted."""
+    seen = list(texts)
+    return sorted(secret for secret in secrets if any(secret in text for text in seen))

@@ -44,6 +44,22 @@ def documents(values: dict[str, Any] | None = None, **kwargs: Any) -> list[dict[
     return [d for d in yaml.safe_load_all(render(values, **kwargs)) if d]
 
 
+def admission_policies(
+    values: dict[str, Any] | None, *suffixes: str, **kwargs: Any
+) -> list[dict[str, Any]]:
+    """The chart's ValidatingAdmissionPolicies (and bindings) whose name ends in a suffix.
+
+    A test installs only the policies it is about: the others would outlive it in the
+    session's API server and refuse what later tests create.
+    """
+    return [
+        d
+        for d in documents(values, **kwargs)
+        if d["kind"].startswith("ValidatingAdmissionPolicy")
+        and d["metadata"]["name"].endswith(suffixes)
+    ]
+
+
 def find(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> list[dict[str, Any]]:
     return [
         d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)
