@@ -322,7 +322,8 @@ class PostgresTenants:
         """Bring every ``schema``-tier tenant to ``template_version``; slug -> version."""
         p = self.settings.platform_schema
         async with transaction(self.pool, self.settings) as conn:
-            slugs = [row[0] for row in await (await conn.execute(q.schema_tenants(p))).fetchall()]
+            cur = await conn.execute(q.tenants_of_isolation(p), [Isolation.SCHEMA.value])
+            slugs = [row[0] for row in await cur.fetchall()]
         versions: dict[str, int] = {}
         for slug in slugs:
             try:

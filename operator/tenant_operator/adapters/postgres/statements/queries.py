@@ -105,8 +105,9 @@ def set_schema_version(platform: str) -> sql.Composed:
     )
 
 
-def schema_tenants(platform: str) -> sql.Composed:
-    return _p("SELECT slug FROM {p}.tenants WHERE isolation = 'schema' ORDER BY slug", platform)
+def tenants_of_isolation(platform: str) -> sql.Composed:
+    """The slugs of one isolation tier (the tier a parameter)."""
+    return _p("SELECT slug FROM {p}.tenants WHERE isolation = %s ORDER BY slug", platform)
 
 
 def delete_tenant(platform: str) -> sql.Composed:
