@@ -1,1 +1,1 @@
-"""Fast tests of orchestration (reconcile, flows, erasure, drift) over in-memory fakes."""
+"""Fast tests of the controller (triggers, reconcile, drift) over in-memory fakes of the ports."""
