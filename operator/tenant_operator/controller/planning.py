@@ -163,8 +163,9 @@ def subprocessor_record(decision: subs.Decision) -> SubProcessorRecord:
     )
 
 
-def register_entry(sub: SubProcessor) -> SubProcessorEntry:
-    """The register row of a SubProcessor resource."""
+def subprocessor_entry(sub: SubProcessor) -> SubProcessorEntry:
+    """The register row PostgreSQL keeps of a SubProcessor resource (its whole spec; the
+    in-memory register keeps less: see ``inventory.register_entry``)."""
     spec = sub.spec
     return SubProcessorEntry(
         name=sub.metadata.name,

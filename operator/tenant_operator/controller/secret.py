@@ -27,4 +27,4 @@ async def secret_changed(
         return []
     for slug in nudged:
         await ctx.ports.tenants.nudge(slug, f"secret {namespace}/{name} changed")
-    return list(nudged)
+    return nudged

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from tenant_operator.api.subprocessor import SubProcessor, SubProcessorStatusModel
 from tenant_operator.controller.context import Context
-from tenant_operator.controller.planning import describe, register_entry
+from tenant_operator.controller.planning import describe, subprocessor_entry
 from tenant_operator.controller.status import generation_of, merged_over, parse_status
 from tenant_operator.domain import conditions as cond
 from tenant_operator.domain.errors import OperatorError, PermanentError
@@ -50,7 +50,7 @@ async def subprocessor_changed(
     ctx.inventory.subprocessor_changed(body, deleted=deleting)
     try:
         if not deleting:
-            await ctx.ports.db.ensure_subprocessor(register_entry(sub))
+            await ctx.ports.db.ensure_subprocessor(subprocessor_entry(sub))
         for slug in await ctx.ports.tenants.names() if fan_out else []:
             await ctx.ports.tenants.nudge(slug, f"sub-processor {sub.metadata.name}")
     except OperatorError as exc:

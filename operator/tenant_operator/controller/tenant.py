@@ -76,8 +76,8 @@ async def tenant_changed(
         )
         ctx.metrics.reconciles.labels("stalled").inc()
         return Result(status=stalled, error=exc)
-    register = ctx.inventory.entries()
     inventory = ctx.inventory
+    register = inventory.entries()
     if resuming and unchanged_since_ready(
         tenant, plan, register, inventory.secret_versions, inventory.secret_owners, now
     ):
