@@ -58,6 +58,17 @@ class ConditionType(StrEnum):
     SUBPROCESSORS_ACCEPTED = "SubProcessorsAccepted"
     ISOLATION_VERIFIED = "IsolationVerified"
     AUDIT_CHAIN_VERIFIED = "AuditChainVerified"
+    #: Of a TenantDataRequest: the export or erasure is done; past its legal due date.
+    COMPLETED = "Completed"
+    OVERDUE = "Overdue"
+
+
+@unique
+class DataRequestType(StrEnum):
+    """What a data-subject request asks for (GDPR Art. 15/20 and Art. 17)."""
+
+    EXPORT = "Export"
+    ERASURE = "Erasure"
 
 
 @unique
@@ -122,6 +133,21 @@ class Reason(StrEnum):
     CRDS_MISSING = "CRDsMissing"
     KUBERNETES_UNAVAILABLE = "KubernetesUnavailable"
     FORBIDDEN = "Forbidden"
+    # Data-subject requests, personal-data encryption and export destinations.
+    EXPORTED = "Exported"
+    ERASED = "Erased"
+    NO_DATA_HELD = "NoDataHeld"
+    PAST_DUE = "PastDue"
+    WITHIN_TIME_LIMIT = "WithinTimeLimit"
+    TENANT_NOT_FOUND = "TenantNotFound"
+    SUBJECT_NOT_FOUND = "SubjectNotFound"
+    SUBJECT_REQUIRED = "SubjectRequired"
+    OWNER_NOT_ERASABLE = "OwnerNotErasable"
+    PERSONAL_DATA_UNREADABLE = "PersonalDataUnreadable"
+    DESTINATION_EXISTS = "DestinationExists"
+    DESTINATION_UNWRITABLE = "DestinationUnwritable"
+    INVALID_DESTINATION = "InvalidDestination"
+    EXPORT_INVALID = "ExportInvalid"
 
 
 #: The scheme of the opaque references to secrets in OpenBao (all PostgreSQL stores).
