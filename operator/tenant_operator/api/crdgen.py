@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from tenant_operator.api import subprocessor, tenant
+from tenant_operator.api import datarequest, subprocessor, tenant
 from tenant_operator.api.common import GROUP, VERSION
 from tenant_operator.domain import naming
 from tenant_operator.domain.reserved import NameContext, reserved_slugs
@@ -161,6 +161,15 @@ def build_crd(
     }
 
 
+def _condition_column(type_: ConditionType) -> dict[str, Any]:
+    name = type_.value  # plain str: yaml.safe_dump cannot write an enum
+    return {
+        "name": name,
+        "type": "string",
+        "jsonPath": f'.status.conditions[?(@.type=="{name}")].status',
+    }
+
+
 def _ready_column() -> list[dict[str, Any]]:
     ready = ConditionType.READY.value  # plain str: yaml.safe_dump cannot write an enum
     return [
@@ -211,9 +220,25 @@ def render_crds() -> dict[str, Schema]:
             age,
         ],
     )
+    requests = build_crd(
+        datarequest.TenantDataRequest,
+        kind=datarequest.KIND,
+        plural=datarequest.PLURAL,
+        short_names=["tdr"],
+        name_max_length=naming.LABEL_MAX_LENGTH,
+        printer_columns=[
+            {"name": "Tenant", "type": "string", "jsonPath": ".spec.tenant"},
+            {"name": "Type", "type": "string", "jsonPath": ".spec.type"},
+            _condition_column(ConditionType.COMPLETED),
+            {"name": "Due", "type": "date", "jsonPath": ".status.dueAt"},
+            *_ready_column(),
+            age,
+        ],
+    )
     return {
         f"{tenant.PLURAL}.{GROUP}.yaml": tenants,
         f"{subprocessor.PLURAL}.{GROUP}.yaml": subprocessors,
+        f"{datarequest.PLURAL}.{GROUP}.yaml": requests,
     }
 
 

@@ -72,6 +72,25 @@ class DataRequestType(StrEnum):
 
 
 @unique
+class RequestPhase(StrEnum):
+    """How far a data-subject request got: each phase is recorded before the next starts,
+    so a restart resumes after the last recorded one and nothing is done twice."""
+
+    RECEIVED = "received"
+    #: Erasure: the subject's account is known (its id recorded; the email is never stored).
+    RESOLVED = "resolved"
+    #: Erasure: OpenBao's data about the subject destroyed (counts recorded).
+    SECRETS_ERASED = "secrets-erased"
+    #: Erasure: rows erased or anonymised, audit details redacted, in one transaction.
+    ROWS_ERASED = "rows-erased"
+    #: Erasure: the erasure record is in the tenant's audit chain.
+    RECORDED = "recorded"
+    #: Erasure: a new data key seals the live data; old key versions await the trim.
+    KEY_ROTATED = "key-rotated"
+    COMPLETED = "completed"
+
+
+@unique
 class Reason(StrEnum):
     """Every CamelCase reason the operator writes: conditions, errors and events."""
 

@@ -7,16 +7,21 @@ differs. Names are validated before any SQL runs.
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 
 import psycopg
 
 from tenant_operator.adapters.postgres import records, template
 from tenant_operator.adapters.postgres.objects import tenant_tables
 from tenant_operator.adapters.postgres.rowsync import sync
-from tenant_operator.adapters.postgres.session import Conn, Pool, set_tenant, transaction
+from tenant_operator.adapters.postgres.session import (
+    Conn,
+    Pool,
+    TenantRow,
+    tenant_transaction,
+    transaction,
+)
 from tenant_operator.adapters.postgres.statements import queries as q
 from tenant_operator.adapters.postgres.statements.common import (
     FOREIGN_POLICIES,
@@ -40,16 +45,6 @@ log = logging.getLogger(__name__)
 
 PLANS = tuple(p.value for p in Plan)
 ISOLATIONS = tuple(i.value for i in Isolation)
-
-
-@dataclass(frozen=True)
-class _Tenant:
-    tenant_id: uuid.UUID
-    slug: str
-    schema: str | None
-
-    def tables_schema(self, settings: Settings) -> str:
-        return self.schema or settings.platform_schema
 
 
 class PostgresTenants:
@@ -183,20 +178,8 @@ class PostgresTenants:
             return applied[-1], changed
         return current, changed
 
-    @asynccontextmanager
-    async def _tenant(self, tenant_id: uuid.UUID) -> AsyncIterator[tuple[Conn, _Tenant]]:
-        """A transaction locked on the tenant, with its context set."""
-        p = self.settings.platform_schema
-        async with transaction(self.pool, self.settings) as conn:
-            row = await (await conn.execute(q.select_tenant_by_id(p), [tenant_id])).fetchone()
-            if row is None:
-                raise PermanentError(
-                    f"tenant {tenant_id} is not registered", reason=Reason.NOT_FOUND
-                )
-            slug, _, schema = row
-            await conn.execute(q.ADVISORY_LOCK, (q.LOCK_TENANT, slug))
-            await set_tenant(conn, tenant_id)
-            yield conn, _Tenant(tenant_id, slug, schema)
+    def _tenant(self, tenant_id: uuid.UUID) -> AbstractAsyncContextManager[tuple[Conn, TenantRow]]:
+        return tenant_transaction(self.pool, self.settings, tenant_id)
 
     async def ensure_owner_account(
         self, tenant_id: uuid.UUID, *, name: str, email: str

@@ -6,6 +6,7 @@ before any versioned step runs, under the migration advisory lock.
 
 from psycopg import sql
 
+from tenant_operator.adapters.postgres.statements import requests
 from tenant_operator.adapters.postgres.statements.common import (
     HEX_SHA256_PATTERN,
     LOCK_AUDIT,
@@ -282,5 +283,10 @@ def platform_steps(names: Names) -> tuple[Step, ...]:
             6,
             "audit chains: a new chain when an erased tenant's slug is reused",
             render(_AUDIT_CHAINS),
+        ),
+        Step(
+            8,
+            "data-subject requests and the redaction of a subject's audit details",
+            requests.v8(names),
         ),
     )
