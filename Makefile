@@ -76,6 +76,7 @@ chart-lint: venv cluster-bins
 # The chart carries copies of the CRDs and of the operator's OpenBao policies.
 crds: venv
 	$(BIN)/tenant-operator crds
+	$(BIN)/python -c 'from tenant_operator.adapters.openbao.policies import write_shipped_policies; write_shipped_policies()'
 	cp crds/*.yaml $(CHART)/crds/
 	cp operator/tenant_operator/adapters/openbao/operator*.hcl $(CHART)/files/
 

@@ -72,6 +72,16 @@ class RequestRecord:
         return self.phase == RequestPhase.COMPLETED
 
 
+@dataclass(frozen=True)
+class SealedAccount:
+    """A subject's account as the database holds it: email and name sealed."""
+
+    id: uuid.UUID
+    is_owner: bool
+    email: bytes
+    name: bytes
+
+
 def recipients(
     register: Iterable[SubProcessorEntry], states: Mapping[str, SubProcessorState]
 ) -> list[dict[str, Any]]:

@@ -74,14 +74,14 @@ path "tenants/+/kv/metadata/connectors/*" {
   capabilities = ["create", "read", "update", "delete"]
 }
 
-# Owner invites: write-only.
+# Invites: write-only.
 path "tenants/+/kv/data/invites/*" {
   capabilities = ["create", "update"]
 }
 
-# Owner invites' metadata: expiry (delete_version_after); deleting it destroys every earlier version (a new owner's invite).
+# Invites' metadata: expiry (delete_version_after); reading it tells whether an account has an invite (never its value); deleting it destroys every version (a new owner's invite, a data subject's erasure).
 path "tenants/+/kv/metadata/invites/*" {
-  capabilities = ["create", "update", "delete"]
+  capabilities = ["create", "read", "update", "delete"]
 }
 
 # Platform transit mount (enable and read its type only).

@@ -34,7 +34,9 @@ from tenant_operator.adapters.openbao.paths import (
     TENANT_PREFIX,
     PlatformPaths,
     TenantPaths,
+    build_platform_paths,
 )
+from tenant_operator.settings import Settings
 
 #: The name the docs, the chart and the dev stack give the operator's policy and role.
 DEFAULT_OPERATOR_NAME = "tenant-operator"
@@ -43,6 +45,14 @@ POLICY_FILES = {
     "namespace": Path(__file__).with_name("operator.hcl"),
     "mount": Path(__file__).with_name("operator-mount.hcl"),
 }
+
+
+def write_shipped_policies() -> None:
+    """Regenerate the shipped policy files from the tables (``make crds`` runs this)."""
+    for layout, path in POLICY_FILES.items():
+        settings = Settings(secrets_layout=layout)
+        path.write_text(render_operator_policy(build_platform_paths(settings), settings.kv_mount))
+
 
 SECRETS_RW = ("create", "read", "update", "patch", "delete", "list")
 
@@ -236,12 +246,13 @@ OPERATOR_RULES = (
         CRUD,
         "Connector metadata: versions and the content hash; delete drops a connector.",
     ),
-    Rule("{kv}/data/{invites}/*", WRITE, "Owner invites: write-only."),
+    Rule("{kv}/data/{invites}/*", WRITE, "Invites: write-only."),
     Rule(
         "{kv}/metadata/{invites}/*",
-        ("create", "update", "delete"),
-        "Owner invites' metadata: expiry (delete_version_after); deleting it destroys "
-        "every earlier version (a new owner's invite).",
+        ("create", "read", "update", "delete"),
+        "Invites' metadata: expiry (delete_version_after); reading it tells whether an "
+        "account has an invite (never its value); deleting it destroys every version (a new "
+        "owner's invite, a data subject's erasure).",
     ),
     Rule("sys/mounts/{transit}", CRU, "Platform transit mount (enable and read its type only)."),
     Rule(

@@ -15,6 +15,7 @@ import base64
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from tenant_operator.adapters.openbao.client import ClientFactory
 from tenant_operator.adapters.openbao.errors import translated
 from tenant_operator.adapters.openbao.paths import (
     INVITE_KEY,
+    INVITE_PREFIX,
     TenantPaths,
 )
 from tenant_operator.domain.errors import PermanentError
@@ -186,3 +188,11 @@ def store_invite(
     with translated(f"writing {ref}", redact=True):
         write_value(client, paths.mount, INVITE_KEY, {"token": token})
     return ref
+
+
+def destroy_account_invite(clients: ClientFactory, paths: TenantPaths, account: uuid.UUID) -> bool:
+    """Destroy every version of the invite kept for ``account`` (``invites/<account id>``,
+    a data subject's erasure); False when there was none."""
+    key = f"{INVITE_PREFIX}/{uuid.UUID(str(account))}"  # a uuid's text: no path tricks
+    with translated(f"destroying {paths.ref(key)}"):
+        return objects.drop_kv_key(clients(paths.namespace), paths.mount, key)

@@ -6,6 +6,7 @@ blocks the event loop. Errors arrive only as ``RetryableError`` / ``PermanentErr
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Mapping, Sequence
 from functools import partial
 
@@ -174,6 +175,11 @@ class OpenBaoTenants:
             token,
             ttl_seconds=self.settings.invite_ttl_seconds,
         )
+
+    async def destroy_account_invite(self, slug: str, account: uuid.UUID) -> bool:
+        """Destroy the invite kept for one account of the tenant (a subject's erasure)."""
+        paths = build_tenant_paths(self.settings, slug)
+        return await asyncio.to_thread(routing.destroy_account_invite, self.clients, paths, account)
 
     async def mirror_audit_head(self, slug: str | None, seq: int, head: str) -> None:
         """Store the head of a tenant chain (its name: the slug, or ``<slug>@<uuid>``) or,

@@ -2,9 +2,11 @@
 
 ``data_requests`` is the operator's record of each request (one row per Kubernetes object,
 by uid): when it was received, how far it got, what it erased and where its bundle went;
-never the subject's email or name. Only the owner role touches it. Erasing a subject runs
-in one transaction with the tenant context set, so RLS confines every statement to the
-tenant.
+never the subject's email or name. Only the owner role touches it. Its ``registry_id`` is
+the tenant's id as a plain column, not ``tenant_id``: the record outlives the tenant (an
+erased tenant's requests stay on record) and is no tenant row, so it is not RLS-policied.
+Erasing a subject runs in one transaction with the tenant context set, so RLS confines
+every statement to the tenant.
 """
 
 from psycopg import sql
@@ -16,7 +18,7 @@ _V8 = (
         uid uuid PRIMARY KEY,
         name text NOT NULL,
         slug text NOT NULL,
-        tenant_id uuid,
+        registry_id uuid,
         type text NOT NULL CHECK (type IN ('Export', 'Erasure')),
         received_at timestamptz NOT NULL DEFAULT now(),
         phase text NOT NULL DEFAULT 'received',
@@ -73,7 +75,7 @@ def advance(platform: str) -> sql.Composed:
     return _p(
         """UPDATE {p}.data_requests SET phase = %(phase)s,
             result = result || %(result)s,
-            tenant_id = coalesce(%(tenant_id)s, tenant_id),
+            registry_id = coalesce(%(tenant_id)s, registry_id),
             account_id = coalesce(%(account_id)s, account_id),
             completed_at = CASE WHEN %(phase)s = 'completed' THEN coalesce(completed_at, now())
                                 ELSE completed_at END,
@@ -87,7 +89,7 @@ def advance(platform: str) -> sql.Composed:
 def find_account(schema: str) -> sql.Composed:
     """An account of the tenant (context set) by id or by the blind index of its email."""
     return sql.SQL(
-        "SELECT id, is_owner FROM {} WHERE tenant_id = %(tenant_id)s"
+        "SELECT id, is_owner, email_enc, name_enc FROM {} WHERE tenant_id = %(tenant_id)s"
         " AND (id = %(account_id)s OR email_bidx = %(bidx)s)"
     ).format(sql.Identifier(schema, "accounts"))
 
