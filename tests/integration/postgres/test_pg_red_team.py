@@ -22,6 +22,7 @@ from tenant_operator.adapters.postgres.roles import bootstrap_roles
 from tenant_operator.adapters.postgres.template import TEMPLATE_VERSION
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.appkit import TenantSessionError, tenant_session, tenant_session_sync
+from tests.support.keys import ring
 from tests.support.postgres import ensure_tenants
 
 pytestmark = pytest.mark.integration
@@ -42,7 +43,13 @@ def t(pg) -> dict[str, uuid.UUID]:
                 ts, "rt", {"a": "schema", "b": "schema", "c": "shared", "d": "shared"}
             )
             for key in ids:
-                await ts.ensure_owner_account(ids[key], name="Owner", email=f"owner@{key}.test")
+                await ts.ensure_owner_account(
+                    ids[key],
+                    name="Owner",
+                    email=f"owner@{key}.test",
+                    keys=ring(ids[key]),
+                    organisation="Org",
+                )
             return ids
 
     ids = asyncio.run(provision())

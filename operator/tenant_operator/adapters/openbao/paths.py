@@ -50,6 +50,8 @@ DEFAULT_PLATFORM_MOUNT = "platform"
 CONNECTORS = "connectors"
 INVITE_PREFIX = "invites"
 INVITE_KEY = f"{INVITE_PREFIX}/owner"
+#: ``tenant-<slug>`` + this: the tenant's data-key policy (decrypt with its transit key).
+DATA_KEY_POLICY_SUFFIX = "-data-key"
 #: The folder of the tenant chains' mirrored heads in the platform mount.
 AUDIT_TENANTS = "audit/tenants"
 #: The folder of the chains' digest keys in the platform mount.
@@ -101,6 +103,11 @@ class TenantPaths:
     transit_namespace: str | None
     transit_mount: str
     transit_key: str
+
+    @property
+    def data_key_policy(self) -> str:
+        """The policy, in the operator's namespace, that may unwrap the tenant's data keys."""
+        return f"{self.transit_key}{DATA_KEY_POLICY_SUFFIX}"
 
     def connector_key(self, connector: str) -> str:
         return f"{CONNECTORS}/{validate_label(connector, what='connector name')}"
