@@ -38,7 +38,7 @@ from tenant_operator.domain.naming import (
     validate_path,
     validate_slug,
 )
-from tenant_operator.domain.reserved import openbao_untouchable, refusal
+from tenant_operator.domain.reserved import DATA_KEY_POLICY_SUFFIX, openbao_untouchable, refusal
 from tenant_operator.domain.vocabulary import OPENBAO_REF_SCHEME, Reason
 from tenant_operator.settings import Settings
 
@@ -50,8 +50,6 @@ DEFAULT_PLATFORM_MOUNT = "platform"
 CONNECTORS = "connectors"
 INVITE_PREFIX = "invites"
 INVITE_KEY = f"{INVITE_PREFIX}/owner"
-#: ``tenant-<slug>`` + this: the tenant's data-key policy (decrypt with its transit key).
-DATA_KEY_POLICY_SUFFIX = "-data-key"
 #: The folder of the tenant chains' mirrored heads in the platform mount.
 AUDIT_TENANTS = "audit/tenants"
 #: The folder of the chains' digest keys in the platform mount.
