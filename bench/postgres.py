@@ -96,8 +96,8 @@ async def provision(server: PostgresServer, settings: Settings, n: int) -> None:
 def load_rows(server: PostgresServer, rows: int, tenants: int) -> uuid.UUID:
     with psycopg.connect(server.dsn(DB), autocommit=True) as su:
         su.execute(
-            "INSERT INTO integraci.tenants (slug, organisation, plan, isolation)"
-            " SELECT 'load-' || g, 'L', 'team', 'shared' FROM generate_series(1, %s) g",
+            "INSERT INTO integraci.tenants (slug, plan, isolation)"  # organisation: sealed only
+            " SELECT 'load-' || g, 'team', 'shared' FROM generate_series(1, %s) g",
             [tenants],
         )
         su.execute(
