@@ -32,6 +32,7 @@ from tenant_operator.adapters.postgres.tenants import ISOLATIONS, PostgresTenant
 from tenant_operator.appkit import tenant_session_sync
 from tenant_operator.domain.vocabulary import Isolation
 from tenant_operator.settings import Settings
+from tests.support.keys import ring
 from tests.support.postgres import create_platform
 
 DB = "bench"
@@ -57,7 +58,13 @@ async def provision(server: PostgresServer, settings: Settings, n: int) -> None:
             state = await tenants.ensure_tenant(
                 slug, organisation="B", plan="team", isolation=isolation
             )
-            await tenants.ensure_owner_account(state.tenant_id, name="O", email="o@b.example")
+            await tenants.ensure_owner_account(
+                state.tenant_id,
+                name="O",
+                email="o@b.example",
+                keys=ring(state.tenant_id),
+                organisation="Org",
+            )
 
         for isolation in ISOLATIONS:
             recorded_slug = f"benchrec{isolation}"
@@ -89,8 +96,8 @@ async def provision(server: PostgresServer, settings: Settings, n: int) -> None:
 def load_rows(server: PostgresServer, rows: int, tenants: int) -> uuid.UUID:
     with psycopg.connect(server.dsn(DB), autocommit=True) as su:
         su.execute(
-            "INSERT INTO integraci.tenants (slug, organisation, plan, isolation)"
-            " SELECT 'load-' || g, 'L', 'team', 'shared' FROM generate_series(1, %s) g",
+            "INSERT INTO integraci.tenants (slug, plan, isolation)"  # organisation: sealed only
+            " SELECT 'load-' || g, 'team', 'shared' FROM generate_series(1, %s) g",
             [tenants],
         )
         su.execute(

@@ -9,6 +9,7 @@ and the drift scanner.
 """
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,10 +21,16 @@ from tenant_operator.controller.inventory import Inventory
 from tenant_operator.controller.metrics import Metrics
 from tenant_operator.controller.ports import Ports
 from tenant_operator.domain import audit as chain
+from tenant_operator.domain.envelope import KeyRing
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.domain.identity import Adoption, Registered
 from tenant_operator.domain.records import SubProcessorEntry
 from tenant_operator.settings import Settings
+
+
+def fake_data_key(slug: str, version: int) -> bytes:
+    """The fixed 32-byte data key the fake transit key gives ``slug`` at ``version``."""
+    return hashlib.sha256(f"fake data key {slug} v{version}".encode()).digest()
 
 
 def retryable(reason: str = "Unavailable", message: str = "service unreachable") -> RetryableError:
@@ -126,6 +133,9 @@ class FakeDatabase:
     isolation_check: "FakeIsolation | None" = None
     registry: dict[str, Registered] = field(default_factory=dict)
     owners: dict[uuid.UUID, tuple[str, str]] = field(default_factory=dict)
+    organisations: dict[uuid.UUID, str] = field(default_factory=dict)
+    #: Each tenant's wrapped data keys: version -> wrapped.
+    keys: dict[uuid.UUID, dict[int, str]] = field(default_factory=dict)
     connectors: dict[uuid.UUID, list[Any]] = field(default_factory=dict)
     subprocessors: dict[uuid.UUID, list[Any]] = field(default_factory=dict)
     retained: list[str] = field(default_factory=list)
@@ -159,8 +169,18 @@ class FakeDatabase:
             adopted,
         )
 
-    async def ensure_owner_account(self, tenant_id: uuid.UUID, *, name: str, email: str) -> Owner:
+    async def ensure_owner_account(
+        self,
+        tenant_id: uuid.UUID,
+        *,
+        name: str,
+        email: str,
+        keys: KeyRing,
+        organisation: str,
+    ) -> Owner:
         self.journal.enter("db.ensure_owner_account", tenant_id)
+        assert keys.tenant_id == tenant_id and set(keys.versions) == set(self.keys[tenant_id])
+        self.organisations[tenant_id] = organisation
         account = uuid.uuid5(tenant_id, email)
         before = self.owners.get(tenant_id)
         self.owners[tenant_id] = (name, email)
@@ -169,6 +189,30 @@ class FakeDatabase:
         if before[1] != email:
             return Owner(account, token="invite-token", replaced=uuid.uuid5(tenant_id, before[1]))
         return Owner(account, token=None)
+
+    async def tenant_keys(self, tenant_id: uuid.UUID) -> list[tuple[int, str]]:
+        self.journal.enter("db.tenant_keys", tenant_id)
+        return sorted(self.keys.get(tenant_id, {}).items())
+
+    async def add_tenant_key(self, tenant_id: uuid.UUID, version: int, wrapped: str) -> bool:
+        self.journal.enter("db.add_tenant_key", tenant_id, version)
+        held = self.keys.setdefault(tenant_id, {})
+        if version in held:
+            return False
+        held[version] = wrapped
+        return True
+
+    async def reseal(
+        self,
+        tenant_id: uuid.UUID,
+        old: KeyRing,
+        new: KeyRing,
+        new_version: int,
+        new_wrapped: str,
+    ) -> int:
+        self.journal.enter("db.reseal", tenant_id, new_version)
+        self.keys[tenant_id] = {new_version: new_wrapped}
+        return 1 if tenant_id in self.owners else 0
 
     async def registered(self, slug: str) -> Registered | None:
         self.journal.enter("db.registered", slug)
@@ -195,7 +239,10 @@ class FakeDatabase:
 
     async def drop_tenant(self, slug: str) -> bool:
         self.journal.enter("db.drop_tenant", slug)
-        return self.registry.pop(slug, None) is not None
+        gone = self.registry.pop(slug, None)
+        if gone is not None:
+            self.keys.pop(gone.tenant_id, None)  # ON DELETE CASCADE
+        return gone is not None
 
     async def repair_isolation(self, slug: str) -> tuple[str, ...]:
         self.journal.enter("db.repair_isolation", slug)
@@ -276,6 +323,9 @@ class FakeSecretStore:
     routed: dict[tuple[str, str], tuple[int, dict[str, bytes | str]]] = field(default_factory=dict)
     invites: dict[str, str] = field(default_factory=dict)
     heads: dict[str | None, tuple[int, str]] = field(default_factory=dict)
+    #: Each tenant's transit key version (set by its first data key) and trimmed minimum.
+    transit_versions: dict[str, int] = field(default_factory=dict)
+    trimmed: dict[str, int] = field(default_factory=dict)
     #: What verify_tenant reports for a slug (empty: as it should be).
     drift: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -314,6 +364,32 @@ class FakeSecretStore:
         self.invites[slug] = token
         return f"openbao://tenants/{slug}/kv/invites/owner"
 
+    async def destroy_invite(self, slug: str) -> bool:
+        self.journal.enter("bao.destroy_invite", slug)
+        return self.invites.pop(slug, None) is not None
+
+    async def new_data_key(self, slug: str) -> tuple[str, bytes]:
+        """A fixed in-memory key: its "wrapped" form names the transit version and slug."""
+        self.journal.enter("bao.new_data_key", slug)
+        version = self.transit_versions.setdefault(slug, 1)
+        return f"vault:v{version}:{slug}", fake_data_key(slug, version)
+
+    async def unwrap_data_key(self, slug: str, wrapped: str) -> bytes:
+        self.journal.enter("bao.unwrap_data_key", slug)
+        _, version, owner = wrapped.split(":", 2)
+        if owner != slug or slug not in self.transit_versions:
+            raise PermanentError(f"cannot unwrap for {slug}", reason="OpenBaoPermissionDenied")
+        return fake_data_key(slug, int(version.removeprefix("v")))
+
+    async def rotate_tenant_key(self, slug: str) -> int:
+        self.journal.enter("bao.rotate_tenant_key", slug)
+        self.transit_versions[slug] = self.transit_versions.get(slug, 1) + 1
+        return self.transit_versions[slug]
+
+    async def trim_tenant_key(self, slug: str, min_version: int) -> None:
+        self.journal.enter("bao.trim_tenant_key", slug, min_version)
+        self.trimmed[slug] = min_version
+
     async def mirror_audit_head(self, chain: str | None, seq: int, head: str) -> None:
         self.journal.enter("bao.mirror_audit_head", chain, seq)
         self.heads[chain] = (seq, head)
@@ -337,6 +413,7 @@ class FakeSecretStore:
         if slug not in self.tenants:
             return False
         self.tenants.discard(slug)
+        self.transit_versions.pop(slug, None)  # the transit key destroyed
         return True
 
 

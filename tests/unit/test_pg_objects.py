@@ -20,7 +20,7 @@ from tenant_operator.adapters.postgres.statements.common import (
 from tenant_operator.adapters.postgres.statements.template import tenant_check_definition
 
 TENANT = uuid.UUID("00000000-0000-4000-8000-000000000001")
-PLATFORM_TABLES = [*TEMPLATE_TABLES, "subprocessor_records"]
+PLATFORM_TABLES = [*TEMPLATE_TABLES, "subprocessor_records", "tenant_keys"]
 
 
 def test_a_shared_tenant_rests_on_the_platform_tables_with_their_grants() -> None:
@@ -42,7 +42,9 @@ def test_a_schema_tenant_adds_its_schema_bound_to_it_from_v3(version: int, grant
 def test_an_unknown_table_needs_rls_and_keeps_the_schemas_grant_rules() -> None:
     tables = tenant_tables("p", TENANT, "t_x", 2)
     assert entry_of(tables, "t_x", "connectors") in tables
-    assert entry_of(tables, "t_x", "extra") == TenantTable("t_x", "extra", grants=False)
+    assert entry_of(tables, "t_x", "extra") == TenantTable(
+        "t_x", "extra", grants=False, sealed=False
+    )
     assert entry_of(tables, "p", "extra") == TenantTable("p", "extra", grants=True)
     stray = entry_of(tables, "p", "subprocessor_records")
     assert stray.denied and entry_of(tables, "t_x", "subprocessor_records").denied == ()
@@ -57,7 +59,13 @@ def test_what_the_application_role_must_not_do() -> None:
     assert [d.problem("p.accounts") for d in TenantTable("p", "accounts", True).denied] == [
         "p.accounts.is_owner: the application role can INSERT the owner flag",
         "p.accounts.is_owner: the application role can UPDATE the owner flag",
+        "p.accounts.email: the application role can INSERT personal data in plaintext",
+        "p.accounts.email: the application role can UPDATE personal data in plaintext",
+        "p.accounts.name: the application role can INSERT personal data in plaintext",
+        "p.accounts.name: the application role can UPDATE personal data in plaintext",
     ]
+    before_v5 = TenantTable("p", "accounts", True, sealed=False).denied
+    assert [d.column for d in before_v5] == ["is_owner", "is_owner"]
     assert TenantTable("p", "pipeline_runs", grants=True).denied == ()
     assert TenantTable("p", "connectors", grants=False).denied == ()
 

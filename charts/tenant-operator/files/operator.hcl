@@ -15,17 +15,22 @@
 #   - write connector secrets (connectors/*) and owner invites (invites/*)
 #     into tenant mounts, read/delete connector metadata (versions and the
 #     content hash that avoids rewriting unchanged values), and set the
-#     invites' metadata (expiry), deleting it for a new owner;
+#     invites' metadata (expiry), deleting it for a new owner (or an erased one);
 #   - enable (never disable or tune) the platform mounts transit/ and
-#     platform/; create, read, configure, rotate and delete transit keys
+#     platform/; create, read, configure, rotate, trim and delete transit keys
 #     named tenant-* (deletion is the crypto-shredding of erasure);
+#   - make tenants' data keys with their transit keys (datakey/plaintext) and
+#     unwrap them (decrypt): the data keys seal personal data in PostgreSQL;
+#   - write and delete the tenants' data-key policies tenant-<slug>-data-key
+#     (decrypt with that tenant's key only) in its own namespace;
 #   - read and write audit chain heads and digest keys under
 #     platform/data/audit/, list the mirrored tenant chains, and
 #     destroy a chain's digest key (erasure: its redacted details stay unguessable).
 # What it CANNOT do:
 #   - read any secret value in a tenant mount (not even the ones it wrote), list
 #     tenant mounts, or touch keys outside connectors/ and invites/;
-#   - encrypt, decrypt, export or back up with transit keys;
+#   - encrypt with, export or back up transit keys (it decrypts only what
+#     datakey made: a tenant's wrapped data keys);
 #   - create tokens, read or change any other policy, mount, auth method or
 #     namespace, or anything under sys/ besides the paths below.
 
@@ -64,6 +69,16 @@ path "tenants/+/auth/kubernetes/role/tenant" {
   capabilities = ["create", "read", "update"]
 }
 
+# Tenant data-key policies (tenant-<slug>-data-key), in the operator's namespace.
+path "sys/policies/acl/tenant-*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+
+# The operator's own policy 'tenant-operator': never rewritten with tenant rights.
+path "sys/policies/acl/tenant-operator" {
+  capabilities = ["deny"]
+}
+
 # Connector secrets: write-only values.
 path "tenants/+/kv/data/connectors/*" {
   capabilities = ["create", "update"]
@@ -97,6 +112,21 @@ path "sys/mounts/platform" {
 # Tenant transit keys: create, read, configure deletion_allowed, rotate, destroy.
 path "transit/keys/tenant-*" {
   capabilities = ["create", "read", "update", "delete"]
+}
+
+# Trim a tenant key's old versions (after a subject erasure and the backup window).
+path "transit/keys/tenant-*/trim" {
+  capabilities = ["update"]
+}
+
+# Make a tenant's data key (returned wrapped and plain; only the wrapped is stored).
+path "transit/datakey/plaintext/tenant-*" {
+  capabilities = ["update"]
+}
+
+# Unwrap a tenant's data keys.
+path "transit/decrypt/tenant-*" {
+  capabilities = ["update"]
 }
 
 # Audit chain heads (not secret; mirrored to detect a rewrite inside PostgreSQL).

@@ -20,6 +20,7 @@ from tenant_operator.api.tenant import (
     TenantStatus,
 )
 from tenant_operator.controller.chain import check_chain
+from tenant_operator.controller.keys import key_ring
 from tenant_operator.controller.planning import (
     connector_record,
     subprocessor_decisions,
@@ -105,8 +106,13 @@ class _Run:
             )
         )
         self._changed("tenant.secrets.ensured", f"openbao:tenant/{self.plan.slug}", state.changed)
+        keys = await key_ring(self.ports, self.plan.slug, self.db.tenant_id)
         owner = await self.ports.db.ensure_owner_account(
-            self.db.tenant_id, name=self.plan.owner_name, email=self.plan.owner_email
+            self.db.tenant_id,
+            name=self.plan.owner_name,
+            email=self.plan.owner_email,
+            keys=keys,
+            organisation=self.plan.organisation,
         )
         account = f"postgres:account/{self.plan.slug}/owner"
         if owner.replaced is not None:  # ids only: the audit detail names no person

@@ -130,8 +130,12 @@ class KeyRing:
         return cls(tenant_id, ordered[0], tuple(ordered[1:]))
 
     @property
+    def keys(self) -> tuple[DataKey, ...]:
+        return (self.current, *self.others)
+
+    @property
     def versions(self) -> tuple[int, ...]:
-        return (self.current.version, *(k.version for k in self.others))
+        return tuple(k.version for k in self.keys)
 
     def seal(self, value: str, column: str) -> bytes:
         return self.current.seal(value, tenant_id=self.tenant_id, column=column)
@@ -148,3 +152,8 @@ class KeyRing:
 
     def blind_index(self, email: str) -> bytes:
         return self.current.blind_index(email)
+
+    def blind_indexes(self, email: str) -> list[bytes]:
+        """The email's blind index under every key held (a lookup that finds rows indexed
+        under an older key, before they were re-sealed)."""
+        return [key.blind_index(email) for key in self.keys]

@@ -29,6 +29,9 @@ from tenant_operator.domain.naming import (
 OPENBAO_RESERVED = frozenset({"audit", "auth", "cubbyhole", "identity", "root", "sys"})
 #: Prefix of the names the operator derives in OpenBao (policy, role, transit key).
 OPENBAO_PREFIX = OPENBAO_TENANT_PREFIX
+#: ``tenant-<slug>`` + this names a tenant's data-key policy, in the operator's namespace (in
+#: the mount layout where tenant policies are too): a slug ending in it would take one.
+DATA_KEY_POLICY_SUFFIX = "-data-key"
 #: Namespaces of Kubernetes itself: no tenant's workload namespace may be one of them.
 KUBERNETES_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 KUBERNETES_PREFIX = "kube-"
@@ -113,6 +116,16 @@ def collisions(slug: str, ctx: NameContext) -> tuple[Collision, ...]:
                 "openbao",
                 f"OpenBao policy, role and transit key name {derived}",
                 "the operator's own OpenBao policy or Kubernetes-auth role",
+                openbao_path_reserved=ctx.layout == "mount",
+            )
+        )
+    if slug.endswith(DATA_KEY_POLICY_SUFFIX) and len(slug) > len(DATA_KEY_POLICY_SUFFIX):
+        owner = slug.removesuffix(DATA_KEY_POLICY_SUFFIX)
+        found.append(
+            Collision(
+                "openbao",
+                f"OpenBao policy name {derived}",
+                f"the data-key policy of tenant {owner} (decrypt with its transit key)",
                 openbao_path_reserved=ctx.layout == "mount",
             )
         )

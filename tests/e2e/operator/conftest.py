@@ -19,6 +19,7 @@ from devenv.kube import KubeApi
 from devenv.openbao import OpenBaoServer
 from devenv.operator import OperatorProcess, ensure_namespaces, operator_for
 from devenv.postgres import PostgresServer
+from tenant_operator.domain.envelope import DataKey, KeyRing
 from tenant_operator.settings import Settings
 
 GROUP, VERSION, PLURAL = "integraci.io", "v1alpha1", "tenants"
@@ -51,6 +52,29 @@ class Stack:
 
     def bao_root(self, namespace: str | None = None) -> hvac.Client:
         return hvac.Client(url=self.bao.addr, token=self.bao.root_token, namespace=namespace)
+
+    def key_ring(self, tenant_id: uuid.UUID) -> KeyRing:
+        """The tenant's data keys, unwrapped with OpenBao's root token (personal data is
+        stored sealed: the test opens it the way the platform application does)."""
+        (slug,), *_ = self.sql("SELECT slug FROM integraci.tenants WHERE id = %s", [tenant_id])
+        rows = self.sql(
+            "SELECT version, wrapped FROM integraci.tenant_keys WHERE tenant_id = %s",
+            [tenant_id],
+        )
+        transit = self.bao_root(self.settings.bao_namespace)
+        path = f"/v1/{self.settings.transit_mount}/decrypt/tenant-{slug}"
+        return KeyRing.of(
+            tenant_id,
+            [
+                DataKey(
+                    v,
+                    base64.b64decode(
+                        transit.adapter.post(path, json={"ciphertext": w})["data"]["plaintext"]
+                    ),
+                )
+                for v, w in rows
+            ],
+        )
 
     def tenant(self, slug: str) -> dict[str, Any]:
         obj: dict[str, Any] = self.custom.get_cluster_custom_object(GROUP, VERSION, PLURAL, slug)

@@ -19,6 +19,7 @@ import pytest
 from psycopg import sql
 
 from devenv.kube import KubeApi
+from tenant_operator.domain.envelope import ACCOUNT_EMAIL, ACCOUNT_NAME, ORGANISATION
 from tests.e2e.operator.conftest import DB, GROUP, VERSION, Stack, unique
 from tests.support.chart import admission_policies
 
@@ -43,21 +44,42 @@ def settled(stack: Stack, slug: str, timeout: float = 60) -> dict[str, Any]:
 
 
 def registry(stack: Stack, slug: str) -> tuple[Any, ...]:
+    """(id, organisation, plan, isolation, schema): the organisation opened (it is sealed)."""
     rows = stack.sql(
-        "SELECT id, organisation, plan, isolation, schema_name FROM integraci.tenants"
-        " WHERE slug = %s",
+        "SELECT id, organisation, organisation_enc, plan, isolation, schema_name"
+        " FROM integraci.tenants WHERE slug = %s",
         [slug],
     )
     assert len(rows) == 1
-    return rows[0]
+    tenant_id, plaintext, sealed, *rest = rows[0]
+    assert plaintext is None
+    return (tenant_id, opened(stack, tenant_id, sealed, ORGANISATION), *rest)
+
+
+def opened(stack: Stack, tenant_id: uuid.UUID, blob: Any, column: str) -> str | None:
+    return None if blob is None else stack.key_ring(tenant_id).open(bytes(blob), column)
 
 
 def accounts(stack: Stack, tenant_id: uuid.UUID) -> list[tuple[Any, ...]]:
-    return stack.sql(
-        "SELECT id, email, name, is_owner, password_hash, invite_token_sha256, updated_at"
-        " FROM integraci.accounts WHERE tenant_id = %s ORDER BY email",
+    """(id, email, name, is_owner, password_hash, invite digest, updated_at) by email,
+    email and name opened (stored sealed only)."""
+    rows = stack.sql(
+        "SELECT id, email, name, email_enc, name_enc, is_owner, password_hash,"
+        " invite_token_sha256, updated_at FROM integraci.accounts WHERE tenant_id = %s",
         [tenant_id],
     )
+    assert all(email is None and name is None for _, email, name, *_ in rows)
+    keys = stack.key_ring(tenant_id) if rows else None
+    out = [
+        (
+            account_id,
+            keys.open(bytes(email_enc), ACCOUNT_EMAIL) if keys else None,
+            keys.open(bytes(name_enc), ACCOUNT_NAME) if keys else None,
+            *rest,
+        )
+        for account_id, _, _, email_enc, name_enc, *rest in rows
+    ]
+    return sorted(out, key=lambda row: str(row[1]))
 
 
 def invite_metadata(stack: Stack, slug: str) -> dict[str, Any]:
@@ -159,10 +181,11 @@ def test_recreating_a_retained_slug_is_refused_until_adopted_by_id(stack: Stack)
     adopted = stack.wait_ready(slug)
     new_uid = adopted["metadata"]["uid"]
     row = stack.sql(
-        "SELECT k8s_uid::text, retained_at, organisation FROM integraci.tenants WHERE id = %s",
+        "SELECT k8s_uid::text, retained_at, organisation_enc FROM integraci.tenants WHERE id = %s",
         [tenant_id],
     )
-    assert row == [(new_uid, None, "Mallory Corp")]
+    assert [r[:2] for r in row] == [(new_uid, None)]
+    assert opened(stack, tenant_id, row[0][2], ORGANISATION) == "Mallory Corp"
     entries = audit_entries(stack, slug)
     adoption = [detail for action, detail in entries if action == "tenant.adopted"]
     assert len(adoption) == 1

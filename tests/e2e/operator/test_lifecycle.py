@@ -1,5 +1,6 @@
 """Apply, update, rotate, delete: the operator end to end on the real API and services."""
 
+from tenant_operator.domain.envelope import ACCOUNT_EMAIL
 from tests.e2e.operator.conftest import Stack, unique
 
 ASPECTS = [
@@ -64,11 +65,13 @@ def test_update_and_secret_rotation(stack: Stack) -> None:
     second = stack.wait_ready(slug)
     assert second["metadata"]["generation"] > first["metadata"]["generation"]
     rows = stack.sql(
-        "SELECT a.email FROM integraci.accounts a JOIN integraci.tenants t ON t.id = a.tenant_id"
-        " WHERE t.slug = %s",
+        "SELECT a.tenant_id, a.email, a.email_enc FROM integraci.accounts a"
+        " JOIN integraci.tenants t ON t.id = a.tenant_id WHERE t.slug = %s",
         [slug],
     )
-    assert rows == [("john@upd.example",)]  # the test's superuser is not subject to RLS
+    assert len(rows) == 1 and rows[0][1] is None  # the test's superuser is not subject to RLS
+    keys = stack.key_ring(rows[0][0])
+    assert keys.open(bytes(rows[0][2]), ACCOUNT_EMAIL) == "john@upd.example"  # sealed only
     stack.put_secret(f"{slug}-gh", {"token": "v2-s3cr3t", "user": "bot"}, owner=slug)
 
     def rotated() -> bool:

@@ -154,8 +154,8 @@ def test_a_reserved_openbao_name_with_an_old_registry_row_is_erased_and_released
     # refuses the name): deletion must finish, remove the row, and leave OpenBao alone.
     pre_existing("cubbyhole", deletionPolicy="Delete")
     stack.sql(
-        "INSERT INTO integraci.tenants (slug, organisation, plan, isolation) "
-        "VALUES ('cubbyhole', 'Old Release Ltd', 'team', 'shared') ON CONFLICT DO NOTHING"
+        "INSERT INTO integraci.tenants (slug, plan, isolation) "  # organisation: sealed only
+        "VALUES ('cubbyhole', 'team', 'shared') ON CONFLICT DO NOTHING"
     )
     condition = stack.wait("Stalled", lambda: stalled(stack, "cubbyhole"))
     assert condition["reason"] == "SlugReserved"

@@ -17,9 +17,15 @@ from tenant_operator.adapters.postgres.isolation import verify_isolation
 from tenant_operator.adapters.postgres.statements.template import tenant_check_digest
 from tenant_operator.adapters.postgres.template import TEMPLATE_VERSION
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
-from tenant_operator.appkit import hash_password, tenant_session_sync
+from tenant_operator.appkit import (
+    hash_password,
+    insert_account_sync,
+    open_account,
+    tenant_session_sync,
+)
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.records import ConnectorRecord, SubProcessorEntry, SubProcessorRecord
+from tests.support.keys import ring
 from tests.support.postgres import ensure_tenants
 
 pytestmark = pytest.mark.integration
@@ -41,7 +47,13 @@ def t(pg) -> dict[str, uuid.UUID]:
                 SubProcessorEntry("mailer", "email delivery", notice_days=30)
             )
             for key in ("a", "b"):
-                await ts.ensure_owner_account(ids[key], name="Owner", email=f"owner@{key}.test")
+                await ts.ensure_owner_account(
+                    ids[key],
+                    name="Owner",
+                    email=f"owner@{key}.test",
+                    keys=ring(ids[key]),
+                    organisation="Org",
+                )
                 await ts.ensure_connectors(
                     ids[key],
                     [ConnectorRecord("git", "github", {}, f"openbao://bnd-{key}/git", 1)],
@@ -189,13 +201,15 @@ def test_app_role_cannot_touch_the_owner_flag(pg, t, key) -> None:
     member = f"member@{key}.test"
     with psycopg.connect(pg.app_dsn) as conn:
         # what the application may do: manage non-owner accounts, passwords and logins
+        keys = ring(t[key])
         with tenant_session_sync(conn, t[key]):
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO {} (tenant_id, email, name, password_hash)"
-                    " VALUES (%s, %s, 'M', %s)"
-                ).format(table),
-                [t[key], member, hash_password("member pw")],
+            insert_account_sync(
+                conn,
+                keys,
+                schema=schema,
+                email=member,
+                name="M",
+                password_hash=hash_password("member pw"),
             )
             conn.execute(
                 sql.SQL(
@@ -206,13 +220,17 @@ def test_app_role_cannot_touch_the_owner_flag(pg, t, key) -> None:
             )
         before = snapshot(pg, "accounts", schema)
         for statement, params in (
-            (sql.SQL("UPDATE {} SET is_owner = true WHERE email = %s").format(table), [member]),
+            (
+                sql.SQL("UPDATE {} SET is_owner = true WHERE email_bidx = %s").format(table),
+                [keys.blind_index(member)],
+            ),
             (sql.SQL("UPDATE {} SET is_owner = false WHERE is_owner").format(table), []),
             (
                 sql.SQL(
-                    "INSERT INTO {} (tenant_id, email, name, is_owner) VALUES (%s, %s, 'X', true)"
+                    "INSERT INTO {} (tenant_id, email_enc, name_enc, email_bidx, is_owner)"
+                    " VALUES (%s, %s, %s, %s, true)"
                 ).format(table),
-                [t[key], f"x@{key}.test"],
+                [t[key], b"x" * 48, b"x" * 48, keys.blind_index(f"x@{key}.test")],
             ),
             (sql.SQL("DELETE FROM {} WHERE is_owner").format(table), []),
         ):
@@ -220,11 +238,16 @@ def test_app_role_cannot_touch_the_owner_flag(pg, t, key) -> None:
                 conn.execute(statement, params)
         assert snapshot(pg, "accounts", schema) == before
         with tenant_session_sync(conn, t[key]):
-            conn.execute(sql.SQL("DELETE FROM {} WHERE email = %s").format(table), [member])
+            conn.execute(
+                sql.SQL("DELETE FROM {} WHERE email_bidx = %s").format(table),
+                [keys.blind_index(member)],
+            )
             owners = conn.execute(
-                sql.SQL("SELECT email FROM {} WHERE is_owner").format(table)
+                sql.SQL(
+                    "SELECT id, email_enc, name_enc, is_owner, password_hash FROM {} WHERE is_owner"
+                ).format(table)
             ).fetchall()
-        assert owners == [(f"owner@{key}.test",)]
+        assert [open_account(keys, row).email for row in owners] == [f"owner@{key}.test"]
     with psycopg.connect(pg.app_dsn, autocommit=True) as conn, DENIED:
         conn.execute(
             sql.SQL("UPDATE {}.tenants SET slug = 'x'").format(

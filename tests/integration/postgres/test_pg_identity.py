@@ -17,8 +17,10 @@ from tenant_operator.adapters.postgres.statements.platform import (
     platform_steps,
 )
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
+from tenant_operator.domain.envelope import ACCOUNT_EMAIL
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.identity import RETAINED_TENANT_EXISTS
+from tests.support.keys import ring, sealed
 from tests.support.postgres import PgDatabase, database_settings
 
 pytestmark = pytest.mark.integration
@@ -39,12 +41,13 @@ def test_upgrade_claims_live_rows_and_keeps_rows_retained_before_it(
     async def main() -> tuple[object, ...]:
         await bootstrap_roles(db.superuser_dsn, settings)
         async with db.pool(2) as pool:
-            # The platform before step 5 (plus step 6, the audit chains AuditLog appends to).
+            # The platform before step 5 (plus step 6, the audit chains AuditLog appends to;
+            # before step 7, so the rows hold the organisation in plaintext).
             async with transaction(pool, settings) as conn:
                 for statement in bootstrap_statements(names):
                     await conn.execute(statement)
                 for step in platform_steps(names):
-                    if step.version != 5:
+                    if step.version < 7 and step.version != 5:
                         for statement in step.statements:
                             await conn.execute(statement)
                         await conn.execute(
@@ -95,7 +98,10 @@ def test_upgrade_claims_live_rows_and_keeps_rows_retained_before_it(
             return live, refused.value, adopted, after, uid
 
     live, refused, adopted, after, uid = asyncio.run(main())
-    assert live.changed == ("recorded the Tenant object it belongs to",)  # type: ignore[attr-defined]
+    assert live.changed == (  # type: ignore[attr-defined]
+        "recorded the Tenant object it belongs to",
+        "dropped the plaintext organisation",  # a row from before platform v7
+    )
     assert refused.reason == RETAINED_TENANT_EXISTS  # type: ignore[attr-defined]
     assert adopted.adopted is not None and adopted.adopted.previous_uid is None  # type: ignore[attr-defined]
     assert after.k8s_uid == uid and after.retained_at is None  # type: ignore[attr-defined]
@@ -109,16 +115,35 @@ def test_owner_change_promotes_a_member_without_the_password_it_had(pg: PgDataba
         async with pg.pool() as pool:
             t = PostgresTenants(pool, pg.settings)
             s = await t.ensure_tenant("promo", organisation="P", plan="team", isolation="shared")
-            first = await t.ensure_owner_account(s.tenant_id, name="A", email="a@p.example")
+            first = await t.ensure_owner_account(
+                s.tenant_id,
+                name="A",
+                email="a@p.example",
+                keys=ring(s.tenant_id),
+                organisation="Org",
+            )
             async with transaction(pool, pg.settings) as conn:
                 await conn.execute(q.SET_TENANT_CONTEXT, [str(s.tenant_id)])
                 await conn.execute(
-                    "INSERT INTO integraci.accounts (tenant_id, name, email, password_hash)"
-                    " VALUES (%s, 'B', 'b@p.example', %s)",
-                    [s.tenant_id, PASSWORD_HASH],
+                    "INSERT INTO integraci.accounts"
+                    " (tenant_id, email_enc, name_enc, email_bidx, password_hash)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    [s.tenant_id, *sealed(ring(s.tenant_id), "b@p.example", "B"), PASSWORD_HASH],
                 )
-            same = await t.ensure_owner_account(s.tenant_id, name="A2", email="a@p.example")
-            second = await t.ensure_owner_account(s.tenant_id, name="B", email="b@p.example")
+            same = await t.ensure_owner_account(
+                s.tenant_id,
+                name="A2",
+                email="a@p.example",
+                keys=ring(s.tenant_id),
+                organisation="Org",
+            )
+            second = await t.ensure_owner_account(
+                s.tenant_id,
+                name="B",
+                email="b@p.example",
+                keys=ring(s.tenant_id),
+                organisation="Org",
+            )
             return s.tenant_id, first, same, second
 
     tenant_id, first, same, second = asyncio.run(main())
@@ -126,7 +151,10 @@ def test_owner_change_promotes_a_member_without_the_password_it_had(pg: PgDataba
     assert second.replaced == first.account_id and second.token is not None  # type: ignore[attr-defined]
     with pg.superuser() as su:
         rows = su.execute(
-            "SELECT email, is_owner, password_hash FROM integraci.accounts WHERE tenant_id = %s",
+            "SELECT email, email_enc, is_owner, password_hash FROM integraci.accounts"
+            " WHERE tenant_id = %s",
             [tenant_id],
         ).fetchall()
-    assert rows == [("b@p.example", True, None)]
+    keys = ring(tenant_id)
+    opened = [(e, keys.open(bytes(enc), ACCOUNT_EMAIL), o, p) for e, enc, o, p in rows]
+    assert opened == [(None, "b@p.example", True, None)]

@@ -66,6 +66,7 @@ def test_every_shared_tenant_table_is_forced_rls(pg) -> None:
         "deploy_events",
         "usage_metrics",
         "subprocessor_records",
+        "tenant_keys",
     }
     assert all(r[1] and r[2] for r in rows)
 

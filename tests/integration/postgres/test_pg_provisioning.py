@@ -14,6 +14,7 @@ from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.appkit import hash_password, tenant_session_sync
 from tenant_operator.domain.errors import PermanentError, RetryableError
 from tenant_operator.domain.records import ConnectorRecord, SubProcessorEntry, SubProcessorRecord
+from tests.support.keys import ring
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +45,13 @@ def test_every_ensure_twice_changes_nothing_the_second_time(pg, isolation) -> No
             state = await t.ensure_tenant(
                 slug, organisation="Acme", plan="enterprise", isolation=isolation
             )
-            owner = await t.ensure_owner_account(state.tenant_id, name="Jane", email="j@a.example")
+            owner = await t.ensure_owner_account(
+                state.tenant_id,
+                name="Jane",
+                email="j@a.example",
+                keys=ring(state.tenant_id),
+                organisation="Org",
+            )
             token = owner.token
             conns = await t.ensure_connectors(state.tenant_id, connectors)
             recs = await t.ensure_subprocessor_records(
@@ -65,11 +72,15 @@ def test_every_ensure_twice_changes_nothing_the_second_time(pg, isolation) -> No
 def test_changes_are_reported_and_stale_rows_removed(pg) -> None:
     async def body(t: PostgresTenants):
         s = await t.ensure_tenant("chg", organisation="Old", plan="free", isolation="shared")
-        await t.ensure_owner_account(s.tenant_id, name="A", email="a@x.example")
+        await t.ensure_owner_account(
+            s.tenant_id, name="A", email="a@x.example", keys=ring(s.tenant_id), organisation="Old"
+        )
         gh = ConnectorRecord("github", "github", {"org": "a"}, "openbao://t/kv/gh", 1)
         await t.ensure_connectors(s.tenant_id, [gh])
         s2 = await t.ensure_tenant("chg", organisation="New", plan="team", isolation="shared")
-        owner = await t.ensure_owner_account(s.tenant_id, name="B", email="b@x.example")
+        owner = await t.ensure_owner_account(
+            s.tenant_id, name="B", email="b@x.example", keys=ring(s.tenant_id), organisation="New"
+        )
         gh2 = ConnectorRecord("github", "github", {"org": "b"}, "openbao://t/kv/gh", 2)
         jira = ConnectorRecord("jira", "jira", {}, "openbao://t/kv/jira", 1)
         changed = await t.ensure_connectors(s.tenant_id, [gh2, jira])
@@ -77,8 +88,10 @@ def test_changes_are_reported_and_stale_rows_removed(pg) -> None:
         return s2, owner, changed, removed
 
     s2, owner, changed, removed = run(pg, body)
-    assert s2.changed == ("updated organisation", "updated plan")
+    # the organisation is sealed: compared and updated where the tenant's keys are
+    assert s2.changed == ("updated plan",)
     assert owner.token is not None and owner.replaced is not None  # another owner, invited
+    assert "updated organisation" in owner.changed
     assert changed == ("updated connector github", "added connector jira")
     assert removed == ("removed connector github",)
 
@@ -116,7 +129,9 @@ def test_record_and_register_changes_are_reported(pg) -> None:
 def test_invite_token_is_256_bit_and_only_its_digest_is_stored(pg) -> None:
     async def body(t: PostgresTenants):
         s = await t.ensure_tenant("inv", organisation="I", plan="free", isolation="shared")
-        owner = await t.ensure_owner_account(s.tenant_id, name="O", email="o@x.io")
+        owner = await t.ensure_owner_account(
+            s.tenant_id, name="O", email="o@x.io", keys=ring(s.tenant_id), organisation="Org"
+        )
         return s.tenant_id, owner.token
 
     tenant_id, token = run(pg, body)
@@ -134,7 +149,9 @@ def test_invite_token_is_256_bit_and_only_its_digest_is_stored(pg) -> None:
 def test_password_hash_accepts_only_bcrypt_cost_12(pg) -> None:
     async def body(t: PostgresTenants):
         s = await t.ensure_tenant("pw", organisation="P", plan="free", isolation="schema")
-        await t.ensure_owner_account(s.tenant_id, name="O", email="o@x.io")
+        await t.ensure_owner_account(
+            s.tenant_id, name="O", email="o@x.io", keys=ring(s.tenant_id), organisation="Org"
+        )
         return s
 
     s = run(pg, body)
@@ -243,7 +260,9 @@ def test_drop_tenant_erases_and_already_gone_is_success(pg, isolation) -> None:
 
     async def body(t: PostgresTenants):
         s = await t.ensure_tenant(slug, organisation="G", plan="team", isolation=isolation)
-        await t.ensure_owner_account(s.tenant_id, name="O", email="o@x.io")
+        await t.ensure_owner_account(
+            s.tenant_id, name="O", email="o@x.io", keys=ring(s.tenant_id), organisation="Org"
+        )
         return s, await t.drop_tenant(slug), await t.drop_tenant(slug)
 
     state, first, second = run(pg, body)

@@ -20,6 +20,7 @@ from tenant_operator.adapters.postgres.roles import bootstrap_roles
 from tenant_operator.adapters.postgres.template import TEMPLATE_VERSION
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.domain.errors import PermanentError
+from tests.support.keys import ring, sealed
 
 pytestmark = pytest.mark.integration
 
@@ -124,10 +125,11 @@ def tenants(pg) -> dict[str, uuid.UUID]:
             (SCHEMA_SLUG, SCHEMA),
         ):
             su.execute(
-                sql.SQL("INSERT INTO {} (tenant_id, email, name) VALUES (%s, %s, 'n')").format(
-                    sql.Identifier(schema, "accounts")
-                ),
-                [ids[slug], f"{slug}@example.test"],
+                sql.SQL(
+                    "INSERT INTO {} (tenant_id, email_enc, name_enc, email_bidx)"
+                    " VALUES (%s, %s, %s, %s)"
+                ).format(sql.Identifier(schema, "accounts")),
+                [ids[slug], *sealed(ring(ids[slug]), f"{slug}@example.test", "n")],
             )
     return ids
 

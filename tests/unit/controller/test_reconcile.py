@@ -67,6 +67,9 @@ def test_a_new_tenant_runs_every_step_in_order_and_is_ready() -> None:
     assert fakes.journal.names() == [
         "db.ensure_tenant",
         "bao.ensure_tenant",
+        "db.tenant_keys",
+        "bao.new_data_key",
+        "db.add_tenant_key",
         "db.ensure_owner_account",
         "bao.store_invite",
         "k8s.read",
@@ -113,6 +116,9 @@ def test_an_unchanged_tenant_writes_no_audit_entry_and_no_mirror() -> None:
 FAILURES = [
     ("db.ensure_tenant", "DatabaseReady"),
     ("bao.ensure_tenant", "SecretsReady"),
+    ("db.tenant_keys", "SecretsReady"),
+    ("bao.new_data_key", "SecretsReady"),
+    ("db.add_tenant_key", "SecretsReady"),
     ("db.ensure_owner_account", "SecretsReady"),
     ("bao.store_invite", "SecretsReady"),
     ("k8s.read", "ConnectorsRouted"),

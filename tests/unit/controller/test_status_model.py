@@ -31,6 +31,9 @@ REGISTER = [RegisterEntry("stripe", ANNOUNCED, 30), RegisterEntry("mailgun", ANN
 CALLS = [
     "db.ensure_tenant",
     "bao.ensure_tenant",
+    "db.tenant_keys",
+    "bao.new_data_key",
+    "db.add_tenant_key",
     "db.ensure_owner_account",
     "bao.store_invite",
     "k8s.read",

@@ -6,8 +6,9 @@ is, where it lives, what it should hold), the namespace whose client reaches it,
 each verb describes its step in errors. :func:`ensure`, :func:`verify` and :func:`drop` are
 the only loops over them; ``provision`` runs them. Tenant order: namespace (namespace
 layout), KV v2 mount, policy, auth mount and its Kubernetes config (namespace layout), role,
-the routed connectors (verified only), transit key. A run cut short by an outage converges
-when it is repeated: every step is read-compare-write.
+the routed connectors (verified only), transit key, the data-key policy (in the operator's
+namespace: unwrap the tenant's data keys, for the platform application). A run cut short
+by an outage converges when it is repeated: every step is read-compare-write.
 """
 
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from tenant_operator.adapters.openbao.client import ClientFactory
 from tenant_operator.adapters.openbao.errors import translated
 from tenant_operator.adapters.openbao.kubeauth import KubeAuth
 from tenant_operator.adapters.openbao.paths import PlatformPaths, TenantPaths
-from tenant_operator.adapters.openbao.policies import render_tenant_policy
+from tenant_operator.adapters.openbao.policies import render_data_key_policy, render_tenant_policy
 from tenant_operator.settings import Settings
 
 
@@ -178,6 +179,17 @@ def tenant_objects(
             f"creating transit key {key}",
             erase=Erase.SHRED,
             erasing=f"destroying transit key {key}",
+        ),
+        Desired(
+            kinds.policy(
+                f"policy {paths.data_key_policy}",
+                paths.data_key_policy,
+                render_data_key_policy(paths),
+            ),
+            paths.transit_namespace,
+            f"writing the data-key policy {paths.data_key_policy} of tenant {slug}",
+            erase=Erase.AFTER,
+            erasing=f"deleting the data-key policy {paths.data_key_policy} of tenant {slug}",
         ),
     ]
 

@@ -38,7 +38,7 @@ from tenant_operator.domain.naming import (
     validate_path,
     validate_slug,
 )
-from tenant_operator.domain.reserved import openbao_untouchable, refusal
+from tenant_operator.domain.reserved import DATA_KEY_POLICY_SUFFIX, openbao_untouchable, refusal
 from tenant_operator.domain.vocabulary import OPENBAO_REF_SCHEME, Reason
 from tenant_operator.settings import Settings
 
@@ -101,6 +101,11 @@ class TenantPaths:
     transit_namespace: str | None
     transit_mount: str
     transit_key: str
+
+    @property
+    def data_key_policy(self) -> str:
+        """The policy, in the operator's namespace, that may unwrap the tenant's data keys."""
+        return f"{self.transit_key}{DATA_KEY_POLICY_SUFFIX}"
 
     def connector_key(self, connector: str) -> str:
         return f"{CONNECTORS}/{validate_label(connector, what='connector name')}"

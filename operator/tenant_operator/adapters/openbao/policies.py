@@ -99,6 +99,28 @@ TENANT_RULES = (
 )
 
 
+#: A tenant's data-key policy (in the operator's namespace, for the platform application's
+#: identity): unwrap the tenant's data keys with its transit key, nothing else (no new data
+#: key, no rotation, no read of the key, no other tenant's key).
+DATA_KEY_RULES = (
+    Rule(
+        "{transit}/decrypt/{key}",
+        UPDATE,
+        "Unwrap the tenant's data keys (stored wrapped in PostgreSQL) with its transit key.",
+    ),
+)
+
+
+def render_data_key_policy(paths: TenantPaths) -> str:
+    """The tenant's data-key policy: ``DATA_KEY_RULES``."""
+    header = (
+        f"# Tenant {paths.slug}: unwrap its data keys with transit key {paths.transit_key}.\n"
+        "# Rendered by tenant-operator; edits are reverted as drift.\n"
+    )
+    fields = {"transit": paths.transit_mount, "key": paths.transit_key}
+    return header + render_rules(DATA_KEY_RULES, fields, paths.layout)
+
+
 def _tenant_fields(paths: TenantPaths) -> dict[str, str]:
     return {"m": paths.mount, "connectors": CONNECTORS, "invites": INVITE_PREFIX}
 
@@ -154,17 +176,22 @@ OPERATOR_REST = (
     "#   - write connector secrets ({connectors}/*) and owner invites (invites/*)\n"
     "#     into tenant mounts, read/delete connector metadata (versions and the\n"
     "#     content hash that avoids rewriting unchanged values), and set the\n"
-    "#     invites' metadata (expiry), deleting it for a new owner;\n"
+    "#     invites' metadata (expiry), deleting it for a new owner (or an erased one);\n"
     "#   - enable (never disable or tune) the platform mounts {transit}/ and\n"
-    "#     {audit}/; create, read, configure, rotate and delete transit keys\n"
+    "#     {audit}/; create, read, configure, rotate, trim and delete transit keys\n"
     "#     named {prefix}* (deletion is the crypto-shredding of erasure);\n"
+    "#   - make tenants' data keys with their transit keys (datakey/plaintext) and\n"
+    "#     unwrap them (decrypt): the data keys seal personal data in PostgreSQL;\n"
+    "#   - write and delete the tenants' data-key policies {prefix}<slug>-data-key\n"
+    "#     (decrypt with that tenant's key only) in its own namespace;\n"
     "#   - read and write audit chain heads and digest keys under\n"
     "#     {audit}/data/audit/, list the mirrored tenant chains, and\n"
     "#     destroy a chain's digest key (erasure: its redacted details stay unguessable).\n"
     "# What it CANNOT do:\n"
     "#   - read any secret value in a tenant mount (not even the ones it wrote), list\n"
     "#     tenant mounts, or touch keys outside connectors/ and invites/;\n"
-    "#   - encrypt, decrypt, export or back up with transit keys;\n"
+    "#   - encrypt with, export or back up transit keys (it decrypts only what\n"
+    "#     datakey made: a tenant's wrapped data keys);\n"
     "#   - create tokens, read or change any other policy, mount, auth method or\n"
     "#     namespace, or anything under sys/ besides the paths below.\n\n"
 )
@@ -212,6 +239,12 @@ OPERATOR_RULES = (
     ),
     Rule("sys/policies/acl/{prefix}*", CRUD, "Tenant ACL policies.", MOUNT),
     Rule(
+        "sys/policies/acl/{prefix}*",
+        CRUD,
+        "Tenant data-key policies ({prefix}<slug>-data-key), in the operator's namespace.",
+        NAMESPACE,
+    ),
+    Rule(
         "sys/auth/{auth}",
         (*CRU, "sudo"),
         "The shared Kubernetes auth mount (enabling an auth method needs sudo).",
@@ -230,7 +263,6 @@ OPERATOR_RULES = (
                 "sys/policies/acl/{name}",
                 DENY,
                 "The operator's own policy {name!r}: never rewritten with tenant rights.",
-                MOUNT,
             ),
             Rule(
                 "auth/{auth}/role/{name}",
@@ -265,6 +297,17 @@ OPERATOR_RULES = (
         CRUD,
         "Tenant transit keys: create, read, configure deletion_allowed, rotate, destroy.",
     ),
+    Rule(
+        "{transit}/keys/{prefix}*/trim",
+        UPDATE,
+        "Trim a tenant key's old versions (after a subject erasure and the backup window).",
+    ),
+    Rule(
+        "{transit}/datakey/plaintext/{prefix}*",
+        UPDATE,
+        "Make a tenant's data key (returned wrapped and plain; only the wrapped is stored).",
+    ),
+    Rule("{transit}/decrypt/{prefix}*", UPDATE, "Unwrap a tenant's data keys."),
     Rule(
         "{audit}/data/audit/*",
         CRU,

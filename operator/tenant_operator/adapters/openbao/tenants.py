@@ -12,7 +12,7 @@ from functools import partial
 
 from pydantic import SecretStr
 
-from tenant_operator.adapters.openbao import audit_mirror, desired, provision, routing
+from tenant_operator.adapters.openbao import audit_mirror, datakeys, desired, provision, routing
 from tenant_operator.adapters.openbao.client import BaoClients, ClientFactory
 from tenant_operator.adapters.openbao.kubeauth import KubeAuth
 from tenant_operator.adapters.openbao.paths import (
@@ -180,6 +180,34 @@ class OpenBaoTenants:
         """Destroy the invite kept for one account of the tenant (a subject's erasure)."""
         paths = build_tenant_paths(self.settings, slug)
         return await asyncio.to_thread(routing.destroy_account_invite, self.clients, paths, account)
+
+    async def destroy_invite(self, slug: str) -> bool:
+        """Destroy the owner's invite of the tenant (every version); whether it existed."""
+        paths = build_tenant_paths(self.settings, slug)
+        return await asyncio.to_thread(datakeys.destroy_invite, self.clients, paths)
+
+    async def new_data_key(self, slug: str) -> tuple[str, bytes]:
+        """A new data key of the tenant from its transit key: (wrapped, plaintext)."""
+        paths = build_tenant_paths(self.settings, slug)
+        return await asyncio.to_thread(datakeys.new_data_key, self.clients, paths)
+
+    async def unwrap_data_key(self, slug: str, wrapped: str) -> bytes:
+        """Unwrap one of the tenant's data keys (as stored in PostgreSQL)."""
+        paths = build_tenant_paths(self.settings, slug)
+        return await asyncio.to_thread(datakeys.unwrap_data_key, self.clients, paths, wrapped)
+
+    async def rotate_tenant_key(self, slug: str) -> int:
+        """Rotate the tenant's transit key; returns its latest version."""
+        paths = build_tenant_paths(self.settings, slug)
+        version = await asyncio.to_thread(datakeys.rotate_tenant_key, self.clients, paths)
+        log.info("OpenBao tenant %s: transit key rotated to v%d", paths.slug, version)
+        return version
+
+    async def trim_tenant_key(self, slug: str, min_version: int) -> None:
+        """Delete the tenant's transit key versions below ``min_version`` for good."""
+        paths = build_tenant_paths(self.settings, slug)
+        await asyncio.to_thread(datakeys.trim_tenant_key, self.clients, paths, min_version)
+        log.info("OpenBao tenant %s: transit key trimmed to v%d", paths.slug, min_version)
 
     async def mirror_audit_head(self, slug: str | None, seq: int, head: str) -> None:
         """Store the head of a tenant chain (its name: the slug, or ``<slug>@<uuid>``) or,

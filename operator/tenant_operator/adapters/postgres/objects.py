@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from tenant_operator.adapters.postgres.statements.common import (
+    ACCOUNT_PLAINTEXT_COLUMNS,
     OPERATOR_MANAGED_TABLES,
     PLATFORM_TENANT_TABLES,
     POLICY_EXPRESSION,
@@ -54,17 +55,23 @@ class Denied:
         return f"{where}: the application role can {self.privilege} {self.what}"
 
 
-def app_denied(table: str) -> tuple[Denied, ...]:
+def app_denied(table: str, *, sealed: bool = True) -> tuple[Denied, ...]:
     """What :func:`~.statements.common.app_grants` leaves the application role unable to
-    do that the verifier proves: write operator-managed rows, set the owner flag."""
+    do that the verifier proves: write operator-managed rows, set the owner flag and (from
+    template v5, ``sealed``) write personal data in plaintext."""
     if table in OPERATOR_MANAGED_TABLES:
         return tuple(
             Denied(privilege, None, "(operator-managed rows)")
             for privilege in ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
         )
     if table == "accounts":
+        plaintext = ACCOUNT_PLAINTEXT_COLUMNS if sealed else ()
         return tuple(
             Denied(privilege, "is_owner", "the owner flag") for privilege in ("INSERT", "UPDATE")
+        ) + tuple(
+            Denied(privilege, column, "personal data in plaintext")
+            for column in plaintext
+            for privilege in ("INSERT", "UPDATE")
         )
     return ()
 
@@ -74,7 +81,8 @@ class TenantTable:
     """One tenant table as it must be.
 
     ``grants``: the application role's grants of template v3 (platform v4) apply (a staged
-    ``schema``-tier schema may be older). ``check``: the CHECK binding its rows to the
+    ``schema``-tier schema may be older); ``sealed``: those of template v5 (no plaintext
+    personal data). ``check``: the CHECK binding its rows to the
     tenant as ``pg_get_constraintdef`` shows it, None where there is none (the platform
     schema, shared by the ``shared`` tenants; a schema before v3; a table not in the
     template). A table the verifier finds that the list does not know: :func:`entry_of`.
@@ -84,6 +92,7 @@ class TenantTable:
     name: str
     grants: bool = False
     check: str | None = None
+    sealed: bool = True
 
     @property
     def where(self) -> str:
@@ -91,11 +100,13 @@ class TenantTable:
 
     @property
     def denied(self) -> tuple[Denied, ...]:
-        return app_denied(self.name) if self.grants else ()
+        return app_denied(self.name, sealed=self.sealed) if self.grants else ()
 
     def statements(self, names: Names) -> tuple[sql.Composed, ...]:
         """Write it: ENABLE + FORCE, the fail-closed policy recreated, the grants."""
-        grants = app_grants(names, self.schema, self.name) if self.grants else ()
+        grants = (
+            app_grants(names, self.schema, self.name, sealed=self.sealed) if self.grants else ()
+        )
         return repair_table(names, self.schema, self.name) + grants
 
     def rls_problems(
@@ -130,8 +141,10 @@ def tenant_tables(
         return shared
     grants = (version or 0) >= 3  # template v3 brought the grants and CHECKs
     check = tenant_check_definition(tenant_id, version or 3) if grants else None
+    sealed = (version or 0) >= 5  # template v5 sealed personal data
     return shared + tuple(
-        TenantTable(schema, table, grants=grants, check=check) for table in TEMPLATE_TABLES
+        TenantTable(schema, table, grants=grants, check=check, sealed=sealed)
+        for table in TEMPLATE_TABLES
     )
 
 
@@ -143,4 +156,5 @@ def entry_of(tables: Sequence[TenantTable], schema: str, name: str) -> TenantTab
         if (table.schema, table.name) == (schema, name):
             return table
     grants = any(table.grants for table in tables if table.schema == schema)
-    return TenantTable(schema, name, grants=grants)
+    sealed = all(table.sealed for table in tables if table.schema == schema)
+    return TenantTable(schema, name, grants=grants, sealed=sealed)

@@ -9,6 +9,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 
 import psycopg
 
@@ -23,8 +24,10 @@ from tenant_operator.adapters.postgres.session import (
     transaction,
 )
 from tenant_operator.adapters.postgres.statements import queries as q
+from tenant_operator.adapters.postgres.statements import sealed as sealed_sql
 from tenant_operator.adapters.postgres.statements.common import (
     FOREIGN_POLICIES,
+    PII_SEALED,
     POLICY_NAME,
     TENANT_CHECK_NAME,
     drop_policy,
@@ -35,6 +38,7 @@ from tenant_operator.adapters.postgres.statements.template import (
 )
 from tenant_operator.adapters.postgres.types import DatabaseState, OwnerState
 from tenant_operator.domain import identity
+from tenant_operator.domain.envelope import KeyRing
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.naming import tenant_schema, validate_slug
 from tenant_operator.domain.records import ConnectorRecord, SubProcessorEntry, SubProcessorRecord
@@ -45,6 +49,14 @@ log = logging.getLogger(__name__)
 
 PLANS = tuple(p.value for p in Plan)
 ISOLATIONS = tuple(i.value for i in Isolation)
+
+
+def _check_wrapped(wrapped: str) -> None:
+    if not wrapped.startswith("vault:v"):
+        raise PermanentError(
+            "a data key is stored only wrapped by OpenBao transit (vault:vN:...)",
+            reason=Reason.INVALID_DATA,
+        )
 
 
 class PostgresTenants:
@@ -73,6 +85,11 @@ class PostgresTenants:
     ) -> DatabaseState:
         """Register or update the tenant of the Tenant object ``k8s_uid`` (its metadata.uid).
 
+        ``organisation`` is only checked here: the registry never holds it in plaintext
+        (:meth:`ensure_owner_account` stores it sealed with the tenant's data key, which
+        needs the registered tenant), and the plaintext of a row written before platform
+        v7 is dropped.
+
         A row that belongs to another object (a retained tenant) is refused before anything
         is written (RetainedTenantExists), unless ``adopt`` (the adoption annotation) names
         its id. ``k8s_uid`` None (callers without a Kubernetes object) skips the check.
@@ -92,9 +109,7 @@ class PostgresTenants:
             row = await (await conn.execute(q.select_tenant(p), [slug])).fetchone()
             changed: list[str] = []
             if row is None:
-                cur = await conn.execute(
-                    q.insert_tenant(p), [slug, organisation, plan, isolation, schema, uid]
-                )
+                cur = await conn.execute(q.insert_tenant(p), [slug, plan, isolation, schema, uid])
                 inserted = await cur.fetchone()
                 assert inserted is not None  # INSERT ... RETURNING yields one row
                 tenant_id, version = inserted[0], None
@@ -118,16 +133,12 @@ class PostgresTenants:
                         f"{isolation} (create a new tenant and migrate its data)",
                         reason=Reason.ISOLATION_IMMUTABLE,
                     )
-                if (old_org, old_plan) != (organisation, plan):
-                    await conn.execute(q.update_tenant(p), [organisation, plan, tenant_id])
-                    changed += [
-                        f"updated {what}"
-                        for what, old, new in (
-                            ("organisation", old_org, organisation),
-                            ("plan", old_plan, plan),
-                        )
-                        if old != new
-                    ]
+                if old_org is not None:  # written before v7; sealed by ensure_owner_account
+                    await conn.execute(sealed_sql.drop_plaintext_organisation(p), [tenant_id])
+                    changed.append("dropped the plaintext organisation")
+                if old_plan != plan:
+                    await conn.execute(q.update_tenant(p), [plan, tenant_id])
+                    changed.append("updated plan")
             if schema is not None:
                 version, steps = await self._converge_schema(conn, tenant_id, schema, version)
                 changed += steps
@@ -182,20 +193,112 @@ class PostgresTenants:
         return tenant_transaction(self.pool, self.settings, tenant_id)
 
     async def ensure_owner_account(
-        self, tenant_id: uuid.UUID, *, name: str, email: str
+        self,
+        tenant_id: uuid.UUID,
+        *,
+        name: str,
+        email: str,
+        keys: KeyRing,
+        organisation: str,
     ) -> OwnerState:
-        """The owner account; its invite token if issued now, the account it replaced."""
-        if not name.strip() or "@" not in email:
+        """The owner account; its invite token if issued now, the account it replaced.
+
+        Personal data is written sealed with ``keys`` (the tenant's data keys): the owner's
+        email and name, the organisation in the registry; in the same transaction the
+        tenant's accounts still in plaintext (written before template v5) are sealed and
+        their plaintext nulled, and a ``schema``-tier schema's CHECK then validated.
+        """
+        if not name.strip() or "@" not in email or not organisation.strip():
             raise PermanentError(
-                "owner needs a name and an email address", reason=Reason.INVALID_SPEC
+                "owner needs a name and an email address, the tenant an organisation",
+                reason=Reason.INVALID_SPEC,
             )
+        self._check_ring(tenant_id, keys)
         async with self._tenant(tenant_id) as (conn, tenant):
+            schema = tenant.tables_schema(self.settings)
             state = await records.ensure_owner(
-                conn, tenant.tables_schema(self.settings), tenant_id, name=name, email=email
+                conn, schema, tenant_id, name=name, email=email, keys=keys
             )
+            org = await records.ensure_organisation(
+                conn, self.settings.platform_schema, tenant_id, organisation, keys
+            )
+            if tenant.schema is not None:
+                await self._validate_sealed(conn, tenant.schema)
+        if org:
+            state = replace(state, changed=(*state.changed, *org))
         if state.changed:
             log.info("tenant %s: %s", tenant.slug, ", ".join(state.changed))
         return state
+
+    @staticmethod
+    def _check_ring(tenant_id: uuid.UUID, keys: KeyRing) -> None:
+        if keys.tenant_id != tenant_id:
+            raise PermanentError(
+                f"the data keys given are tenant {keys.tenant_id}'s, not {tenant_id}'s",
+                reason=Reason.INVALID_DATA,
+            )
+
+    async def _validate_sealed(self, conn: Conn, schema: str) -> None:
+        """VALIDATE the sealed-data CHECK of a schema whose rows are all sealed now."""
+        table = psycopg.sql.Identifier(schema, "accounts").as_string(conn)
+        cur = await conn.execute(sealed_sql.SEALED_VALIDATED, [table, PII_SEALED])
+        row = await cur.fetchone()
+        if row is not None and not row[0]:
+            await conn.execute(sealed_sql.validate_sealed(schema, PII_SEALED))
+
+    async def tenant_keys(self, tenant_id: uuid.UUID) -> list[tuple[int, str]]:
+        """The tenant's data keys as OpenBao wrapped them: (version, wrapped), oldest first."""
+        async with self._tenant(tenant_id) as (conn, _):
+            cur = await conn.execute(
+                sealed_sql.select_keys(self.settings.platform_schema), [tenant_id]
+            )
+            return [(int(version), str(wrapped)) for version, wrapped in await cur.fetchall()]
+
+    async def add_tenant_key(self, tenant_id: uuid.UUID, version: int, wrapped: str) -> bool:
+        """Record a wrapped data key; False if the tenant has that version already."""
+        _check_wrapped(wrapped)
+        async with self._tenant(tenant_id) as (conn, _):
+            query = sealed_sql.insert_key(self.settings.platform_schema)
+            row = await (await conn.execute(query, [tenant_id, version, wrapped])).fetchone()
+        return row is not None
+
+    async def reseal(
+        self,
+        tenant_id: uuid.UUID,
+        old: KeyRing,
+        new: KeyRing,
+        new_version: int,
+        new_wrapped: str,
+    ) -> int:
+        """Re-seal every sealed value of the tenant under ``new``, in one transaction.
+
+        ``new_version``/``new_wrapped`` is ``new``'s current data key as OpenBao wrapped it:
+        recorded, and every other wrapped key of the tenant deleted (the rows no longer need
+        them; copies taken before, in backups, still do, until the transit key is trimmed).
+        Accounts still in plaintext are sealed too. Returns the number of values re-sealed
+        (accounts and the organisation).
+        """
+        self._check_ring(tenant_id, old)
+        self._check_ring(tenant_id, new)
+        _check_wrapped(new_wrapped)
+        if new.current.version != new_version:
+            raise PermanentError(
+                f"the new ring's current key is version {new.current.version}, not {new_version}",
+                reason=Reason.INVALID_DATA,
+            )
+        p = self.settings.platform_schema
+        opener = KeyRing.of(tenant_id, {k.version: k for k in (*new.keys, *old.keys)}.values())
+        async with self._tenant(tenant_id) as (conn, tenant):
+            schema = tenant.tables_schema(self.settings)
+            await conn.execute(sealed_sql.insert_key(p), [tenant_id, new_version, new_wrapped])
+            count = await records.reseal_accounts(conn, schema, tenant_id, opener, new)
+            count += await records.seal_plaintext_accounts(conn, schema, tenant_id, new)
+            count += await records.reseal_organisation(conn, p, tenant_id, opener, new)
+            await conn.execute(sealed_sql.delete_other_keys(p), [tenant_id, new_version])
+        log.info(
+            "tenant %s: re-sealed %d value(s) under data key v%d", tenant.slug, count, new_version
+        )
+        return count
 
     async def registered(self, slug: str) -> identity.Registered | None:
         """The registry's row of ``slug``: its id and the Tenant object it belongs to."""

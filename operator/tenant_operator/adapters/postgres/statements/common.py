@@ -36,15 +36,18 @@ HEX_SHA256_PATTERN = "^[0-9a-f]{64}$"
 #: The tables every tenant schema (and the platform schema) gets from the template.
 TEMPLATE_TABLES = ("accounts", "connectors", "pipeline_runs", "deploy_events", "usage_metrics")
 #: Tenant tables that exist only in the platform schema (operator-managed records).
-PLATFORM_TENANT_TABLES = ("subprocessor_records",)
+PLATFORM_TENANT_TABLES = ("subprocessor_records", "tenant_keys")
 #: Tenant tables whose rows only the operator writes: the application role reads them only
-#: (a connector ``ref`` names an OpenBao path; a record holds a sub-processor decision).
-OPERATOR_MANAGED_TABLES = ("connectors", "subprocessor_records")
+#: (a connector ``ref`` names an OpenBao path; a record holds a sub-processor decision; a
+#: tenant key is a data key wrapped by the tenant's transit key).
+OPERATOR_MANAGED_TABLES = ("connectors", "subprocessor_records", "tenant_keys")
 #: ``accounts`` columns the application role may write: every column but ``is_owner`` (the
-#: owner account is the operator's); ``tenant_id`` and ``id`` are set on INSERT only.
+#: owner account is the operator's) and, from template v5, the plaintext ``email`` and
+#: ``name`` (sealed values instead); ``tenant_id`` and ``id`` are set on INSERT only.
+ACCOUNT_PLAINTEXT_COLUMNS = ("email", "name")
+ACCOUNT_SEALED_COLUMNS = ("email_enc", "name_enc", "email_bidx", "key_version")
 ACCOUNT_APP_UPDATE_COLUMNS = (
-    "email",
-    "name",
+    *ACCOUNT_SEALED_COLUMNS,
     "password_hash",
     "invite_token_sha256",
     "invited_at",
@@ -52,6 +55,13 @@ ACCOUNT_APP_UPDATE_COLUMNS = (
     "last_login_at",
 )
 ACCOUNT_APP_INSERT_COLUMNS = ("tenant_id", "id", "created_at", *ACCOUNT_APP_UPDATE_COLUMNS)
+#: The grants of template v3 and v4 (plaintext email and name, no sealed columns yet).
+_ACCOUNT_APP_UPDATE_V3 = (
+    *ACCOUNT_PLAINTEXT_COLUMNS,
+    *ACCOUNT_APP_UPDATE_COLUMNS[len(ACCOUNT_SEALED_COLUMNS) :],
+)
+#: The CHECK of template v5: accounts hold sealed personal data only.
+PII_SEALED = "accounts_pii_sealed"
 #: The CHECK binding a ``schema``-tier table to its one tenant (template v3).
 TENANT_CHECK_NAME = "tenant_rows_only"
 
@@ -115,12 +125,15 @@ def tenant_table(names: Names, schema: str, table: str) -> tuple[sql.Composed, .
     )
 
 
-def app_grants(names: Names, schema: str, table: str) -> tuple[sql.Composed, ...]:
+def app_grants(
+    names: Names, schema: str, table: str, *, sealed: bool = True
+) -> tuple[sql.Composed, ...]:
     """The application role's privileges on one tenant table from template v3 / platform v4.
 
     Operator-managed tables: SELECT only. ``accounts``: SELECT, DELETE, and INSERT/UPDATE of
-    every column but ``is_owner`` (deleting the owner row is refused by a trigger). Others:
-    SELECT, INSERT, UPDATE, DELETE. The REVOKE also drops any earlier column grants.
+    every column but ``is_owner`` (deleting the owner row is refused by a trigger) and, when
+    ``sealed`` (template v5 on), but the plaintext ``email`` and ``name``. Others: SELECT,
+    INSERT, UPDATE, DELETE. The REVOKE also drops any earlier column grants.
     """
     t = sql.Identifier(schema, table)
     texts: tuple[str, ...]
@@ -133,9 +146,13 @@ def app_grants(names: Names, schema: str, table: str) -> tuple[sql.Composed, ...
             "GRANT INSERT ({insert}) ON {t} TO {app}",
             "GRANT UPDATE ({update}) ON {t} TO {app}",
         )
+        update = ACCOUNT_APP_UPDATE_COLUMNS if sealed else _ACCOUNT_APP_UPDATE_V3
+        insert = (
+            ACCOUNT_APP_INSERT_COLUMNS if sealed else ("tenant_id", "id", "created_at", *update)
+        )
         columns = {
-            "insert": sql.SQL(", ").join(map(sql.Identifier, ACCOUNT_APP_INSERT_COLUMNS)),
-            "update": sql.SQL(", ").join(map(sql.Identifier, ACCOUNT_APP_UPDATE_COLUMNS)),
+            "insert": sql.SQL(", ").join(map(sql.Identifier, insert)),
+            "update": sql.SQL(", ").join(map(sql.Identifier, update)),
         }
     else:
         texts = ("GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {app}",)

@@ -6,7 +6,7 @@ before any versioned step runs, under the migration advisory lock.
 
 from psycopg import sql
 
-from tenant_operator.adapters.postgres.statements import requests
+from tenant_operator.adapters.postgres.statements import requests, sealed
 from tenant_operator.adapters.postgres.statements.common import (
     HEX_SHA256_PATTERN,
     LOCK_AUDIT,
@@ -284,6 +284,7 @@ def platform_steps(names: Names) -> tuple[Step, ...]:
             "audit chains: a new chain when an erased tenant's slug is reused",
             render(_AUDIT_CHAINS),
         ),
+        Step(7, "tenant data keys (wrapped), the organisation sealed", sealed.v7(names)),
         Step(
             8,
             "data-subject requests and the redaction of a subject's audit details",

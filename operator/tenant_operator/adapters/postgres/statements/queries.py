@@ -64,9 +64,10 @@ def select_tenant(platform: str) -> sql.Composed:
 
 
 def insert_tenant(platform: str) -> sql.Composed:
+    """Register a tenant (no organisation: ensure_owner_account stores it sealed)."""
     return _p(
-        "INSERT INTO {p}.tenants (slug, organisation, plan, isolation, schema_name, k8s_uid)"
-        " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+        "INSERT INTO {p}.tenants (slug, plan, isolation, schema_name, k8s_uid)"
+        " VALUES (%s, %s, %s, %s, %s) RETURNING id",
         platform,
     )
 
@@ -94,7 +95,7 @@ def retain_tenant(platform: str) -> sql.Composed:
 
 def update_tenant(platform: str) -> sql.Composed:
     return _p(
-        "UPDATE {p}.tenants SET organisation = %s, plan = %s, updated_at = now() WHERE id = %s",
+        "UPDATE {p}.tenants SET plan = %s, updated_at = now() WHERE id = %s",
         platform,
     )
 
@@ -122,20 +123,29 @@ def _s(template: str, schema: str) -> sql.Composed:
 
 
 def select_owner(schema: str) -> sql.Composed:
-    return _s("SELECT id, name, email FROM {s}.accounts WHERE tenant_id = %s AND is_owner", schema)
+    """The owner's (id, name_enc, email_bidx) (param: tenant)."""
+    return _s(
+        "SELECT id, name_enc, email_bidx FROM {s}.accounts WHERE tenant_id = %s AND is_owner",
+        schema,
+    )
 
 
 def insert_owner(schema: str) -> sql.Composed:
+    """The owner account (params: tenant, email_enc, name_enc, email_bidx, key_version,
+    invite digest)."""
     return _s(
-        "INSERT INTO {s}.accounts (tenant_id, name, email, is_owner, invite_token_sha256,"
-        " invited_at) VALUES (%s, %s, %s, true, %s, now()) RETURNING id",
+        "INSERT INTO {s}.accounts (tenant_id, email_enc, name_enc, email_bidx, key_version,"
+        " is_owner, invite_token_sha256, invited_at)"
+        " VALUES (%s, %s, %s, %s, %s, true, %s, now()) RETURNING id",
         schema,
     )
 
 
 def update_owner(schema: str) -> sql.Composed:
+    """Rename the owner (params: name_enc, key_version, tenant, id)."""
     return _s(
-        "UPDATE {s}.accounts SET name = %s, updated_at = now() WHERE tenant_id = %s AND id = %s",
+        "UPDATE {s}.accounts SET name_enc = %s, key_version = %s, updated_at = now()"
+        " WHERE tenant_id = %s AND id = %s",
         schema,
     )
 
@@ -145,14 +155,16 @@ def delete_account(schema: str) -> sql.Composed:
 
 
 def select_account_id(schema: str) -> sql.Composed:
-    return _s("SELECT id FROM {s}.accounts WHERE tenant_id = %s AND email = %s", schema)
+    """The account whose blind index is one of the given (params: tenant, indexes)."""
+    return _s("SELECT id FROM {s}.accounts WHERE tenant_id = %s AND email_bidx = ANY (%s)", schema)
 
 
 def promote_owner(schema: str) -> sql.Composed:
-    """Make a member (params: name, invite digest, tenant, id) the owner: invited afresh,
-    with no password (one its previous owner may have set for it)."""
+    """Make a member (params: name_enc, key_version, invite digest, tenant, id) the owner:
+    invited afresh, with no password (one its previous owner may have set for it)."""
     return _s(
-        "UPDATE {s}.accounts SET name = %s, is_owner = true, password_hash = NULL,"
+        "UPDATE {s}.accounts SET name_enc = %s, key_version = %s, is_owner = true,"
+        " password_hash = NULL,"
         " invite_token_sha256 = %s, invited_at = now(), updated_at = now()"
         " WHERE tenant_id = %s AND id = %s",
         schema,

@@ -9,6 +9,11 @@ by all ``shared`` tenants, has none. From v4 on that CHECK compares a SHA-256 of
 knows it, is not readable in ``pg_constraint``; and no column has planner statistics (``SET
 STATISTICS 0``), so ``EXPLAIN`` estimates reveal no other tenant's values or ids (leakproof
 operators such as ``texteq`` and ``uuid_lt`` let the planner use statistics under RLS).
+From v5 on, personal data is sealed (:mod:`tenant_operator.domain.envelope`): ``accounts``
+keeps ``email_enc``, ``name_enc`` and the blind index ``email_bidx`` instead of the plaintext
+``email`` and ``name``, which the CHECK :data:`PII_SEALED` (``NOT VALID``: enforced on every
+new or updated row; rows written before are sealed by the operator) requires to be NULL;
+``pipeline_runs.triggered_by`` and ``deploy_events.deployed_by`` name accounts by id.
 """
 
 import hashlib
@@ -18,6 +23,7 @@ from psycopg import sql
 
 from tenant_operator.adapters.postgres.statements.common import (
     BCRYPT_COST_12_PATTERN,
+    PII_SEALED,
     TEMPLATE_TABLES,
     TENANT_CHECK_NAME,
     Names,
@@ -96,6 +102,31 @@ _TEMPLATE_V3 = (
 )
 
 
+#: Personal data sealed: the plaintext columns stay only for rows written before v5 (the
+#: operator seals them, then nulls them); a blind index replaces the email's uniqueness.
+_TEMPLATE_V5 = (
+    """ALTER TABLE {s}.accounts
+        ADD COLUMN email_enc bytea,
+        ADD COLUMN name_enc bytea,
+        ADD COLUMN email_bidx bytea CONSTRAINT accounts_email_bidx_length
+            CHECK (octet_length(email_bidx) = 32),
+        ADD COLUMN key_version integer CHECK (key_version > 0),
+        ALTER COLUMN email DROP NOT NULL,
+        ALTER COLUMN name DROP NOT NULL""",
+    """ALTER TABLE {s}.accounts ADD CONSTRAINT {sealed} CHECK (email IS NULL AND name IS NULL
+        AND email_enc IS NOT NULL AND name_enc IS NOT NULL AND email_bidx IS NOT NULL) NOT VALID""",
+    """ALTER TABLE {s}.accounts DROP CONSTRAINT IF EXISTS accounts_tenant_id_email_key,
+        ADD CONSTRAINT accounts_tenant_id_email_bidx_key UNIQUE (tenant_id, email_bidx)""",
+    "ALTER TABLE {s}.pipeline_runs ADD COLUMN triggered_by uuid",
+    "ALTER TABLE {s}.deploy_events ADD COLUMN deployed_by uuid",
+    """ALTER TABLE {s}.accounts ALTER COLUMN email_enc SET STATISTICS 0,
+        ALTER COLUMN name_enc SET STATISTICS 0, ALTER COLUMN email_bidx SET STATISTICS 0,
+        ALTER COLUMN key_version SET STATISTICS 0""",
+    "ALTER TABLE {s}.pipeline_runs ALTER COLUMN triggered_by SET STATISTICS 0",
+    "ALTER TABLE {s}.deploy_events ALTER COLUMN deployed_by SET STATISTICS 0",
+)
+
+
 def tenant_checks(schema: str, tenant_id: uuid.UUID) -> tuple[sql.Composed, ...]:
     """CHECK (tenant_id = <tenant>) on every template table of a ``schema``-tier schema."""
     return tuple(
@@ -126,6 +157,10 @@ NO_STATISTICS_COLUMNS: dict[str, tuple[tuple[str, str | None], ...]] = {
         ("created_at", "timestamptz"),
         ("updated_at", "timestamptz"),
         ("last_login_at", "timestamptz"),
+        ("email_enc", "bytea"),
+        ("name_enc", "bytea"),
+        ("email_bidx", "bytea"),
+        ("key_version", "integer"),
     ),
     "connectors": (
         ("tenant_id", None),
@@ -143,6 +178,7 @@ NO_STATISTICS_COLUMNS: dict[str, tuple[tuple[str, str | None], ...]] = {
         ("status", "text"),
         ("started_at", "timestamptz"),
         ("finished_at", "timestamptz"),
+        ("triggered_by", "uuid"),
     ),
     "deploy_events": (
         ("tenant_id", None),
@@ -150,6 +186,7 @@ NO_STATISTICS_COLUMNS: dict[str, tuple[tuple[str, str | None], ...]] = {
         ("environment", "text"),
         ("version", "text"),
         ("at", "timestamptz"),
+        ("deployed_by", "uuid"),
     ),
     "usage_metrics": (
         ("tenant_id", None),
@@ -158,6 +195,12 @@ NO_STATISTICS_COLUMNS: dict[str, tuple[tuple[str, str | None], ...]] = {
         ("quantity", "bigint"),
     ),
 }
+
+
+#: The columns template v5 adds (v4's step, fixed once applied, does not name them).
+SEALED_COLUMNS = frozenset(
+    {"email_enc", "name_enc", "email_bidx", "key_version", "triggered_by", "deployed_by"}
+)
 
 
 def tenant_check_digest(tenant_id: uuid.UUID) -> str:
@@ -198,6 +241,7 @@ def no_statistics(schema: str) -> tuple[sql.Composed, ...]:
                 c=sql.Identifier(column), t=sql.SQL(type_)
             )
             for column, type_ in NO_STATISTICS_COLUMNS[table]
+            if column not in SEALED_COLUMNS  # added by v5, with no statistics from the start
         ]
         out.append(
             sql.SQL("ALTER TABLE {} ").format(sql.Identifier(schema, table))
@@ -218,7 +262,10 @@ def template_steps(
     def render(texts: tuple[str, ...]) -> tuple[sql.Composed, ...]:
         return tuple(
             names.fmt(
-                sql.SQL(text), s=sql.Identifier(schema), bcrypt=sql.Literal(BCRYPT_COST_12_PATTERN)
+                sql.SQL(text),
+                s=sql.Identifier(schema),
+                bcrypt=sql.Literal(BCRYPT_COST_12_PATTERN),
+                sealed=sql.Identifier(PII_SEALED),
             )
             for text in texts
         )
@@ -236,7 +283,11 @@ def template_steps(
                 for text in _TEMPLATE_V3_IDS
             )
             + render(_TEMPLATE_V3)
-            + tuple(stmt for table in TEMPLATE_TABLES for stmt in app_grants(names, schema, table))
+            + tuple(
+                stmt
+                for table in TEMPLATE_TABLES
+                for stmt in app_grants(names, schema, table, sealed=False)
+            )
             + (() if tenant_id is None else tenant_checks(schema, tenant_id)),
         ),
         Step(
@@ -244,6 +295,11 @@ def template_steps(
             "tenant ids out of the catalog, no planner statistics on tenant values",
             no_statistics(schema)
             + (() if tenant_id is None else hashed_tenant_checks(schema, tenant_id)),
+        ),
+        Step(
+            5,
+            "personal data sealed (email, name), accounts named by id in runs and deploys",
+            render(_TEMPLATE_V5) + app_grants(names, schema, "accounts"),
         ),
     )
 
