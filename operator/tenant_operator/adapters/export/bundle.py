@@ -1,0 +1,156 @@
+"""Write an export bundle on the local filesystem, streaming: memory stays flat in rows.
+
+Each file of the bundle is first written to a temp file of its own while it is hashed and
+its rows counted (:class:`BundleWriter`); :meth:`BundleWriter.assemble` then writes the one
+deterministic USTAR tar (manifest.json, manifest.sig, the files in order) to a temp file,
+ready for a destination. Everything lives under one temp directory, removed on close.
+"""
+
+import hashlib
+import io
+import json
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from tenant_operator.domain import bundle, tarball
+from tenant_operator.domain.bundle import FileEntry
+
+
+class _HashedFile:
+    """A temp file written in chunks, hashed and sized as it goes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.out: BinaryIO = path.open("wb")
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.digest.update(data)
+        self.size += len(data)
+        self.out.write(data)
+
+    def close(self) -> None:
+        self.out.close()
+
+
+class TableFiles:
+    """The JSON Lines and CSV files of one table; :meth:`write_rows` takes batches."""
+
+    def __init__(self, root: Path, table: str, columns: Sequence[str]) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        self.paths = bundle.table_files(table)
+        self.jsonl = _HashedFile(root / f"{table}.jsonl")
+        self.csv = _HashedFile(root / f"{table}.csv")
+        self.rows = 0
+        self._text = io.StringIO()
+        self._csv = bundle.csv_writer(self._text)
+        self._csv.writerow(self.columns)
+        self._flush_csv()
+
+    def _flush_csv(self) -> None:
+        self.csv.write(self._text.getvalue().encode())
+        self._text.seek(0)
+        self._text.truncate()
+
+    def write_rows(self, rows: Sequence[Sequence[object]]) -> None:
+        self.jsonl.write("".join(bundle.jsonl_lines(self.columns, rows)).encode())
+        self._csv.writerows(bundle.csv_rows(rows))
+        self._flush_csv()
+        self.rows += len(rows)
+
+    def close(self) -> list[tuple[FileEntry, Path]]:
+        self.jsonl.close()
+        self.csv.close()
+        return [
+            (FileEntry(path, self.rows, f.digest.hexdigest(), f.size), f.path)
+            for path, f in zip(self.paths, (self.jsonl, self.csv), strict=True)
+        ]
+
+
+class BundleWriter:
+    """The files of one bundle, in the order they are added, then the tar of them all."""
+
+    def __init__(self, workdir: Path | None = None) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="export-", dir=workdir))
+        self._files: list[tuple[FileEntry, Path]] = []
+        self._open: list[TableFiles] = []
+
+    def __enter__(self) -> "BundleWriter":
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _exc: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for table in self._open:
+            table.close()
+        self._open.clear()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def table(self, name: str, columns: Sequence[str]) -> TableFiles:
+        """Start a table's files (its earlier tables are finished first)."""
+        self.finish_tables()
+        table = TableFiles(self.root, name, columns)
+        self._open.append(table)
+        return table
+
+    def finish_tables(self) -> None:
+        for table in self._open:
+            self._files += table.close()
+        self._open.clear()
+
+    def add_jsonl(
+        self, path: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
+    ) -> None:
+        """A JSON Lines file other than a table's (the audit entries)."""
+        self.finish_tables()
+        out = _HashedFile(self.root / path.replace("/", "_"))
+        count = 0
+        for line in bundle.jsonl_lines(columns, rows):
+            out.write(line.encode())
+            count += 1
+        out.close()
+        self._files.append((FileEntry(path, count, out.digest.hexdigest(), out.size), out.path))
+
+    def add_json(self, path: str, items: Sequence[object]) -> None:
+        """A small JSON array (the connectors): canonical, one newline at the end."""
+        self.finish_tables()
+        out = _HashedFile(self.root / path.replace("/", "_"))
+        out.write(bundle.canonical(json.loads(json.dumps(items, default=bundle.json_value))))
+        out.close()
+        self._files.append(
+            (FileEntry(path, len(items), out.digest.hexdigest(), out.size), out.path)
+        )
+
+    @property
+    def files(self) -> tuple[FileEntry, ...]:
+        self.finish_tables()
+        return tuple(entry for entry, _ in self._files)
+
+    def assemble(self, manifest: bytes, signature: bytes, mtime: int) -> Path:
+        """The bundle's tar, in a temp file under this writer's directory."""
+        self.finish_tables()
+        tar = self.root / "bundle.tar"
+        members = [(bundle.MANIFEST, manifest), (bundle.SIGNATURE, signature)]
+        with tar.open("wb") as out:
+            for name, data in members:
+                out.write(tarball.header(name, len(data), mtime))
+                out.write(data + tarball.padding(len(data)))
+            for entry, path in self._files:
+                out.write(tarball.header(entry.path, entry.bytes, mtime))
+                with path.open("rb") as src:
+                    shutil.copyfileobj(src, out, tarball.CHUNK)
+                out.write(tarball.padding(entry.bytes))
+            out.write(tarball.END)
+        return tar
