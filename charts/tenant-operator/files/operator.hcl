@@ -19,13 +19,16 @@
 #   - enable (never disable or tune) the platform mounts transit/ and
 #     platform/; create, read, configure, rotate and delete transit keys
 #     named tenant-* (deletion is the crypto-shredding of erasure);
+#   - create the ed25519 transit key transit/keys/operator-export-signing (never delete it),
+#     sign and verify export manifests with it;
 #   - read and write audit chain heads and digest keys under
 #     platform/data/audit/, list the mirrored tenant chains, and
 #     destroy a chain's digest key (erasure: its redacted details stay unguessable).
 # What it CANNOT do:
 #   - read any secret value in a tenant mount (not even the ones it wrote), list
 #     tenant mounts, or touch keys outside connectors/ and invites/;
-#   - encrypt, decrypt, export or back up with transit keys;
+#   - encrypt, decrypt, export or back up with transit keys, or sign with any
+#     key but operator-export-signing;
 #   - create tokens, read or change any other policy, mount, auth method or
 #     namespace, or anything under sys/ besides the paths below.
 
@@ -97,6 +100,21 @@ path "sys/mounts/platform" {
 # Tenant transit keys: create, read, configure deletion_allowed, rotate, destroy.
 path "transit/keys/tenant-*" {
   capabilities = ["create", "read", "update", "delete"]
+}
+
+# The export signing key (ed25519): create and read its public keys; never delete.
+path "transit/keys/operator-export-signing" {
+  capabilities = ["create", "read"]
+}
+
+# Sign export manifests.
+path "transit/sign/operator-export-signing" {
+  capabilities = ["update"]
+}
+
+# Verify export manifests.
+path "transit/verify/operator-export-signing" {
+  capabilities = ["update"]
 }
 
 # Audit chain heads (not secret; mirrored to detect a rewrite inside PostgreSQL).

@@ -35,6 +35,7 @@ from tenant_operator.adapters.openbao.paths import (
     PlatformPaths,
     TenantPaths,
 )
+from tenant_operator.domain.bundle import SIGNING_KEY
 
 #: The name the docs, the chart and the dev stack give the operator's policy and role.
 DEFAULT_OPERATOR_NAME = "tenant-operator"
@@ -148,13 +149,16 @@ OPERATOR_REST = (
     "#   - enable (never disable or tune) the platform mounts {transit}/ and\n"
     "#     {audit}/; create, read, configure, rotate and delete transit keys\n"
     "#     named {prefix}* (deletion is the crypto-shredding of erasure);\n"
+    "#   - create the ed25519 transit key {transit}/keys/{signing} (never delete it),\n"
+    "#     sign and verify export manifests with it;\n"
     "#   - read and write audit chain heads and digest keys under\n"
     "#     {audit}/data/audit/, list the mirrored tenant chains, and\n"
     "#     destroy a chain's digest key (erasure: its redacted details stay unguessable).\n"
     "# What it CANNOT do:\n"
     "#   - read any secret value in a tenant mount (not even the ones it wrote), list\n"
     "#     tenant mounts, or touch keys outside connectors/ and invites/;\n"
-    "#   - encrypt, decrypt, export or back up with transit keys;\n"
+    "#   - encrypt, decrypt, export or back up with transit keys, or sign with any\n"
+    "#     key but {signing};\n"
     "#   - create tokens, read or change any other policy, mount, auth method or\n"
     "#     namespace, or anything under sys/ besides the paths below.\n\n"
 )
@@ -255,6 +259,13 @@ OPERATOR_RULES = (
         "Tenant transit keys: create, read, configure deletion_allowed, rotate, destroy.",
     ),
     Rule(
+        "{transit}/keys/{signing}",
+        ("create", "read"),
+        "The export signing key (ed25519): create and read its public keys; never delete.",
+    ),
+    Rule("{transit}/sign/{signing}", UPDATE, "Sign export manifests."),
+    Rule("{transit}/verify/{signing}", UPDATE, "Verify export manifests."),
+    Rule(
         "{audit}/data/audit/*",
         CRU,
         "Audit chain heads (not secret; mirrored to detect a rewrite inside PostgreSQL).",
@@ -288,6 +299,7 @@ def _operator_fields(platform: PlatformPaths, kv_mount: str) -> dict[str, str]:
         "audit": platform.audit_mount,
         "audit_tenants": AUDIT_TENANTS,
         "audit_keys": AUDIT_KEYS,
+        "signing": SIGNING_KEY,
     }
 
 
