@@ -41,7 +41,7 @@ def small_bundle(out: Path, signer: LocalSigner, rows: int = 3) -> Path:
                 for i in range(rows)
             ]
         )
-        writer.add_jsonl(bundle.AUDIT_FILE, ("seq", "action"), [(1, "tenant.created")])
+        writer.jsonl(bundle.AUDIT_FILE, ("seq", "action")).write_rows([(1, "tenant.created")])
         writer.add_json(bundle.CONNECTORS_FILE, [{"name": "github", "config": {"org": "acme"}}])
         manifest = Manifest(
             tenant={"slug": "acme", "id": str(uuid.UUID(int=7))},
@@ -54,6 +54,6 @@ def small_bundle(out: Path, signer: LocalSigner, rows: int = 3) -> Path:
         )
         data = manifest.to_bytes()
         sig = Signature(bundle.SIGNING_KEY, signer.sign(data)).to_bytes()
-        tar = writer.assemble(data, sig, manifest.mtime)
+        tar, _ = writer.assemble(data, sig, manifest.mtime)
         tar.rename(out)
     return out

@@ -334,3 +334,11 @@ def verify_path(path: Path, public_key: PublicKeys) -> Verified:
     with path.open("rb") as stream:
         verified = verify(stream, public_key)
     return Verified(verified.manifest, verified.signature, path.stat().st_size, verified.members)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(tarball.CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

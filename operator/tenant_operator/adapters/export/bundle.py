@@ -11,7 +11,7 @@ import io
 import json
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -39,37 +39,40 @@ class _HashedFile:
 
 
 class TableFiles:
-    """The JSON Lines and CSV files of one table; :meth:`write_rows` takes batches."""
+    """The JSON Lines (and, for a table, CSV) files of rows; :meth:`write_rows` takes batches."""
 
-    def __init__(self, root: Path, table: str, columns: Sequence[str]) -> None:
-        self.table = table
+    def __init__(self, root: Path, paths: Sequence[str], columns: Sequence[str], stem: str) -> None:
         self.columns = tuple(columns)
-        self.paths = bundle.table_files(table)
-        self.jsonl = _HashedFile(root / f"{table}.jsonl")
-        self.csv = _HashedFile(root / f"{table}.csv")
+        self.paths = tuple(paths)
+        self.jsonl = _HashedFile(root / f"{stem}.jsonl")
+        self.csv = _HashedFile(root / f"{stem}.csv") if len(paths) == 2 else None
         self.rows = 0
         self._text = io.StringIO()
         self._csv = bundle.csv_writer(self._text)
-        self._csv.writerow(self.columns)
-        self._flush_csv()
+        if self.csv is not None:
+            self._csv.writerow(self.columns)
+            self._flush_csv()
 
     def _flush_csv(self) -> None:
+        assert self.csv is not None
         self.csv.write(self._text.getvalue().encode())
         self._text.seek(0)
         self._text.truncate()
 
     def write_rows(self, rows: Sequence[Sequence[object]]) -> None:
         self.jsonl.write("".join(bundle.jsonl_lines(self.columns, rows)).encode())
-        self._csv.writerows(bundle.csv_rows(rows))
-        self._flush_csv()
+        if self.csv is not None:
+            self._csv.writerows(bundle.csv_rows(rows))
+            self._flush_csv()
         self.rows += len(rows)
 
     def close(self) -> list[tuple[FileEntry, Path]]:
-        self.jsonl.close()
-        self.csv.close()
+        files = [f for f in (self.jsonl, self.csv) if f is not None]
+        for f in files:
+            f.close()
         return [
             (FileEntry(path, self.rows, f.digest.hexdigest(), f.size), f.path)
-            for path, f in zip(self.paths, (self.jsonl, self.csv), strict=True)
+            for path, f in zip(self.paths, files, strict=True)
         ]
 
 
@@ -101,27 +104,21 @@ class BundleWriter:
     def table(self, name: str, columns: Sequence[str]) -> TableFiles:
         """Start a table's files (its earlier tables are finished first)."""
         self.finish_tables()
-        table = TableFiles(self.root, name, columns)
+        table = TableFiles(self.root, bundle.table_files(name), columns, f"table-{name}")
         self._open.append(table)
         return table
+
+    def jsonl(self, path: str, columns: Sequence[str]) -> TableFiles:
+        """A JSON Lines file other than a table's (the audit entries)."""
+        self.finish_tables()
+        rows = TableFiles(self.root, (path,), columns, path.replace("/", "-"))
+        self._open.append(rows)
+        return rows
 
     def finish_tables(self) -> None:
         for table in self._open:
             self._files += table.close()
         self._open.clear()
-
-    def add_jsonl(
-        self, path: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
-    ) -> None:
-        """A JSON Lines file other than a table's (the audit entries)."""
-        self.finish_tables()
-        out = _HashedFile(self.root / path.replace("/", "_"))
-        count = 0
-        for line in bundle.jsonl_lines(columns, rows):
-            out.write(line.encode())
-            count += 1
-        out.close()
-        self._files.append((FileEntry(path, count, out.digest.hexdigest(), out.size), out.path))
 
     def add_json(self, path: str, items: Sequence[object]) -> None:
         """A small JSON array (the connectors): canonical, one newline at the end."""
@@ -138,19 +135,20 @@ class BundleWriter:
         self.finish_tables()
         return tuple(entry for entry, _ in self._files)
 
-    def assemble(self, manifest: bytes, signature: bytes, mtime: int) -> Path:
-        """The bundle's tar, in a temp file under this writer's directory."""
+    def assemble(self, manifest: bytes, signature: bytes, mtime: int) -> tuple[Path, str]:
+        """The bundle's tar in a temp file under this writer's directory, and its SHA-256."""
         self.finish_tables()
-        tar = self.root / "bundle.tar"
+        tar = _HashedFile(self.root / "bundle.tar")
         members = [(bundle.MANIFEST, manifest), (bundle.SIGNATURE, signature)]
-        with tar.open("wb") as out:
-            for name, data in members:
-                out.write(tarball.header(name, len(data), mtime))
-                out.write(data + tarball.padding(len(data)))
-            for entry, path in self._files:
-                out.write(tarball.header(entry.path, entry.bytes, mtime))
-                with path.open("rb") as src:
-                    shutil.copyfileobj(src, out, tarball.CHUNK)
-                out.write(tarball.padding(entry.bytes))
-            out.write(tarball.END)
-        return tar
+        for name, data in members:
+            tar.write(tarball.header(name, len(data), mtime))
+            tar.write(data + tarball.padding(len(data)))
+        for entry, path in self._files:
+            tar.write(tarball.header(entry.path, entry.bytes, mtime))
+            with path.open("rb") as src:
+                while chunk := src.read(tarball.CHUNK):
+                    tar.write(chunk)
+            tar.write(tarball.padding(entry.bytes))
+        tar.write(tarball.END)
+        tar.close()
+        return tar.path, tar.digest.hexdigest()

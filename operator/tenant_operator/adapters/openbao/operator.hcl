@@ -102,9 +102,9 @@ path "transit/keys/tenant-*" {
   capabilities = ["create", "read", "update", "delete"]
 }
 
-# The export signing key (ed25519): create and read its public keys; never delete.
+# The export signing key (ed25519): create (transit's create is an update without an existence check) and read its public keys; no config, rotate or delete.
 path "transit/keys/operator-export-signing" {
-  capabilities = ["create", "read"]
+  capabilities = ["create", "read", "update"]
 }
 
 # Sign export manifests.

@@ -260,8 +260,9 @@ OPERATOR_RULES = (
     ),
     Rule(
         "{transit}/keys/{signing}",
-        ("create", "read"),
-        "The export signing key (ed25519): create and read its public keys; never delete.",
+        CRU,
+        "The export signing key (ed25519): create (transit's create is an update without an "
+        "existence check) and read its public keys; no config, rotate or delete.",
     ),
     Rule("{transit}/sign/{signing}", UPDATE, "Sign export manifests."),
     Rule("{transit}/verify/{signing}", UPDATE, "Verify export manifests."),
