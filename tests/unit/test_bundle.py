@@ -37,7 +37,7 @@ def test_a_written_bundle_verifies_and_tar_reads_it(
     with tarfile.open(fileobj=io.BytesIO(bundle_bytes)) as tar:
         assert tar.getnames() == list(verified.members)
         csv_text = tar.extractfile("tables/pipeline_runs.csv").read().decode()  # type: ignore[union-attr]
-    assert csv_text.startswith("id,pipeline,status,meta\r\n")
+    assert csv_text.startswith("id,pipeline,status,meta\n")
     assert len(bundle_bytes) % tarball.BLOCK == 0
 
 

@@ -187,7 +187,7 @@ def jsonl_lines(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Ite
 
 
 def csv_writer(out: io.TextIOBase) -> Any:
-    return csv.writer(out, lineterminator="\r\n")
+    return csv.writer(out, lineterminator="\n")
 
 
 def csv_rows(rows: Iterable[Sequence[object]]) -> Iterator[list[object]]:

@@ -84,9 +84,12 @@ class ExportFacts:
 
 
 class RowSink(Protocol):
-    """Where a file's rows go, in batches (the bundle writer's files)."""
+    """Where a file's rows go, in batches (the bundle writer's files): as values, or as
+    rendered already (JSON object texts, one per row; CSV bytes of whole records)."""
 
     def write_rows(self, rows: Sequence[Sequence[object]], /) -> None: ...
+    def write_jsonl(self, lines: Sequence[str], /) -> None: ...
+    def write_csv(self, data: bytes, /) -> None: ...
 
 
 class ExportSink(Protocol):

@@ -60,11 +60,23 @@ class TableFiles:
         self._text.truncate()
 
     def write_rows(self, rows: Sequence[Sequence[object]]) -> None:
+        """Rows as values: rendered here (JSON Lines and CSV)."""
         self.jsonl.write("".join(bundle.jsonl_lines(self.columns, rows)).encode())
         if self.csv is not None:
             self._csv.writerows(bundle.csv_rows(rows))
             self._flush_csv()
         self.rows += len(rows)
+
+    def write_jsonl(self, lines: Sequence[str]) -> None:
+        """Rows rendered already as JSON object texts (one each, no newline inside)."""
+        if lines:
+            self.jsonl.write(("\n".join(lines) + "\n").encode())
+        self.rows += len(lines)
+
+    def write_csv(self, data: bytes) -> None:
+        """CSV records rendered already (the rows counted by :meth:`write_jsonl`)."""
+        assert self.csv is not None
+        self.csv.write(data)
 
     def close(self) -> list[tuple[FileEntry, Path]]:
         files = [f for f in (self.jsonl, self.csv) if f is not None]

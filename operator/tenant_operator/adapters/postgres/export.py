@@ -9,11 +9,14 @@ subject: the entries naming them) is read in the same snapshot and verified from
 :class:`~tenant_operator.adapters.postgres.audit_verify.ChainVerifier`.
 """
 
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
+
+from psycopg import sql
 
 from tenant_operator.adapters.postgres.audit import AuditLog, AuditVault
 from tenant_operator.adapters.postgres.audit_verify import ChainVerifier
@@ -39,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: Rows per FETCH of a server-side cursor, and per write into the bundle.
 BATCH = 20_000
+#: Bytes of COPY output gathered per write into the bundle.
+CSV_FLUSH = 1 << 20
 
 Row = tuple[Any, ...]
 
@@ -59,55 +64,60 @@ class PostgresExport:
     ) -> ExportFacts:
         """Write the tenant's (or ``subject``'s) rows into ``sink``; what the manifest needs."""
         tenant_id = keys.tenant_id
+        p = self.settings.platform_schema
         async with self._snapshot(tenant_id) as conn:
-            tenant = await self._tenant(conn, keys)
-            slug, schema = str(tenant["slug"]), str(tenant["schema"])
-            chain = await _one_value(conn, q.audit_chain_of(self.settings.platform_schema), slug)
-            chain = chain or slug
-            p = self.settings.platform_schema
-            rows: dict[str, int] = {}
+            found = await (await conn.execute(q.select_tenant_by_id(p), [tenant_id])).fetchone()
+            if found is None:
+                raise PermanentError(
+                    f"tenant {tenant_id} is not registered", reason=Reason.TENANT_NOT_FOUND
+                )
+            slug, schema = str(found[0]), str(found[2] or p)
 
-            def r(template: str) -> Any:
+            def r(template: str) -> sql.Composed:
                 return x.render(template, p, schema)
 
+            chain = await _one_value(conn, q.audit_chain_of(p), slug) or slug
             params: dict[str, Any] = {"tenant": tenant_id, "chain": chain}
             head = await (await conn.execute(r(x.AUDIT_HEAD), params)).fetchone()
             params["seq"] = int(head[0]) if head else 0
+            rows: dict[str, int] = {}
+            account = None
             if subject is None:
-                sink.table("tenant", x.TENANT_COLUMNS).write_rows([tenant["row"]])
-                rows["tenant"] = 1
-                account = None
+                tenant_sink = sink.table("tenant", x.TENANT_COLUMNS)
+                rows["tenant"] = await self._sealed(
+                    conn, r(x.SELECT_TENANT), params, tenant_sink, _tenant_opener(keys)
+                )
                 accounts = r(x.SELECT_ACCOUNTS)
             else:
                 account = await self._find(conn, r, keys, subject, params)
                 params["account"] = account
                 accounts = r(x.SELECT_ACCOUNT)
-            opened = _accounts_opener(keys)
-            rows["accounts"] = await self._stream(
-                conn, accounts, params, sink.table("accounts", x.ACCOUNT_COLUMNS), opened
-            )
-            for table, columns, statement in x.TABLES if subject is None else x.SUBJECT_TABLES:
-                if subject is not None and account is None:
-                    sink.table(table, columns)  # the files are there, empty: nothing held
-                    rows[table] = 0
-                    continue
-                rows[table] = await self._stream(
-                    conn, r(statement), params, sink.table(table, columns)
+            accounts_sink = sink.table("accounts", x.ACCOUNT_COLUMNS)
+            if subject is None or account is not None:
+                rows["accounts"] = await self._sealed(
+                    conn, accounts, params, accounts_sink, _accounts_opener(keys)
                 )
+            else:
+                rows["accounts"] = 0
+            for table, columns, inner in x.TABLES if subject is None else x.SUBJECT_TABLES:
+                table_sink = sink.table(table, columns)
+                if subject is not None and account is None:
+                    rows[table] = 0  # the files are there, empty: nothing held
+                    continue
+                rows[table] = await self._rendered(conn, r(inner), columns, params, table_sink)
             if subject is None:
                 entries_sql = r(x.AUDIT_ENTRIES)
             else:
-                found = await self._subject_needles(conn, r, keys, params, subject, account)
-                params["needles"] = list(found)
+                found_needles = await self._subject_needles(conn, r, keys, params, subject, account)
+                params["needles"] = list(found_needles)
                 entries_sql = r(x.AUDIT_SUBJECT_ENTRIES)
             audit_sink = sink.jsonl(bundle.AUDIT_FILE, x.AUDIT_COLUMNS)
-            entries = await self._stream(conn, entries_sql, params, audit_sink)
+            entries = await self._rendered(conn, entries_sql, None, params, audit_sink)
             rows["audit"] = entries
             if subject is None:
-                connectors = await (await conn.execute(r(x.TABLES[0][2]), params)).fetchall()
+                cur = await conn.execute(x.json_rows(r(x.CONNECTORS[2])), params)
                 sink.add_json(
-                    bundle.CONNECTORS_FILE,
-                    [dict(zip(x.TABLES[0][1], c, strict=True)) for c in connectors],
+                    bundle.CONNECTORS_FILE, [json.loads(c[0]) for c in await cur.fetchall()]
                 )
             subs = await (await conn.execute(r(x.SUB_PROCESSORS), params)).fetchall()
         verdict = await ChainVerifier(self.pool, self.settings).verify_chain(
@@ -140,26 +150,9 @@ class PostgresExport:
         ):
             await conn.execute(x.BEGIN_SNAPSHOT)
             await conn.execute(q.set_role(self.settings.owner_role))
+            await conn.execute(x.SNAPSHOT_SETTINGS)
             await set_tenant(conn, tenant_id)
             yield conn
-
-    async def _tenant(self, conn: Conn, keys: KeyRing) -> dict[str, Any]:
-        p = self.settings.platform_schema
-        found = await (
-            await conn.execute(x.render(x.SELECT_TENANT, p, p), {"tenant": keys.tenant_id})
-        ).fetchone()
-        if found is None:
-            raise PermanentError(
-                f"tenant {keys.tenant_id} is not registered", reason=Reason.TENANT_NOT_FOUND
-            )
-        tenant_id, slug, sealed, plain, plan, isolation, created = found
-        schema_row = await (await conn.execute(q.select_tenant_by_id(p), [tenant_id])).fetchone()
-        organisation = _opened(keys, sealed, plain, envelope.ORGANISATION)
-        return {
-            "slug": slug,
-            "schema": (schema_row[2] if schema_row else None) or p,
-            "row": (tenant_id, slug, organisation, plan, isolation, created),
-        }
 
     async def _find(
         self,
@@ -193,42 +186,80 @@ class PostgresExport:
             return asked
         row = await (await conn.execute(r(x.SELECT_ACCOUNT), params)).fetchone()
         assert row is not None  # found in this snapshot a moment ago
-        email = _opened(keys, row[1], row[2], envelope.ACCOUNT_EMAIL)
+        email = _opened(keys, _hex(row[1]), row[2], envelope.ACCOUNT_EMAIL)
         return list(dict.fromkeys([*needles(account, email), *asked]))
 
-    async def _stream(
+    async def _rendered(
         self,
         conn: Conn,
-        statement: Any,
+        inner: sql.Composed,
+        columns: Sequence[str] | None,
         params: Mapping[str, Any],
         sink: RowSink,
-        convert: Callable[[Row], Row] | None = None,
     ) -> int:
-        """Rows of ``statement`` through a server-side cursor into ``sink``; how many."""
+        """Rows of ``inner`` rendered by PostgreSQL: JSON Lines through a server-side cursor,
+        then (``columns`` given) the CSV by COPY, in the same snapshot; how many rows."""
         total = 0
         async with conn.cursor(name="export") as cur:
             cur.itersize = self.batch
-            await cur.execute(statement, params)
+            await cur.execute(x.json_rows(inner), params)
             while batch := await cur.fetchmany(self.batch):
-                sink.write_rows(batch if convert is None else [convert(row) for row in batch])
+                sink.write_jsonl([row[0] for row in batch])
+                total += len(batch)
+        if columns is not None:
+            async with conn.cursor().copy(x.csv_copy(inner, columns), params) as copy:
+                pending: list[bytes] = []
+                size = 0
+                async for data in copy:
+                    pending.append(bytes(data))
+                    size += len(data)
+                    if size >= CSV_FLUSH:
+                        sink.write_csv(b"".join(pending))
+                        pending, size = [], 0
+                sink.write_csv(b"".join(pending))
+        return total
+
+    async def _sealed(
+        self,
+        conn: Conn,
+        inner: sql.Composed,
+        params: Mapping[str, Any],
+        sink: RowSink,
+        convert: Callable[[dict[str, Any]], Row],
+    ) -> int:
+        """Rows with sealed columns: opened here, then rendered by the sink."""
+        total = 0
+        async with conn.cursor(name="export") as cur:
+            cur.itersize = self.batch
+            await cur.execute(x.json_rows(inner), params)
+            while batch := await cur.fetchmany(self.batch):
+                sink.write_rows([convert(json.loads(row[0])) for row in batch])
                 total += len(batch)
         return total
 
 
-def _opened(keys: KeyRing, sealed: bytes | None, plain: str | None, column: str) -> str | None:
-    """A sealed value opened (a legacy plaintext one as it is)."""
-    return keys.open(bytes(sealed), column) if sealed is not None else plain
+def _opened(keys: KeyRing, sealed: str | None, plain: str | None, column: str) -> str | None:
+    """A sealed value (bytea as JSON: ``\\x`` and hex) opened; a legacy plaintext one as is."""
+    if sealed is None:
+        return plain
+    return keys.open(bytes.fromhex(sealed.removeprefix("\\x")), column)
 
 
-def _accounts_opener(keys: KeyRing) -> Callable[[Row], Row]:
-    def convert(row: Row) -> Row:
-        id_, email_enc, email, name_enc, name, *rest = row
-        return (
-            id_,
-            _opened(keys, email_enc, email, envelope.ACCOUNT_EMAIL),
-            _opened(keys, name_enc, name, envelope.ACCOUNT_NAME),
-            *rest,
+def _accounts_opener(keys: KeyRing) -> Callable[[dict[str, Any]], Row]:
+    def convert(row: dict[str, Any]) -> Row:
+        row["email"] = _opened(keys, row.pop("email_enc"), row["email"], envelope.ACCOUNT_EMAIL)
+        row["name"] = _opened(keys, row.pop("name_enc"), row["name"], envelope.ACCOUNT_NAME)
+        return tuple(row[c] for c in x.ACCOUNT_COLUMNS)
+
+    return convert
+
+
+def _tenant_opener(keys: KeyRing) -> Callable[[dict[str, Any]], Row]:
+    def convert(row: dict[str, Any]) -> Row:
+        row["organisation"] = _opened(
+            keys, row.pop("organisation_enc"), row["organisation"], envelope.ORGANISATION
         )
+        return tuple(row[c] for c in x.TENANT_COLUMNS)
 
     return convert
 
@@ -248,3 +279,8 @@ def _sub_processor(row: Row) -> dict[str, Any]:
 async def _one_value(conn: Conn, statement: Any, arg: object) -> str | None:
     row = await (await conn.execute(statement, [arg])).fetchone()
     return None if row is None else str(row[0])
+
+
+def _hex(value: bytes | None) -> str | None:
+    """A bytea as row_to_json renders it."""
+    return None if value is None else "\\x" + bytes(value).hex()

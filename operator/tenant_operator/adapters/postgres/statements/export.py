@@ -1,12 +1,23 @@
 """The SELECTs of an export: whole tenant or one subject, values always as parameters.
 
-Each ``(columns, statement)`` pair lists what is read, in the order the bundle writes it;
-``password_hash`` and ``invite_token_sha256`` are never selected, nor the blind index. The
-sealed columns are read as sealed (``*_enc``) and opened by the adapter; the plaintext
-columns beside them are read too, for rows written before they were sealed.
+Each table is one inner SELECT of the columns exported. PostgreSQL itself renders the rows:
+JSON Lines as ``row_to_json`` (column order kept, times ISO 8601 in UTC, jsonb nested),
+CSV as ``COPY ... TO STDOUT (FORMAT csv)`` of the same JSON's fields (so the same text:
+``true``/``false``, empty for null), both in the one snapshot; Python only hashes and
+writes. ``password_hash`` and ``invite_token_sha256`` are never selected, nor the blind
+index. Sealed columns are read as sealed (``*_enc``, hex in the JSON) and opened by the
+adapter; the plaintext columns beside them are read too, for rows from before sealing.
 """
 
+from collections.abc import Sequence
+
 from psycopg import sql
+
+BEGIN_SNAPSHOT = sql.SQL("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+#: Times in UTC; a seq scan from the table's start (the JSON and the CSV in one row order).
+SNAPSHOT_SETTINGS = sql.SQL(
+    "SELECT set_config('TimeZone', 'UTC', true), set_config('synchronize_seqscans', 'off', true)"
+)
 
 TENANT_COLUMNS = ("id", "slug", "organisation", "plan", "isolation", "created_at")
 #: As read: the sealed organisation and the (legacy) plaintext one, then the rest.
@@ -38,23 +49,26 @@ FIND_SUBJECT_BY_EMAIL = (
 )
 FIND_SUBJECT_BY_ID = "SELECT id FROM {s}.accounts WHERE tenant_id = %(tenant)s AND id = %(id)s"
 
-#: Whole-tenant tables: (table, columns, statement); ``{s}`` the tenant's tables' schema.
+CONNECTORS = (
+    "connectors",
+    ("name", "type", "config", "ref", "version", "updated_at"),
+    "SELECT name, type, config, ref, version, updated_at FROM {s}.connectors"
+    " WHERE tenant_id = %(tenant)s ORDER BY name",
+)
+_RUNS = ("id", "pipeline", "status", "started_at", "finished_at", "triggered_by")
+_DEPLOYS = ("id", "environment", "version", "at", "deployed_by")
+#: Whole-tenant tables after accounts: (table, columns, inner select).
 TABLES = (
-    (
-        "connectors",
-        ("name", "type", "config", "ref", "version", "updated_at"),
-        "SELECT name, type, config, ref, version, updated_at FROM {s}.connectors"
-        " WHERE tenant_id = %(tenant)s ORDER BY name",
-    ),
+    CONNECTORS,
     (
         "pipeline_runs",
-        ("id", "pipeline", "status", "started_at", "finished_at", "triggered_by"),
+        _RUNS,
         "SELECT id, pipeline, status, started_at, finished_at, triggered_by"
         " FROM {s}.pipeline_runs WHERE tenant_id = %(tenant)s",
     ),
     (
         "deploy_events",
-        ("id", "environment", "version", "at", "deployed_by"),
+        _DEPLOYS,
         "SELECT id, environment, version, at, deployed_by FROM {s}.deploy_events"
         " WHERE tenant_id = %(tenant)s",
     ),
@@ -75,13 +89,13 @@ TABLES = (
 SUBJECT_TABLES = (
     (
         "pipeline_runs",
-        TABLES[1][1],
+        _RUNS,
         "SELECT id, pipeline, status, started_at, finished_at, triggered_by"
         " FROM {s}.pipeline_runs WHERE tenant_id = %(tenant)s AND triggered_by = %(account)s",
     ),
     (
         "deploy_events",
-        TABLES[2][1],
+        _DEPLOYS,
         "SELECT id, environment, version, at, deployed_by FROM {s}.deploy_events"
         " WHERE tenant_id = %(tenant)s AND deployed_by = %(account)s",
     ),
@@ -117,8 +131,19 @@ AUDIT_SUBJECT_ENTRIES = (
 )
 AUDIT_HEAD = "SELECT seq, hash FROM {p}.audit_log WHERE chain = %(chain)s ORDER BY seq DESC LIMIT 1"
 
-BEGIN_SNAPSHOT = sql.SQL("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-
 
 def render(template: str, platform: str, schema: str) -> sql.Composed:
     return sql.SQL(template).format(p=sql.Identifier(platform), s=sql.Identifier(schema))
+
+
+def json_rows(inner: sql.Composable) -> sql.Composed:
+    """One JSON object text per row of ``inner``, its columns in order."""
+    return sql.SQL("SELECT row_to_json(t)::text FROM ({}) t").format(inner)
+
+
+def csv_copy(inner: sql.Composable, columns: Sequence[str]) -> sql.Composed:
+    """``COPY`` of ``inner`` as CSV (no header) with the text of :func:`json_rows`' fields."""
+    fields = sql.SQL(", ").join(sql.SQL("j->>{}").format(sql.Literal(column)) for column in columns)
+    return sql.SQL(
+        "COPY (SELECT {} FROM (SELECT row_to_json(t) AS j FROM ({}) t) s) TO STDOUT (FORMAT csv)"
+    ).format(fields, inner)
