@@ -24,14 +24,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import hvac
 import psycopg
 from psycopg import sql
 
+from bench.audit import operator_bao
 from devenv.openbao import OpenBaoServer
 from devenv.postgres import PostgresServer
 from tenant_operator.adapters.export.bundle import BundleWriter
-from tenant_operator.adapters.openbao.policies import POLICY_FILES
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.adapters.postgres.export import BATCH, PostgresExport
 from tenant_operator.adapters.postgres.session import make_pool
@@ -215,14 +214,6 @@ def counting_writer(sampler: Sampler, workdir: Path) -> type[BundleWriter]:
             return _Counted(super().jsonl(path, columns), sampler)
 
     return Counting
-
-
-def operator_bao(server: OpenBaoServer) -> OpenBaoTenants:
-    settings = Settings(bao_addr=server.addr, secrets_layout="namespace")
-    root = hvac.Client(url=server.addr, token=server.root_token)
-    root.sys.create_or_update_acl_policy("tenant-operator", POLICY_FILES["namespace"].read_text())
-    token = root.auth.token.create(policies=["tenant-operator"], ttl="2h")["auth"]["client_token"]
-    return OpenBaoTenants(settings, token=token)
 
 
 def run_export(
