@@ -83,5 +83,6 @@ def test_without_kube_auth_no_config_is_listed_and_the_platform_writes_the_share
         "auth config of kubernetes",
         "transit mount transit",
         "kv mount platform",
+        "transit key operator-export-signing",
     ]
     assert all(e.erase is None for e in shared)  # shared objects are never erased

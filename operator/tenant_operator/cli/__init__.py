@@ -1,8 +1,8 @@
 """``tenant-operator``: run the operator or one of its tools (the dev stack is ``make dev``)."""
 
 # The entry point (``main``, the console script) and the argument parser. Each command is a
-# module of its own (run, plan, verify_audit, crds, bootstrap_roles, settings) that imports what it
-# needs when it runs, so ``--help`` loads neither kopf nor an adapter.
+# module of its own (run, plan, verify_audit, verify_export, crds, bootstrap_roles, settings)
+# that imports what it needs when it runs, so ``--help`` loads neither kopf nor an adapter.
 
 import argparse
 import logging
@@ -14,6 +14,7 @@ from tenant_operator.cli.plan import cmd_plan
 from tenant_operator.cli.run import cmd_run
 from tenant_operator.cli.settings import cmd_settings
 from tenant_operator.cli.verify_audit import cmd_verify_audit
+from tenant_operator.cli.verify_export import cmd_verify_export
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -45,6 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--all", action="store_true", help="every chain in PostgreSQL and every mirrored head"
     )
     verify.set_defaults(func=cmd_verify_audit)
+
+    verify_export = sub.add_parser("verify-export", help=cmd_verify_export.__doc__)
+    verify_export.add_argument("file", help="the bundle (.tar)")
+    verify_export.add_argument(
+        "--public-key",
+        metavar="PEM",
+        help="the signing key's public key (default: read from OpenBao, BAO_ADDR/BAO_TOKEN)",
+    )
+    verify_export.set_defaults(func=cmd_verify_export)
 
     bootstrap = sub.add_parser(
         "bootstrap-roles",

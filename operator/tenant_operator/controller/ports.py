@@ -7,10 +7,14 @@ composition root (:mod:`tenant_operator.runtime`) hands it the concrete adapters
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
 from typing import Any, Protocol
 
 from tenant_operator.domain.audit import ChainRow
+from tenant_operator.domain.bundle import FileEntry
 from tenant_operator.domain.envelope import KeyRing
+from tenant_operator.domain.export import ExportFacts, ExportSink, SubjectRef
 from tenant_operator.domain.identity import Adoption, Registered
 from tenant_operator.domain.records import SubProcessorEntry
 
@@ -193,6 +197,52 @@ class Peering(Protocol):
 
 class IsolationVerifier(Protocol):
     async def __call__(self, slug: str) -> IsolationReport: ...
+
+
+class ExportSource(Protocol):
+    """The rows of a tenant (or of one subject of it), in one snapshot, into a bundle."""
+
+    async def export(
+        self, keys: KeyRing, subject: SubjectRef | None, sink: ExportSink
+    ) -> ExportFacts: ...
+
+
+class ExportSigner(Protocol):
+    """Signs export manifests (OpenBao transit) and gives the public keys by version."""
+
+    async def sign_export(self, data: bytes, key_version: int | None = None) -> str: ...
+    async def export_public_keys(self) -> dict[int, str]: ...
+
+
+class BundleFiles(ExportSink, Protocol):
+    """A bundle being written locally (``adapters.export.bundle.BundleWriter``)."""
+
+    @property
+    def root(self) -> Path: ...
+    @property
+    def files(self) -> tuple[FileEntry, ...]: ...
+    def assemble(self, manifest: bytes, signature: bytes, mtime: int) -> tuple[Path, str]: ...
+    def __enter__(self) -> "BundleFiles": ...
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _exc: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None: ...
+
+
+class Destination(Protocol):
+    """Where bundles go (``adapters.storage``: ``file:///dir`` or ``s3://bucket/prefix``).
+
+    ``put_new`` never overwrites (PermanentError, reason DestinationExists); ``fetch``
+    downloads an object; ``check_writable`` says what is wrong and how to fix it.
+    """
+
+    def location(self, name: str) -> str: ...
+    async def exists(self, name: str) -> bool: ...
+    async def put_new(self, name: str, path: Path) -> str: ...
+    async def fetch(self, name: str, path: Path) -> None: ...
+    async def check_writable(self) -> None: ...
 
 
 @dataclass(frozen=True)

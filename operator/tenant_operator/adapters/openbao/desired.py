@@ -22,6 +22,7 @@ from tenant_operator.adapters.openbao.errors import translated
 from tenant_operator.adapters.openbao.kubeauth import KubeAuth
 from tenant_operator.adapters.openbao.paths import PlatformPaths, TenantPaths
 from tenant_operator.adapters.openbao.policies import render_data_key_policy, render_tenant_policy
+from tenant_operator.domain.bundle import SIGNING_KEY as EXPORT_SIGNING_KEY
 from tenant_operator.settings import Settings
 
 
@@ -195,7 +196,8 @@ def tenant_objects(
 
 
 def platform_objects(platform: PlatformPaths, kube_auth: KubeAuth | None = None) -> list[Desired]:
-    """What all tenants share: parent namespace or auth mount (and config), transit, audit.
+    """What all tenants share: parent namespace or auth mount (and config), transit, audit,
+    and the transit key that signs export bundles (never deleted).
 
     In the mount layout, ``kube_auth`` (if given) is written to the shared auth mount.
     """
@@ -217,6 +219,11 @@ def platform_objects(platform: PlatformPaths, kube_auth: KubeAuth | None = None)
         *listed,
         Desired(kinds.Mount(f"transit mount {transit}", transit, "transit"), ops, writing),
         Desired(kinds.Mount(f"kv mount {audit}", audit, "kv", "2"), ops, writing),
+        Desired(
+            kinds.SigningKey(f"transit key {EXPORT_SIGNING_KEY}", transit, EXPORT_SIGNING_KEY),
+            ops,
+            f"creating the export signing key {transit}/keys/{EXPORT_SIGNING_KEY}",
+        ),
     ]
 
 

@@ -21,7 +21,7 @@ from tenant_operator.adapters.openbao import objects
 from tenant_operator.adapters.openbao.kubeauth import KubeAuth
 from tenant_operator.adapters.openbao.paths import TenantPaths
 from tenant_operator.adapters.openbao.routing import connector_problem
-from tenant_operator.domain.errors import RetryableError
+from tenant_operator.domain.errors import PermanentError, RetryableError
 from tenant_operator.domain.vocabulary import Reason
 
 #: Seconds between polls while OpenBao deletes a namespace in the background.
@@ -235,6 +235,44 @@ class TransitKey(Stored):
             client.adapter.post(f"/v1/{self.path}/config", json={"deletion_allowed": True})
         client.adapter.delete(f"/v1/{self.path}")
         return True
+
+
+@dataclass(frozen=True)
+class SigningKey(Stored):
+    """The operator's ed25519 key ``name`` of transit mount ``mount``: signs export manifests.
+
+    Never deletable (a bundle must stay verifiable), never dropped; a key of that name of
+    another type is not adopted.
+    """
+
+    label: str
+    mount: str
+    name: str
+    drift = "is deletable (a signing key must never be)"
+
+    @property
+    def path(self) -> str:
+        return f"{self.mount}/keys/{self.name}"
+
+    def check(self, found: Mapping[str, Any], /) -> None:
+        if objects.data_of(found).get("type") != "ed25519":
+            raise PermanentError(
+                f"OpenBao transit key {self.path} exists but is not ed25519: move it away "
+                "(bundles are signed with an ed25519 key of that name)",
+                reason=Reason.OPENBAO_MOUNT_CONFLICT,
+            )
+
+    def differences(self, found: Mapping[str, Any], /) -> list[str]:
+        return ["deletion_allowed"] if objects.data_of(found).get("deletion_allowed") else []
+
+    def write(self, client: hvac.Client, found: Mapping[str, Any] | None, /) -> list[str]:
+        if found is not None:  # deletable: only an administrator can make it safe again
+            return []
+        client.adapter.post(f"/v1/{self.path}", json={"type": "ed25519"})
+        return [f"{self.label} created"]
+
+    def drop(self, _client: hvac.Client, _timeout: float, /) -> bool:
+        return False
 
 
 @dataclass(frozen=True)

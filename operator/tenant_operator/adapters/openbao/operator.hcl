@@ -23,6 +23,8 @@
 #     unwrap them (decrypt): the data keys seal personal data in PostgreSQL;
 #   - write and delete the tenants' data-key policies tenant-<slug>-data-key
 #     (decrypt with that tenant's key only) in its own namespace;
+#   - create the ed25519 transit key transit/keys/operator-export-signing (never delete it),
+#     sign and verify export manifests with it;
 #   - read and write audit chain heads and digest keys under
 #     platform/data/audit/, list the mirrored tenant chains, and
 #     destroy a chain's digest key (erasure: its redacted details stay unguessable).
@@ -30,7 +32,8 @@
 #   - read any secret value in a tenant mount (not even the ones it wrote), list
 #     tenant mounts, or touch keys outside connectors/ and invites/;
 #   - encrypt with, export or back up transit keys (it decrypts only what
-#     datakey made: a tenant's wrapped data keys);
+#     datakey made: a tenant's wrapped data keys), or sign with any key
+#     but operator-export-signing;
 #   - create tokens, read or change any other policy, mount, auth method or
 #     namespace, or anything under sys/ besides the paths below.
 
@@ -126,6 +129,21 @@ path "transit/datakey/plaintext/tenant-*" {
 
 # Unwrap a tenant's data keys.
 path "transit/decrypt/tenant-*" {
+  capabilities = ["update"]
+}
+
+# The export signing key (ed25519): create (transit's create is an update without an existence check) and read its public keys; no config, rotate or delete.
+path "transit/keys/operator-export-signing" {
+  capabilities = ["create", "read", "update"]
+}
+
+# Sign export manifests.
+path "transit/sign/operator-export-signing" {
+  capabilities = ["update"]
+}
+
+# Verify export manifests.
+path "transit/verify/operator-export-signing" {
   capabilities = ["update"]
 }
 

@@ -36,6 +36,7 @@ from tenant_operator.adapters.openbao.paths import (
     TenantPaths,
     build_platform_paths,
 )
+from tenant_operator.domain.bundle import SIGNING_KEY
 from tenant_operator.settings import Settings
 
 #: The name the docs, the chart and the dev stack give the operator's policy and role.
@@ -184,6 +185,8 @@ OPERATOR_REST = (
     "#     unwrap them (decrypt): the data keys seal personal data in PostgreSQL;\n"
     "#   - write and delete the tenants' data-key policies {prefix}<slug>-data-key\n"
     "#     (decrypt with that tenant's key only) in its own namespace;\n"
+    "#   - create the ed25519 transit key {transit}/keys/{signing} (never delete it),\n"
+    "#     sign and verify export manifests with it;\n"
     "#   - read and write audit chain heads and digest keys under\n"
     "#     {audit}/data/audit/, list the mirrored tenant chains, and\n"
     "#     destroy a chain's digest key (erasure: its redacted details stay unguessable).\n"
@@ -191,7 +194,8 @@ OPERATOR_REST = (
     "#   - read any secret value in a tenant mount (not even the ones it wrote), list\n"
     "#     tenant mounts, or touch keys outside connectors/ and invites/;\n"
     "#   - encrypt with, export or back up transit keys (it decrypts only what\n"
-    "#     datakey made: a tenant's wrapped data keys);\n"
+    "#     datakey made: a tenant's wrapped data keys), or sign with any key\n"
+    "#     but {signing};\n"
     "#   - create tokens, read or change any other policy, mount, auth method or\n"
     "#     namespace, or anything under sys/ besides the paths below.\n\n"
 )
@@ -309,6 +313,14 @@ OPERATOR_RULES = (
     ),
     Rule("{transit}/decrypt/{prefix}*", UPDATE, "Unwrap a tenant's data keys."),
     Rule(
+        "{transit}/keys/{signing}",
+        CRU,
+        "The export signing key (ed25519): create (transit's create is an update without an "
+        "existence check) and read its public keys; no config, rotate or delete.",
+    ),
+    Rule("{transit}/sign/{signing}", UPDATE, "Sign export manifests."),
+    Rule("{transit}/verify/{signing}", UPDATE, "Verify export manifests."),
+    Rule(
         "{audit}/data/audit/*",
         CRU,
         "Audit chain heads (not secret; mirrored to detect a rewrite inside PostgreSQL).",
@@ -342,6 +354,7 @@ def _operator_fields(platform: PlatformPaths, kv_mount: str) -> dict[str, str]:
         "audit": platform.audit_mount,
         "audit_tenants": AUDIT_TENANTS,
         "audit_keys": AUDIT_KEYS,
+        "signing": SIGNING_KEY,
     }
 
 

@@ -12,7 +12,14 @@ from functools import partial
 
 from pydantic import SecretStr
 
-from tenant_operator.adapters.openbao import audit_mirror, datakeys, desired, provision, routing
+from tenant_operator.adapters.openbao import (
+    audit_mirror,
+    datakeys,
+    desired,
+    provision,
+    routing,
+    signing,
+)
 from tenant_operator.adapters.openbao.client import BaoClients, ClientFactory
 from tenant_operator.adapters.openbao.kubeauth import KubeAuth
 from tenant_operator.adapters.openbao.paths import (
@@ -259,3 +266,13 @@ class OpenBaoTenants:
         await asyncio.to_thread(
             audit_mirror.forget_audit_digest_key, self.clients, self.platform, chain
         )
+
+    async def sign_export(self, data: bytes, key_version: int | None = None) -> str:
+        """The transit signature (``vault:vN:...``) of an export manifest's bytes."""
+        if not self._platform_ready:
+            await self.ensure_platform()
+        return await asyncio.to_thread(signing.sign, self.clients, self.platform, data, key_version)
+
+    async def export_public_keys(self) -> dict[int, str]:
+        """The export signing key's public keys (PEM) by version."""
+        return await asyncio.to_thread(signing.public_keys, self.clients, self.platform)

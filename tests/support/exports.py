@@ -1,0 +1,86 @@
+"""Tenants with sealed personal data for export tests and the bench (template v5 columns).
+
+Until the encrypted schema (template v5, platform v7) is on main, :func:`add_v5_columns`
+adds its columns to a test database, as the design names them; with them already there it
+changes nothing. :func:`seal_rows` seals what ``ensure_owner_account`` wrote in plaintext,
+as the operator's conversion does.
+"""
+
+import uuid
+
+import psycopg
+from psycopg import sql
+
+from tenant_operator.domain import envelope
+from tenant_operator.domain.envelope import KeyRing
+
+V5_COLUMNS = (
+    "ALTER TABLE {s}.accounts ADD COLUMN IF NOT EXISTS email_enc bytea,"
+    " ADD COLUMN IF NOT EXISTS name_enc bytea, ADD COLUMN IF NOT EXISTS email_bidx bytea,"
+    " ADD COLUMN IF NOT EXISTS key_version integer,"
+    " ALTER COLUMN email DROP NOT NULL, ALTER COLUMN name DROP NOT NULL",
+    "ALTER TABLE {s}.pipeline_runs ADD COLUMN IF NOT EXISTS triggered_by uuid",
+    "ALTER TABLE {s}.deploy_events ADD COLUMN IF NOT EXISTS deployed_by uuid",
+)
+PLATFORM_V7 = (
+    "ALTER TABLE {s}.tenants ADD COLUMN IF NOT EXISTS organisation_enc bytea,"
+    " ALTER COLUMN organisation DROP NOT NULL",
+)
+
+
+def add_v5_columns(
+    conn: psycopg.Connection[tuple[object, ...]], schema: str, *, platform: bool
+) -> None:
+    for text in V5_COLUMNS + (PLATFORM_V7 if platform else ()):
+        conn.execute(sql.SQL(text).format(s=sql.Identifier(schema)))
+
+
+def seal_rows(
+    conn: psycopg.Connection[tuple[object, ...]],
+    platform: str,
+    schema: str,
+    keys: KeyRing,
+) -> None:
+    """Seal the tenant's plaintext emails, names and organisation (superuser connection)."""
+    tenant_id = keys.tenant_id
+    accounts = sql.Identifier(schema, "accounts")
+    rows = conn.execute(
+        sql.SQL("SELECT id, email, name FROM {} WHERE tenant_id = %s AND email IS NOT NULL").format(
+            accounts
+        ),
+        [tenant_id],
+    ).fetchall()
+    for id_, email, name in rows:
+        conn.execute(
+            sql.SQL(
+                "UPDATE {} SET email_enc = %s, name_enc = %s, email_bidx = %s, key_version = %s,"
+                " email = NULL, name = NULL WHERE tenant_id = %s AND id = %s"
+            ).format(accounts),
+            [
+                keys.seal(str(email), envelope.ACCOUNT_EMAIL),
+                keys.seal(str(name), envelope.ACCOUNT_NAME),
+                keys.blind_index(str(email)),
+                keys.current.version,
+                tenant_id,
+                id_,
+            ],
+        )
+    org = conn.execute(
+        sql.SQL("SELECT organisation FROM {} WHERE id = %s").format(
+            sql.Identifier(platform, "tenants")
+        ),
+        [tenant_id],
+    ).fetchone()
+    if org and org[0] is not None:
+        conn.execute(
+            sql.SQL(
+                "UPDATE {} SET organisation_enc = %s, organisation = NULL WHERE id = %s"
+            ).format(sql.Identifier(platform, "tenants")),
+            [keys.seal(str(org[0]), envelope.ORGANISATION), tenant_id],
+        )
+
+
+def new_key_ring(tenant_id: uuid.UUID) -> KeyRing:
+    import os
+
+    return KeyRing(tenant_id, envelope.DataKey(1, os.urandom(32)))
