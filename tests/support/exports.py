@@ -35,51 +35,6 @@ def add_v5_columns(
         conn.execute(sql.SQL(text).format(s=sql.Identifier(schema)))
 
 
-def seal_rows(
-    conn: psycopg.Connection[tuple[object, ...]],
-    platform: str,
-    schema: str,
-    keys: KeyRing,
-) -> None:
-    """Seal the tenant's plaintext emails, names and organisation (superuser connection)."""
-    tenant_id = keys.tenant_id
-    accounts = sql.Identifier(schema, "accounts")
-    rows = conn.execute(
-        sql.SQL("SELECT id, email, name FROM {} WHERE tenant_id = %s AND email IS NOT NULL").format(
-            accounts
-        ),
-        [tenant_id],
-    ).fetchall()
-    for id_, email, name in rows:
-        conn.execute(
-            sql.SQL(
-                "UPDATE {} SET email_enc = %s, name_enc = %s, email_bidx = %s, key_version = %s,"
-                " email = NULL, name = NULL WHERE tenant_id = %s AND id = %s"
-            ).format(accounts),
-            [
-                keys.seal(str(email), envelope.ACCOUNT_EMAIL),
-                keys.seal(str(name), envelope.ACCOUNT_NAME),
-                keys.blind_index(str(email)),
-                keys.current.version,
-                tenant_id,
-                id_,
-            ],
-        )
-    org = conn.execute(
-        sql.SQL("SELECT organisation FROM {} WHERE id = %s").format(
-            sql.Identifier(platform, "tenants")
-        ),
-        [tenant_id],
-    ).fetchone()
-    if org and org[0] is not None:
-        conn.execute(
-            sql.SQL(
-                "UPDATE {} SET organisation_enc = %s, organisation = NULL WHERE id = %s"
-            ).format(sql.Identifier(platform, "tenants")),
-            [keys.seal(str(org[0]), envelope.ORGANISATION), tenant_id],
-        )
-
-
 def new_key_ring(tenant_id: uuid.UUID) -> KeyRing:
     import os
 

@@ -38,7 +38,7 @@ from tenant_operator.domain.records import (
 )
 from tenant_operator.domain.vocabulary import Isolation, SubProcessorState
 from tests.support.destinations import DirectoryDestination
-from tests.support.exports import new_key_ring, seal_rows
+from tests.support.keys import ring, sealed
 from tests.support.postgres import PgDatabase
 
 CONNECTOR_SECRET = "ghp_planted" + uuid.uuid4().hex
@@ -76,7 +76,11 @@ def planted(pg: PgDatabase, bao: OpenBaoTenants) -> Planted:
                 slug, organisation="Acme Exports Ltd", plan="team", isolation=Isolation.SHARED
             )
             owner = await tenants.ensure_owner_account(
-                state.tenant_id, name="Olive Owner", email="olive@acme.example"
+                state.tenant_id,
+                name="Olive Owner",
+                email="olive@acme.example",
+                keys=ring(state.tenant_id),
+                organisation="Acme Exports Ltd",
             )
             assert owner.token is not None
             await tenants.ensure_connectors(
@@ -92,16 +96,16 @@ def planted(pg: PgDatabase, bao: OpenBaoTenants) -> Planted:
         return state.tenant_id, owner.account_id, owner.token
 
     tenant_id, owner, token = _run(build)
-    keys = new_key_ring(tenant_id)
+    keys = ring(tenant_id)
     member = uuid.uuid4()
     accounts = sql.Identifier(p, "accounts")
     with pg.superuser() as conn:
         conn.execute(
             sql.SQL(
-                "INSERT INTO {} (tenant_id, id, email, name, password_hash)"
-                " VALUES (%s, %s, %s, %s, %s)"
+                "INSERT INTO {} (tenant_id, id, email_enc, name_enc, email_bidx, key_version,"
+                " password_hash) VALUES (%s, %s, %s, %s, %s, 1, %s)"
             ).format(accounts),
-            [tenant_id, member, "mia@acme.example", "Mia Member", PASSWORD_HASH],
+            [tenant_id, member, *sealed(keys, "mia@acme.example", "Mia Member"), PASSWORD_HASH],
         )
         for i in range(5):
             conn.execute(
@@ -118,7 +122,6 @@ def planted(pg: PgDatabase, bao: OpenBaoTenants) -> Planted:
             ).format(sql.Identifier(p, "deploy_events")),
             [tenant_id, member],
         )
-        seal_rows(conn, p, p, keys)
         row = conn.execute(
             sql.SQL("SELECT invite_token_sha256 FROM {} WHERE id = %s").format(accounts), [owner]
         ).fetchone()
