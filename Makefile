@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: dev test unit venv system-deps cluster-bins kube-bins lint chart-lint crds bench kind-e2e clean
+.PHONY: dev test unit venv system-deps cluster-bins kube-bins s3-bins lint chart-lint crds bench kind-e2e clean
 
 HELM = $$(bash tools/helm/build.sh --print-dir)/helm
 CHART := charts/tenant-operator
@@ -18,7 +18,7 @@ CHART := charts/tenant-operator
 CHART_VALUES := --set database.existingSecret=tenant-operator-database \
 	--set openbao.address=https://openbao.openbao.svc:8200
 
-dev: system-deps venv kube-bins
+dev: system-deps venv kube-bins s3-bins
 	$(BIN)/python -m devenv
 
 test: system-deps venv cluster-bins lint chart-lint
@@ -50,15 +50,19 @@ system-deps:
 	  fi; \
 	fi
 
-# kube-apiserver, kubectl, etcd, helm and the GitOps health checker, built from their
-# Go modules into ~/.cache/tenant-operator/bin (nothing is built when they are there).
-cluster-bins: kube-bins
+# kube-apiserver, kubectl, etcd, helm, the GitOps health checker and SeaweedFS, built from
+# their Go modules into ~/.cache/tenant-operator/bin (nothing is built when they are there).
+cluster-bins: kube-bins s3-bins
 	bash tools/helm/build.sh
 	bash tools/gitops/build.sh
 
 # What `make dev` needs: kube-apiserver, kubectl and etcd.
 kube-bins:
 	bash tools/kube/build.sh
+
+# SeaweedFS's weed: the S3 server the storage tests and `make dev` run.
+s3-bins:
+	bash tools/seaweedfs/build.sh
 
 lint: venv
 	$(BIN)/ruff check operator devenv tests bench

@@ -1,7 +1,7 @@
 """The local stack behind ``make dev`` (``python -m devenv``).
 
-Real PostgreSQL, OpenBao and kube-apiserver on loopback, the generated CRDs applied, the
-operator running against them with its own database role and least-privilege OpenBao
+Real PostgreSQL, OpenBao, SeaweedFS S3 and kube-apiserver on loopback, the generated CRDs
+applied, the operator running against them with its own database role and least-privilege OpenBao
 token, and the example manifests applied. Settings go to ``.dev/env`` (mode 0600); what
 is printed names the secret ones without their values (:data:`SECRET_KEYS`), so a terminal,
 a CI log or a screen share of ``make dev`` gives nobody the root token or the superuser DSN.
@@ -22,12 +22,13 @@ from devenv.openbao import OpenBaoServer
 from devenv.operator import OperatorProcess, operator_for
 from devenv.postgres import PostgresServer
 from devenv.process import ServiceError
+from devenv.s3 import S3Server
 
 log = logging.getLogger(__name__)
 
 DEV_DATABASE = "integraci"
 #: Settings that grant full access (OpenBao root token, PostgreSQL superuser): never printed.
-SECRET_KEYS = frozenset({"BAO_TOKEN", "DATABASE_URL"})
+SECRET_KEYS = frozenset({"BAO_TOKEN", "DATABASE_URL", "AWS_SECRET_ACCESS_KEY"})
 
 
 @dataclass
@@ -38,6 +39,8 @@ class DevStack:
     openbao: OpenBaoServer
     kube: KubeApi
     operator: OperatorProcess
+    s3: S3Server
+    exports: Path
 
     def env(self) -> dict[str, str]:
         return {
@@ -47,6 +50,10 @@ class DevStack:
             "KUBECONFIG": str(self.kube.kubeconfig),
             "KUBECTL": str(self.kube.binaries.kubectl),
             "OPERATOR_LOG": str(self.operator.log_path),
+            "TENANT_OPERATOR_EXPORT_DESTINATION": self.exports.as_uri(),
+            "TENANT_OPERATOR_S3_ENDPOINT": self.s3.endpoint,
+            "AWS_ACCESS_KEY_ID": self.s3.admin.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.s3.admin.secret_key,
         }
 
     def apply(self, directory: Path) -> None:
@@ -98,8 +105,11 @@ def dev_stack(workdir: Path, crds: Path) -> Iterator[DevStack]:
     with (
         PostgresServer(durable=True) as pg,
         OpenBaoServer() as bao,
+        S3Server() as s3,
         KubeApi() as kube,
     ):
+        exports = workdir / "exports"
+        exports.mkdir(exist_ok=True)
         apply_crds(kube, sorted(crds.glob("*.yaml")))
         log_path = workdir / "operator.log"
         running = operator_for(
@@ -110,6 +120,10 @@ def dev_stack(workdir: Path, crds: Path) -> Iterator[DevStack]:
             log_path=log_path,
             drift_period_seconds="30",
             log_format="text",
+            export_destination=exports.as_uri(),
+            s3_endpoint=s3.endpoint,
         )
         with running as operator:
-            yield DevStack(postgres=pg, openbao=bao, kube=kube, operator=operator)
+            yield DevStack(
+                postgres=pg, openbao=bao, kube=kube, operator=operator, s3=s3, exports=exports
+            )

@@ -11,6 +11,7 @@ import pytest
 
 from devenv.openbao import OpenBaoServer
 from devenv.postgres import PostgresServer
+from devenv.s3 import S3Server
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +23,13 @@ def postgres_server() -> Iterator[PostgresServer]:
 @pytest.fixture(scope="session")
 def openbao_server() -> Iterator[OpenBaoServer]:
     with OpenBaoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """SeaweedFS ``weed server -s3`` (``make s3-bins``); started only by tests that ask."""
+    with S3Server() as server:
         yield server
 
 

@@ -246,6 +246,17 @@ class Settings(BaseSettings):
         pattern=r"^[0-9]{1,2}$",
         description="this replica's shard, `0`..`N-1` (required when `_SHARDS` > 1)",
     )
+    export_destination: str = Field(
+        "file:///var/lib/tenant-operator/exports",
+        description="where a `TenantDataRequest` export goes when its spec names no "
+        "destination: `file:///dir` (a mounted volume) or `s3://bucket/prefix`",
+    )
+    s3_endpoint: str | None = Field(
+        None,
+        description="S3 API URL for `s3://` destinations (unset: AWS's own); credentials "
+        "from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`",
+    )
+    s3_region: str = Field("us-east-1", description="S3 region for `s3://` destinations")
     log_format: Literal["json", "text"] = Field(
         "json",
         description="`json`: one object per line, with the Kubernetes object it is about; "
