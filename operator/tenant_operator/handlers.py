@@ -9,8 +9,10 @@ import kopf
 from tenant_operator import runtime
 from tenant_operator.adapters.kubernetes.peering import PeeringConfig
 from tenant_operator.api.common import GROUP, VERSION
+from tenant_operator.api.datarequest import PLURAL as DATA_REQUESTS
 from tenant_operator.api.subprocessor import PLURAL as SUBPROCESSORS
 from tenant_operator.api.tenant import PLURAL as TENANTS
+from tenant_operator.controller.datarequest import data_request_changed
 from tenant_operator.controller.deletion import tenant_deleted
 from tenant_operator.controller.drift import run_scanner
 from tenant_operator.controller.secret import secret_changed
@@ -19,6 +21,7 @@ from tenant_operator.controller.subprocessor import subprocessor_changed
 from tenant_operator.controller.tenant import tenant_changed
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.domain.sharding import SHARD_LABEL, Placement
+from tenant_operator.domain.vocabulary import ConditionType, Reason
 from tenant_operator.settings import Settings
 
 MAX_BACKOFF = 60.0
@@ -161,4 +164,47 @@ async def subprocessor(
 ) -> None:
     result = await subprocessor_changed(body, memo.context, fan_out=reason != "resume")
     patch.status.update(wire(result.status))
+    raise_for(result.error, retry)
+
+
+@kopf.on.resume(GROUP, VERSION, DATA_REQUESTS, id="data-request")
+@kopf.on.create(GROUP, VERSION, DATA_REQUESTS, id="data-request")
+async def data_request(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_: Any
+) -> None:
+    await handle_data_request(body, patch, memo, retry)
+
+
+#: How often the timer wakes; each request is looked at again only every
+#: ``data_request_recheck_seconds`` (Overdue, a tenant that appeared, the key trim).
+RECHECK_TICK_SECONDS = 30.0
+
+
+@kopf.timer(GROUP, VERSION, DATA_REQUESTS, id="data-request-recheck", interval=RECHECK_TICK_SECONDS)
+async def data_request_recheck(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+) -> None:
+    ctx = memo.context
+    uid = str(body.meta.uid)
+    now = asyncio.get_running_loop().time()
+    last = memo.setdefault("rechecked", {}).get(uid)
+    if last is not None and now - last < ctx.settings.data_request_recheck_seconds:
+        return
+    memo.rechecked[uid] = now
+    await handle_data_request(body, patch, memo, retry=0)
+
+
+async def handle_data_request(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int
+) -> None:
+    ctx = memo.context
+    result = await data_request_changed(body, ctx)
+    patch.status.update(changed_only(body.get("status") or {}, wire(result.status)))
+    overdue = any(
+        c.type == ConditionType.OVERDUE and c.status == "True" for c in result.status.conditions
+    )
+    (ctx.overdue.add if overdue else ctx.overdue.discard)(str(body.meta.uid))
+    ctx.metrics.requests_overdue.set(len(ctx.overdue))
+    if result.warning is not None:
+        kopf.warn(body, reason=Reason.PAST_DUE, message=result.warning)
     raise_for(result.error, retry)

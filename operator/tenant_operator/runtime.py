@@ -12,6 +12,7 @@ from functools import partial
 from kubernetes import client
 from prometheus_client import start_http_server
 
+from tenant_operator.adapters.export.bundle import BundleWriter
 from tenant_operator.adapters.kubernetes.client import build_api_client
 from tenant_operator.adapters.kubernetes.discovery import require_served
 from tenant_operator.adapters.kubernetes.peering import PeeringConfig, PeeringView
@@ -19,17 +20,21 @@ from tenant_operator.adapters.kubernetes.secrets import KubeSecrets
 from tenant_operator.adapters.kubernetes.tenants import KubeTenants
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.adapters.postgres.audit import AuditLog
+from tenant_operator.adapters.postgres.export import PostgresExport
 from tenant_operator.adapters.postgres.isolation import verify_isolation
 from tenant_operator.adapters.postgres.migrations import migrate
+from tenant_operator.adapters.postgres.requests import PostgresRequests
 from tenant_operator.adapters.postgres.session import Pool, make_pool
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
+from tenant_operator.adapters.storage import open_destination
 from tenant_operator.api.common import GROUP, VERSION
+from tenant_operator.api.datarequest import PLURAL as DATA_REQUESTS
 from tenant_operator.api.subprocessor import PLURAL as SUBPROCESSORS
 from tenant_operator.api.tenant import PLURAL as TENANTS
 from tenant_operator.controller.context import Context
 from tenant_operator.controller.inventory import Inventory
 from tenant_operator.controller.metrics import Metrics
-from tenant_operator.controller.ports import Ports
+from tenant_operator.controller.ports import Ports, RequestPorts
 from tenant_operator.domain.errors import PermanentError
 from tenant_operator.domain.reserved import reserved_slugs, settings_problems
 from tenant_operator.domain.vocabulary import Reason
@@ -62,7 +67,12 @@ async def start(settings: Settings, peering: PeeringConfig | None = None) -> Run
     )
     try:
         await require_served(
-            api_client, [(GROUP, VERSION, TENANTS), (GROUP, VERSION, SUBPROCESSORS)]
+            api_client,
+            [
+                (GROUP, VERSION, TENANTS),
+                (GROUP, VERSION, SUBPROCESSORS),
+                (GROUP, VERSION, DATA_REQUESTS),
+            ],
         )
         await pool.open()
         version = await migrate(pool, settings)
@@ -102,6 +112,13 @@ async def start(settings: Settings, peering: PeeringConfig | None = None) -> Run
             settings.allowed_secret_namespaces,
         ),
         admission=asyncio.Semaphore(settings.max_concurrent_reconciles),
+        requests=RequestPorts(
+            log=PostgresRequests(pool, settings),
+            export_source=PostgresExport(pool, settings, vault=bao),
+            signer=bao,
+            destination=partial(open_destination, settings=settings),
+            new_files=BundleWriter,
+        ),
     )
     return Runtime(settings=settings, pool=pool, bao=bao, api_client=api_client, context=context)
 

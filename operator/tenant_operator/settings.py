@@ -148,6 +148,19 @@ class Settings(BaseSettings):
         description="OpenBao deletes the owner's invite (`invites/owner`, never readable by "
         "the tenant's workloads; KV `delete_version_after`) this long after it is written",
     )
+    backup_retention_seconds: int = Field(
+        35 * 24 * 3600,
+        ge=0,
+        description="how long the platform keeps database backups: once this long has passed "
+        "after a subject erasure rotated the tenant's key, the old key versions are trimmed, "
+        "so no backup holds anything readable about the subject (status backupsClearAt)",
+    )
+    data_request_recheck_seconds: int = Field(
+        3600,
+        ge=1,
+        description="how often each TenantDataRequest is looked at again: an Overdue request, "
+        "a tenant that appeared, the key trim after the backup-retention window",
+    )
     tenant_workload_namespace_prefix: str = Field(
         "tenant-",
         pattern=r"^[a-z]([-a-z0-9]*)?$",

@@ -364,6 +364,10 @@ class FakeSecretStore:
         self.invites[slug] = token
         return f"openbao://tenants/{slug}/kv/invites/owner"
 
+    async def destroy_account_invite(self, slug: str, account: uuid.UUID) -> bool:
+        self.journal.enter("bao.destroy_account_invite", slug)
+        return False
+
     async def destroy_invite(self, slug: str) -> bool:
         self.journal.enter("bao.destroy_invite", slug)
         return self.invites.pop(slug, None) is not None

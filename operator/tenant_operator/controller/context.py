@@ -5,11 +5,11 @@ kept in kopf's memo; in unit tests, built over in-memory fakes of the ports.
 """
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tenant_operator.controller.inventory import Inventory
 from tenant_operator.controller.metrics import Metrics
-from tenant_operator.controller.ports import Peering, Ports
+from tenant_operator.controller.ports import Peering, Ports, RequestPorts
 from tenant_operator.settings import Settings
 
 
@@ -23,3 +23,7 @@ class Context:
     #: How many tenants are worked on at once (reconciles and erasures): what PostgreSQL
     #: and OpenBao are given, however many objects kopf has handed a worker.
     admission: asyncio.Semaphore
+    #: Data-subject requests (None where a test or tool builds a context without them).
+    requests: RequestPorts | None = None
+    #: The uids of the requests currently Overdue (the gauge counts them).
+    overdue: set[str] = field(default_factory=set)

@@ -16,6 +16,7 @@ class Metrics:
     tenants_ready: Gauge
     drift_repairs: Counter
     drift_scans: Histogram
+    requests_overdue: Gauge
 
     @classmethod
     def create(cls) -> "Metrics":
@@ -52,5 +53,10 @@ class Metrics:
                 "Duration of one full drift scan (active replica only)",
                 registry=registry,
                 buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200),
+            ),
+            requests_overdue=Gauge(
+                "tenant_operator_data_requests_overdue",
+                "Data-subject requests past their legal due date and not completed",
+                registry=registry,
             ),
         )

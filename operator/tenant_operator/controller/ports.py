@@ -5,7 +5,7 @@ composition root (:mod:`tenant_operator.runtime`) hands it the concrete adapters
 """
 
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -13,10 +13,12 @@ from typing import Any, Protocol
 
 from tenant_operator.domain.audit import ChainRow
 from tenant_operator.domain.bundle import FileEntry
+from tenant_operator.domain.datarequests import RequestRecord, SealedAccount
 from tenant_operator.domain.envelope import KeyRing
 from tenant_operator.domain.export import ExportFacts, ExportSink, SubjectRef
 from tenant_operator.domain.identity import Adoption, Registered
 from tenant_operator.domain.records import SubProcessorEntry
+from tenant_operator.domain.vocabulary import DataRequestType, RequestPhase
 
 
 class DatabaseState(Protocol):
@@ -149,6 +151,7 @@ class SecretStore(Protocol):
     async def drop_connector(self, slug: str, connector: str) -> bool: ...
     async def store_invite(self, slug: str, token: str) -> str: ...
     async def destroy_invite(self, slug: str) -> bool: ...
+    async def destroy_account_invite(self, slug: str, account: uuid.UUID) -> bool: ...
     async def new_data_key(self, slug: str) -> tuple[str, bytes]: ...
     async def unwrap_data_key(self, slug: str, wrapped: str) -> bytes: ...
     async def rotate_tenant_key(self, slug: str) -> int: ...
@@ -243,6 +246,51 @@ class Destination(Protocol):
     async def put_new(self, name: str, path: Path) -> str: ...
     async def fetch(self, name: str, path: Path) -> None: ...
     async def check_writable(self) -> None: ...
+
+
+class RequestLog(Protocol):
+    """The operator's record of requests and the subject erasure's rows (PostgreSQL)."""
+
+    async def receive(
+        self, uid: uuid.UUID, *, name: str, slug: str, type_: DataRequestType
+    ) -> RequestRecord: ...
+    async def advance(
+        self,
+        uid: uuid.UUID,
+        phase: RequestPhase,
+        result: Mapping[str, Any] | None = None,
+        *,
+        tenant_id: uuid.UUID | None = None,
+        account_id: uuid.UUID | None = None,
+    ) -> RequestRecord: ...
+    async def find_account(
+        self,
+        tenant_id: uuid.UUID,
+        *,
+        account_id: uuid.UUID | None = None,
+        email_index: bytes | None = None,
+    ) -> SealedAccount | None: ...
+    async def erase_rows(
+        self,
+        uid: uuid.UUID,
+        tenant_id: uuid.UUID,
+        chain: str,
+        account_id: uuid.UUID,
+        needles: list[str],
+        result: Mapping[str, Any],
+    ) -> RequestRecord: ...
+    async def processors_of(self, tenant_id: uuid.UUID) -> list[SubProcessorEntry]: ...
+
+
+@dataclass(frozen=True)
+class RequestPorts:
+    """What data-subject requests talk to besides the tenant ports."""
+
+    log: RequestLog
+    export_source: ExportSource
+    signer: ExportSigner
+    destination: Callable[[str], Destination]
+    new_files: Callable[[], BundleFiles]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tenant_operator.domain.records import SubProcessorEntry
-from tenant_operator.domain.vocabulary import DataRequestType, RequestPhase, SubProcessorState
+from tenant_operator.domain.vocabulary import DataRequestType, RequestPhase
 
 #: The phases of an erasure, in order (an export goes straight to COMPLETED).
 ERASURE_PHASES = (
@@ -82,24 +82,21 @@ class SealedAccount:
     name: bytes
 
 
-def recipients(
-    register: Iterable[SubProcessorEntry], states: Mapping[str, SubProcessorState]
-) -> list[dict[str, Any]]:
-    """The sub-processors to inform of an erasure: those processing account data that the
-    tenant did not object to (an objected one never received it), by name."""
+def recipients(register: Iterable[SubProcessorEntry]) -> list[dict[str, Any]]:
+    """The sub-processors to inform of an erasure (GDPR Art. 19): of those that process the
+    tenant's data (not objected to), the ones whose categories hold account data."""
     out = []
     for entry in sorted(register, key=lambda e: e.name):
         categories = [c for c in entry.data_categories if holds_account_data(c)]
-        if not categories or states.get(entry.name) == SubProcessorState.OBJECTED:
-            continue
-        out.append(
-            {
-                "name": entry.name,
-                "purpose": entry.purpose,
-                "location": entry.location,
-                "dataCategories": categories,
-            }
-        )
+        if categories:
+            out.append(
+                {
+                    "name": entry.name,
+                    "purpose": entry.purpose,
+                    "location": entry.location,
+                    "dataCategories": categories,
+                }
+            )
     return out
 
 

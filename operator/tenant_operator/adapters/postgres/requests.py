@@ -18,6 +18,7 @@ from tenant_operator.adapters.postgres.session import Pool, tenant_transaction, 
 from tenant_operator.adapters.postgres.statements import requests as q
 from tenant_operator.domain.datarequests import RequestRecord, SealedAccount
 from tenant_operator.domain.naming import validate_label, validate_slug
+from tenant_operator.domain.records import SubProcessorEntry
 from tenant_operator.domain.vocabulary import DataRequestType, RequestPhase
 from tenant_operator.settings import Settings
 
@@ -105,14 +106,21 @@ class PostgresRequests:
         return SealedAccount(row[0], bool(row[1]), bytes(row[2]), bytes(row[3]))
 
     async def erase_rows(
-        self, tenant_id: uuid.UUID, chain: str, account_id: uuid.UUID, needles: Sequence[str]
-    ) -> dict[str, int]:
-        """Erase the subject's rows in one transaction; counts per ``<store>:<table>``.
+        self,
+        uid: uuid.UUID,
+        tenant_id: uuid.UUID,
+        chain: str,
+        account_id: uuid.UUID,
+        needles: list[str],
+        result: Mapping[str, Any],
+    ) -> RequestRecord:
+        """Erase the subject's rows and record it (phase rows-erased, the counts per
+        ``<store>:<table>`` merged into ``result["erased"]``), in one transaction.
 
         The owner's account is never deleted (``NOT is_owner``; the controller refuses an
         owner first, and the owner-row trigger would refuse it too).
         """
-        counts: dict[str, int] = {}
+        counts: dict[str, int] = dict(result.get("erased", {}))
         async with tenant_transaction(self.pool, self.settings, tenant_id) as (conn, tenant):
             schema = tenant.tables_schema(self.settings)
             for table, column in ANONYMISED:
@@ -123,8 +131,28 @@ class PostgresRequests:
             cur = await conn.execute(q.delete_account(schema), [tenant_id, account_id])
             counts["postgres:accounts"] = cur.rowcount
             cur = await conn.execute(
-                q.redact_naming(self.settings.platform_schema), [chain, list(needles)]
+                q.redact_naming(self.settings.platform_schema), [chain, needles]
             )
             row = await cur.fetchone()
             counts["audit:details"] = int(row[0]) if row else 0
-        return counts
+            args = {
+                "uid": uid,
+                "phase": str(RequestPhase.ROWS_ERASED),
+                "result": Jsonb({**result, "erased": counts}),
+                "tenant_id": None,
+                "account_id": None,
+            }
+            cur = await conn.execute(q.advance(self.settings.platform_schema), args)
+            recorded = await cur.fetchone()
+        assert recorded is not None, "erase_rows of a request that was never received"
+        return _record(recorded)
+
+    async def processors_of(self, tenant_id: uuid.UUID) -> list[SubProcessorEntry]:
+        """The sub-processors that process the tenant's data (those it did not object to)."""
+        async with tenant_transaction(self.pool, self.settings, tenant_id) as (conn, _):
+            cur = await conn.execute(q.processors_of(self.settings.platform_schema), [tenant_id])
+            rows = await cur.fetchall()
+        return [
+            SubProcessorEntry(name, purpose, tuple(categories), location, transfer, notice)
+            for name, purpose, categories, location, transfer, notice in rows
+        ]

@@ -109,3 +109,14 @@ def delete_account(schema: str) -> sql.Composed:
 
 def redact_naming(platform: str) -> sql.Composed:
     return _p("SELECT {p}.redact_audit_naming(%s, %s)", platform)
+
+
+def processors_of(platform: str) -> sql.Composed:
+    """The register entries processing the tenant's data (context set): not objected to."""
+    return _p(
+        """SELECT s.name, s.purpose, s.data_categories, s.location, s.transfer_mechanism,
+                  s.notice_days
+           FROM {p}.subprocessors s JOIN {p}.subprocessor_records r ON r.name = s.name
+           WHERE r.tenant_id = %s AND r.state <> 'Objected' ORDER BY s.name""",
+        platform,
+    )
