@@ -190,6 +190,8 @@ def _stack(
         settings=settings,
         drift_period_seconds="2",
         drift_tenants_per_second="1000",
+        backup_retention_seconds="0",  # no backups here: an erasure's key trim is due at once
+        data_request_recheck_seconds="2",
     )
     with running as operator:
         token = operator.env["BAO_TOKEN"]

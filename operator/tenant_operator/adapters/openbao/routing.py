@@ -191,8 +191,8 @@ def store_invite(
 
 
 def destroy_account_invite(clients: ClientFactory, paths: TenantPaths, account: uuid.UUID) -> bool:
-    """Destroy every version of the invite kept for ``account`` (``invites/<account id>``,
+    """Destroy every version of the invite kept for ``account`` (``invites/account-<id>``,
     a data subject's erasure); False when there was none."""
-    key = f"{INVITE_PREFIX}/{uuid.UUID(str(account))}"  # a uuid's text: no path tricks
+    key = f"{INVITE_PREFIX}/account-{uuid.UUID(str(account))}"  # a uuid: no path tricks
     with translated(f"destroying {paths.ref(key)}"):
         return objects.drop_kv_key(clients(paths.namespace), paths.mount, key)
