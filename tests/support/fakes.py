@@ -86,6 +86,7 @@ class Owner:
     account_id: uuid.UUID
     token: str | None
     replaced: uuid.UUID | None = None
+    changed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,15 +181,20 @@ class FakeDatabase:
     ) -> Owner:
         self.journal.enter("db.ensure_owner_account", tenant_id)
         assert keys.tenant_id == tenant_id and set(keys.versions) == set(self.keys[tenant_id])
+        org = self.organisations.get(tenant_id)
         self.organisations[tenant_id] = organisation
+        org_changed = ("updated organisation",) if org not in (None, organisation) else ()
         account = uuid.uuid5(tenant_id, email)
         before = self.owners.get(tenant_id)
         self.owners[tenant_id] = (name, email)
+        created = ("created owner account",)
         if before is None:
-            return Owner(account, token="invite-token")
+            return Owner(account, token="invite-token", changed=created)
         if before[1] != email:
-            return Owner(account, token="invite-token", replaced=uuid.uuid5(tenant_id, before[1]))
-        return Owner(account, token=None)
+            replaced = uuid.uuid5(tenant_id, before[1])
+            return Owner(account, "invite-token", replaced, (*created, *org_changed))
+        renamed = ("updated owner name",) if before[0] != name else ()
+        return Owner(account, token=None, changed=(*renamed, *org_changed))
 
     async def tenant_keys(self, tenant_id: uuid.UUID) -> list[tuple[int, str]]:
         self.journal.enter("db.tenant_keys", tenant_id)

@@ -115,6 +115,8 @@ class _Run:
             organisation=self.plan.organisation,
         )
         account = f"postgres:account/{self.plan.slug}/owner"
+        # What changed, never the values (the organisation and the owner are sealed data).
+        self._changed("tenant.owner.ensured", account, owner.changed)
         if owner.replaced is not None:  # ids only: the audit detail names no person
             self.out.changes.append(
                 Change(

@@ -77,7 +77,7 @@ def test_a_new_tenant_runs_every_step_in_order_and_is_ready() -> None:
         "db.ensure_connectors",
         "db.ensure_subprocessor_records",
         "verify_isolation",
-        *["audit.append"] * 5,
+        *["audit.append"] * 6,
         "bao.read_audit_head",
         "audit.rows",
         "bao.mirror_audit_head",
@@ -90,12 +90,13 @@ def test_a_new_tenant_runs_every_step_in_order_and_is_ready() -> None:
     assert fakes.audit.actions("acme") == [
         "tenant.database.ensured",
         "tenant.secrets.ensured",
+        "tenant.owner.ensured",
         "tenant.owner.invited",
         "connector.secret.routed",
         "tenant.connectors.ensured",
     ]
-    assert outcome.status.audit is not None and outcome.status.audit.seq == 5
-    assert fakes.bao.heads["acme"][0] == 5  # the verified head is mirrored to OpenBao
+    assert outcome.status.audit is not None and outcome.status.audit.seq == 6
+    assert fakes.bao.heads["acme"][0] == 6  # the verified head is mirrored to OpenBao
     assert outcome.status.connectors[0].ref.startswith("openbao://")
     assert "s3cret" not in repr(outcome) and "invite-token" not in repr(outcome)
 
@@ -192,11 +193,12 @@ def test_changes_before_a_failure_are_audited_once() -> None:
     assert fakes.audit.actions("acme") == [
         "tenant.database.ensured",
         "tenant.secrets.ensured",
+        "tenant.owner.ensured",
         "tenant.owner.invited",
     ]
     retried = reconcile(fakes)  # the retry: only what is new this time is recorded
     assert retried.error is None
-    assert fakes.audit.actions("acme")[3:] == [
+    assert fakes.audit.actions("acme")[4:] == [
         "connector.secret.routed",
         "tenant.connectors.ensured",
     ]
