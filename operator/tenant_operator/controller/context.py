@@ -5,6 +5,7 @@ kept in kopf's memo; in unit tests, built over in-memory fakes of the ports.
 """
 
 import asyncio
+import weakref
 from dataclasses import dataclass, field
 
 from tenant_operator.controller.inventory import Inventory
@@ -27,3 +28,14 @@ class Context:
     requests: RequestPorts | None = None
     #: The uids of the requests currently Overdue (the gauge counts them).
     overdue: set[str] = field(default_factory=set)
+    #: One lock per request uid while it is handled: kopf runs a resource's timer beside
+    #: its change handlers, and two runs of one request must never overlap.
+    request_locks: "weakref.WeakValueDictionary[str, asyncio.Lock]" = field(
+        default_factory=weakref.WeakValueDictionary
+    )
+
+    def request_lock(self, uid: str) -> asyncio.Lock:
+        lock = self.request_locks.get(uid)
+        if lock is None:
+            lock = self.request_locks[uid] = asyncio.Lock()
+        return lock

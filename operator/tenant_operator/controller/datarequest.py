@@ -80,15 +80,16 @@ async def data_request_changed(
         return _outcome(body, previous, now, None, invalid)
     assert ctx.requests is not None, "the runtime builds the request ports"
     uid = uuid.UUID(request.metadata.uid or "")
-    record = await ctx.requests.log.receive(
-        uid, name=request.metadata.name, slug=request.spec.tenant, type_=request.spec.type
-    )
     error: OperatorError | None = None
-    try:
-        async with ctx.admission:
-            record = await _advance(ctx, request, record, now)
-    except OperatorError as exc:
-        error = exc
+    async with ctx.request_lock(str(uid)):  # the record is read and advanced by one run
+        record = await ctx.requests.log.receive(
+            uid, name=request.metadata.name, slug=request.spec.tenant, type_=request.spec.type
+        )
+        try:
+            async with ctx.admission:
+                record = await _advance(ctx, request, record, now)
+        except OperatorError as exc:
+            error = exc
     return _outcome(body, previous, now, record, error)
 
 

@@ -125,11 +125,6 @@ def test_whole_tenant_export_verifies_and_a_flipped_byte_is_detected(
     assert verify_export(stack, flipped).returncode != 0
 
 
-@pytest.mark.xfail(
-    reason="issue 14 in progress: not yet passing end to end (the erasure reported 0 accounts "
-    "erased in the last run; not yet diagnosed)",
-    strict=False,
-)
 def test_subject_erasure_leaves_nothing_readable_and_is_recorded(
     stack: Stack, tmp_path: Path
 ) -> None:
@@ -190,11 +185,6 @@ def test_subject_erasure_leaves_nothing_readable_and_is_recorded(
     assert [v for (v,) in rows] == [2]
 
 
-@pytest.mark.xfail(
-    reason="issue 14 in progress: not yet passing end to end (the erasure reported 0 accounts "
-    "erased in the last run; not yet diagnosed)",
-    strict=False,
-)
 def test_bad_requests_get_clear_conditions_and_touch_nothing(stack: Stack, tmp_path: Path) -> None:
     slug = unique("dsr-bad")
     stack.apply_tenant(slug)
@@ -232,11 +222,6 @@ def test_bad_requests_get_clear_conditions_and_touch_nothing(stack: Stack, tmp_p
     assert condition(stalled, "Ready")["reason"] == "TenantNotFound"  # type: ignore[index]
 
 
-@pytest.mark.xfail(
-    reason="issue 14 in progress: not yet passing end to end (the erasure reported 0 accounts "
-    "erased in the last run; not yet diagnosed)",
-    strict=False,
-)
 def test_the_crd_refuses_changes_and_an_erasure_without_subject(stack: Stack) -> None:
     with pytest.raises(ApiException) as refused:
         request(stack, unique("nosubj"), tenant="acme", type="Erasure")

@@ -16,7 +16,7 @@ from psycopg.types.json import Jsonb
 
 from tenant_operator.adapters.postgres.session import Pool, tenant_transaction, transaction
 from tenant_operator.adapters.postgres.statements import requests as q
-from tenant_operator.domain.datarequests import RequestRecord, SealedAccount
+from tenant_operator.domain.datarequests import RequestRecord, SealedAccount, reached
 from tenant_operator.domain.naming import validate_label, validate_slug
 from tenant_operator.domain.records import SubProcessorEntry
 from tenant_operator.domain.vocabulary import DataRequestType, RequestPhase
@@ -41,6 +41,24 @@ def _record(row: Sequence[Any]) -> RequestRecord:
         result=result or {},
         completed_at=completed_at,
     )
+
+
+def _advance_args(
+    uid: uuid.UUID,
+    phase: RequestPhase,
+    result: Mapping[str, Any] | None,
+    *,
+    tenant_id: uuid.UUID | None = None,
+    account_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    return {
+        "uid": uid,
+        "phase": str(phase),
+        "order": [str(p) for p in RequestPhase],
+        "result": Jsonb(dict(result or {})),
+        "tenant_id": tenant_id,
+        "account_id": account_id,
+    }
 
 
 class PostgresRequests:
@@ -76,13 +94,7 @@ class PostgresRequests:
         account_id: uuid.UUID | None = None,
     ) -> RequestRecord:
         """Record that the request reached ``phase``, merging ``result`` into its record."""
-        args = {
-            "uid": uid,
-            "phase": str(phase),
-            "result": Jsonb(dict(result or {})),
-            "tenant_id": tenant_id,
-            "account_id": account_id,
-        }
+        args = _advance_args(uid, phase, result, tenant_id=tenant_id, account_id=account_id)
         async with transaction(self.pool, self.settings) as conn:
             cur = await conn.execute(q.advance(self.settings.platform_schema), args)
             row = await cur.fetchone()
@@ -121,7 +133,17 @@ class PostgresRequests:
         owner first, and the owner-row trigger would refuse it too).
         """
         counts: dict[str, int] = dict(result.get("erased", {}))
+        platform = self.settings.platform_schema
+        args = _advance_args(uid, RequestPhase.ROWS_ERASED, {})
         async with tenant_transaction(self.pool, self.settings, tenant_id) as (conn, tenant):
+            cur = await conn.execute(q.lock_request(platform), [uid])
+            locked = await cur.fetchone()
+            assert locked is not None, "erase_rows of a request that was never received"
+            if reached(RequestPhase(locked[0]), RequestPhase.ROWS_ERASED):  # done before
+                cur = await conn.execute(q.advance(platform), args)
+                done = await cur.fetchone()
+                assert done is not None
+                return _record(done)
             schema = tenant.tables_schema(self.settings)
             for table, column in ANONYMISED:
                 cur = await conn.execute(
@@ -130,21 +152,13 @@ class PostgresRequests:
                 counts[f"postgres:{table}"] = cur.rowcount
             cur = await conn.execute(q.delete_account(schema), [tenant_id, account_id])
             counts["postgres:accounts"] = cur.rowcount
-            cur = await conn.execute(
-                q.redact_naming(self.settings.platform_schema), [chain, needles]
-            )
+            cur = await conn.execute(q.redact_naming(platform), [chain, needles])
             row = await cur.fetchone()
             counts["audit:details"] = int(row[0]) if row else 0
-            args = {
-                "uid": uid,
-                "phase": str(RequestPhase.ROWS_ERASED),
-                "result": Jsonb({**result, "erased": counts}),
-                "tenant_id": None,
-                "account_id": None,
-            }
-            cur = await conn.execute(q.advance(self.settings.platform_schema), args)
+            args["result"] = Jsonb({**result, "erased": counts})
+            cur = await conn.execute(q.advance(platform), args)
             recorded = await cur.fetchone()
-        assert recorded is not None, "erase_rows of a request that was never received"
+        assert recorded is not None
         return _record(recorded)
 
     async def processors_of(self, tenant_id: uuid.UUID) -> list[SubProcessorEntry]:

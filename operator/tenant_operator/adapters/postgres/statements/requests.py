@@ -71,19 +71,32 @@ def receive(platform: str) -> sql.Composed:
 
 
 def advance(platform: str) -> sql.Composed:
-    """Move a request to a phase, merging ``result`` into what it recorded."""
+    """Move a request to a phase, merging ``result`` into what it recorded; never back:
+    a request past ``phase`` already (``order``: every phase, first to last) is returned
+    as it is, unchanged (a replay, or a run that raced another)."""
     return _p(
-        """UPDATE {p}.data_requests SET phase = %(phase)s,
-            result = result || %(result)s,
-            registry_id = coalesce(%(tenant_id)s, registry_id),
-            account_id = coalesce(%(account_id)s, account_id),
-            completed_at = CASE WHEN %(phase)s = 'completed' THEN coalesce(completed_at, now())
-                                ELSE completed_at END,
-            updated_at = now()
-        WHERE uid = %(uid)s
-        RETURNING uid, name, slug, type, received_at, phase, account_id, result, completed_at""",
+        """WITH moved AS (
+            UPDATE {p}.data_requests SET phase = %(phase)s,
+                result = result || %(result)s,
+                registry_id = coalesce(%(tenant_id)s, registry_id),
+                account_id = coalesce(%(account_id)s, account_id),
+                completed_at = CASE WHEN %(phase)s = 'completed'
+                                    THEN coalesce(completed_at, now()) ELSE completed_at END,
+                updated_at = now()
+            WHERE uid = %(uid)s AND array_position(%(order)s::text[], phase)
+                                    <= array_position(%(order)s::text[], %(phase)s::text)
+            RETURNING uid, name, slug, type, received_at, phase, account_id, result, completed_at)
+        SELECT * FROM moved
+        UNION ALL
+        SELECT uid, name, slug, type, received_at, phase, account_id, result, completed_at
+            FROM {p}.data_requests WHERE uid = %(uid)s AND NOT EXISTS (SELECT 1 FROM moved)""",
         platform,
     )
+
+
+def lock_request(platform: str) -> sql.Composed:
+    """The request's phase, its row locked until the transaction ends."""
+    return _p("SELECT phase FROM {p}.data_requests WHERE uid = %s FOR UPDATE", platform)
 
 
 def find_account(schema: str) -> sql.Composed:
