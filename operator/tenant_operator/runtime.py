@@ -8,6 +8,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from kubernetes import client
 from prometheus_client import start_http_server
@@ -117,7 +118,7 @@ async def start(settings: Settings, peering: PeeringConfig | None = None) -> Run
             export_source=PostgresExport(pool, settings, vault=bao),
             signer=bao,
             destination=partial(open_destination, settings=settings),
-            new_files=BundleWriter,
+            new_files=partial(BundleWriter, workdir=_work_dir(settings)),
         ),
     )
     return Runtime(settings=settings, pool=pool, bao=bao, api_client=api_client, context=context)
@@ -142,3 +143,7 @@ async def stop(runtime: Runtime) -> None:
     await runtime.pool.close()
     runtime.bao.close()
     runtime.api_client.close()  # type: ignore[no-untyped-call]
+
+
+def _work_dir(settings: Settings) -> Path | None:
+    return None if settings.export_work_dir is None else Path(settings.export_work_dir)

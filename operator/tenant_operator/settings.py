@@ -264,6 +264,12 @@ class Settings(BaseSettings):
         description="where a `TenantDataRequest` export goes when its spec names no "
         "destination: `file:///dir` (a mounted volume) or `s3://bucket/prefix`",
     )
+    export_work_dir: str | None = Field(
+        None,
+        description="where an export is staged before it goes to its destination (unset: "
+        "the system temp dir); needs room for twice the largest bundle (the chart mounts "
+        "an emptyDir of `dataRequests.workDirSizeLimit` here)",
+    )
     s3_endpoint: str | None = Field(
         None,
         description="S3 API URL for `s3://` destinations (unset: AWS's own); credentials "

@@ -87,7 +87,16 @@ def test_two_replicas_peer_under_restricted_pod_security() -> None:
         "metrics": 9090,
     }
     assert main["resources"]["requests"] and main["resources"]["limits"]["memory"]
-    assert [v["mountPath"] for v in main["volumeMounts"]] == ["/tmp"]
+    # The root filesystem is read-only: what the operator writes goes to emptyDirs (temp
+    # files, exports staged) and the export volume (an emptyDir unless a claim is named).
+    assert [v["mountPath"] for v in main["volumeMounts"]] == [
+        "/tmp",
+        "/var/lib/tenant-operator/exports",
+        "/var/tmp/tenant-operator",
+    ]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["exports"] == {"name": "exports", "emptyDir": {}}
+    assert volumes["export-work"]["emptyDir"] == {"sizeLimit": "2Gi"}
     assert only(docs, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
     peerings = find(docs, "KopfPeering")
     assert [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in peerings] == [
@@ -121,6 +130,29 @@ def test_the_environment_parses_into_settings(monkeypatch: pytest.MonkeyPatch) -
     assert parsed.bao_auth_role == "tenant-operator"
     assert parsed.bao_addr == "https://openbao.openbao.svc:8200"
     assert parsed.liveness_port == 8080
+    assert parsed.export_destination == "file:///var/lib/tenant-operator/exports"
+    assert parsed.export_work_dir == "/var/tmp/tenant-operator"
+    assert parsed.backup_retention_seconds == 35 * 24 * 3600
+
+
+def test_exports_go_to_a_named_claim_or_an_s3_bucket_with_credentials_from_a_secret() -> None:
+    docs = documents(
+        {
+            "dataRequests.exportsClaim": "exports",
+            "dataRequests.exportDestination": "s3://dsr-exports/prod",
+            "dataRequests.s3.endpoint": "https://s3.example:9000",
+            "dataRequests.s3.credentialsSecret": "s3-writer",
+        }
+    )
+    pod = only(docs, "Deployment")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["exports"]["persistentVolumeClaim"] == {"claimName": "exports"}
+    values = env(docs)
+    assert values["TENANT_OPERATOR_EXPORT_DESTINATION"] == "s3://dsr-exports/prod"
+    assert values["TENANT_OPERATOR_S3_ENDPOINT"] == "https://s3.example:9000"
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert values[key] == {"secretKeyRef": {"name": "s3-writer", "key": key}}
+    assert "AWS_ACCESS_KEY_ID" not in env(documents())
 
 
 def test_openbao_auth_by_kubernetes_role_or_token_secret() -> None:

@@ -144,6 +144,7 @@ async def _export(
         request=request.metadata.name,
         uid=str(record.uid),
         now=now,
+        work_dir=ctx.settings.export_work_dir,
     )
     done = {
         "export": {

@@ -67,11 +67,13 @@ async def export(
     request: str,
     uid: str,
     now: datetime,
+    work_dir: str | None = None,
 ) -> ExportResult:
-    """Write (or adopt) the bundle of request ``request`` (metadata.uid ``uid``)."""
+    """Write (or adopt) the bundle of request ``request`` (metadata.uid ``uid``);
+    ``work_dir``: where a bundle is fetched to be verified (None: the system temp dir)."""
     name = bundle_name(request, uid)
     if await destination.exists(name):
-        return await adopt(signer, destination, name)
+        return await adopt(signer, destination, name, work_dir)
     with new_files() as files:
         facts = await source.export(keys, subject, files)
         versions = await signer.export_public_keys()
@@ -94,15 +96,17 @@ async def export(
             if exc.reason != Reason.DESTINATION_EXISTS:
                 raise
             log.info("export %s: written meanwhile by another run; adopting it", name)
-            return await adopt(signer, destination, name)
+            return await adopt(signer, destination, name, work_dir)
     log.info("export %s: %s (%s)", name, location, sha256)
     return ExportResult(location, sha256, rows_of(manifest.files), manifest.files, facts.data_held)
 
 
-async def adopt(signer: ExportSigner, destination: Destination, name: str) -> ExportResult:
+async def adopt(
+    signer: ExportSigner, destination: Destination, name: str, work_dir: str | None = None
+) -> ExportResult:
     """The bundle already at the destination, if it verifies (else ExportInvalid)."""
     keys = await signer.export_public_keys()
-    with tempfile.TemporaryDirectory(prefix="export-adopt-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="export-adopt-", dir=work_dir) as tmp:
         path = Path(tmp) / name
         await destination.fetch(name, path)
         verified = bundle.verify_path(path, keys.get)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from kubernetes import client
@@ -106,7 +107,9 @@ def service_account_kubeconfig(stack: Stack, kube: KubeApi, path: Path) -> Path:
     return path
 
 
-def deployment_env(stack: Stack, docs: list[dict[str, Any]], kubeconfig: Path) -> dict[str, str]:
+def deployment_env(
+    stack: Stack, docs: list[dict[str, Any]], kubeconfig: Path, volumes: Path
+) -> dict[str, str]:
     """The operator container's environment as the rendered Deployment defines it."""
     (container,) = only(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
     assert container["args"] == ["run"], "two replicas run with peering, not --standalone"
@@ -132,6 +135,13 @@ def deployment_env(stack: Stack, docs: list[dict[str, Any]], kubeconfig: Path) -
     # Loopback ports of this machine instead of the pod's.
     env["TENANT_OPERATOR_LIVENESS_PORT"] = str(free_port())
     env["TENANT_OPERATOR_METRICS_PORT"] = str(free_port())
+    # The pod's volumes as directories of this machine.
+    mounts = {m["mountPath"]: volumes / m["name"] for m in container["volumeMounts"]}
+    for path in mounts.values():
+        path.mkdir(parents=True)
+    exports = urlsplit(env["TENANT_OPERATOR_EXPORT_DESTINATION"]).path
+    env["TENANT_OPERATOR_EXPORT_DESTINATION"] = mounts[exports].as_uri()
+    env["TENANT_OPERATOR_EXPORT_WORK_DIR"] = str(mounts[env["TENANT_OPERATOR_EXPORT_WORK_DIR"]])
     return env
 
 
@@ -194,7 +204,7 @@ def chart_operator(
     docs = documents(chart_values(stack))
     install_rbac(stack, kube_api, docs)
     kubeconfig = service_account_kubeconfig(stack, kube_api, tmp_path / "kubeconfig")
-    env = deployment_env(stack, docs, kubeconfig)
+    env = deployment_env(stack, docs, kubeconfig, tmp_path / "volumes")
     operator = OperatorProcess(env, tmp_path / "chart-operator.log", standalone=False)
     stack.operator.stop()
     try:
@@ -208,7 +218,8 @@ def chart_operator(
 
 def lifecycle(stack: Stack) -> None:
     """What the operator does in production: register a sub-processor; apply, route,
-    re-route, update and erase a tenant; stall a tenant that asks for a forbidden Secret."""
+    re-route, update, export and erase a tenant; stall a tenant that asks for a forbidden
+    Secret."""
     vendor = unique("vendor")
     add_subprocessor(stack, vendor, notice_days=0)
 
@@ -231,6 +242,26 @@ def lifecycle(stack: Stack) -> None:
     )
     stack.patch_tenant(slug, {"spec": {"plan": "enterprise"}})
     stack.wait_ready(slug)
+    export = unique("rbac-export")
+    stack.custom.create_cluster_custom_object(
+        GROUP,
+        VERSION,
+        "tenantdatarequests",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "TenantDataRequest",
+            "metadata": {"name": export},
+            "spec": {"tenant": slug, "type": "Export"},  # to the chart's export volume
+        },
+    )
+
+    def exported() -> bool:
+        obj = stack.custom.get_cluster_custom_object(GROUP, VERSION, "tenantdatarequests", export)
+        conditions = (obj.get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Completed" and c["status"] == "True" for c in conditions)
+
+    stack.wait("the export to complete", exported)
+    stack.custom.delete_cluster_custom_object(GROUP, VERSION, "tenantdatarequests", export)
     stack.delete_tenant(slug)
     stack.wait_gone(slug)
     stalled = unique("stall")
