@@ -19,6 +19,7 @@ from devenv.kube import KubeApi
 from devenv.openbao import OpenBaoServer
 from devenv.operator import OperatorProcess, ensure_namespaces, operator_for
 from devenv.postgres import PostgresServer
+from devenv.s3 import S3Server
 from tenant_operator.domain.envelope import DataKey, KeyRing
 from tenant_operator.settings import Settings
 
@@ -36,6 +37,7 @@ class Stack:
     operator: OperatorProcess
     settings: Settings
     planted: set[str]
+    s3: S3Server
 
     @property
     def custom(self) -> client.CustomObjectsApi:
@@ -164,11 +166,14 @@ def stack(
     crds: list[Path],
     api_client: Any,
     postgres_server: PostgresServer,
+    s3_server: S3Server,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     # A durable OpenBao of its own: an outage test stops and restarts it, keeping state.
     with OpenBaoServer(durable=True) as openbao_server:
-        yield from _stack(kube_api, api_client, postgres_server, openbao_server, tmp_path_factory)
+        yield from _stack(
+            kube_api, api_client, postgres_server, openbao_server, s3_server, tmp_path_factory
+        )
 
 
 def _stack(
@@ -176,6 +181,7 @@ def _stack(
     api_client: Any,
     postgres_server: PostgresServer,
     openbao_server: OpenBaoServer,
+    s3_server: S3Server,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     settings = Settings()
@@ -192,10 +198,21 @@ def _stack(
         drift_tenants_per_second="1000",
         backup_retention_seconds="0",  # no backups here: an erasure's key trim is due at once
         data_request_recheck_seconds="2",
+        s3_endpoint=s3_server.endpoint,  # s3:// exports go to the local SeaweedFS
     )
+    running.env["AWS_ACCESS_KEY_ID"] = s3_server.admin.access_key
+    running.env["AWS_SECRET_ACCESS_KEY"] = s3_server.admin.secret_key
     with running as operator:
         token = operator.env["BAO_TOKEN"]
-        yield Stack(api_client, postgres_server, openbao_server, operator, settings, {token})
+        yield Stack(
+            api_client,
+            postgres_server,
+            openbao_server,
+            operator,
+            settings,
+            {token, s3_server.admin.secret_key},
+            s3_server,
+        )
 
 
 def metrics(stack: Stack) -> str:

@@ -4,6 +4,8 @@ Against the real kube-apiserver, PostgreSQL and OpenBao, with the operator as a 
 (its least-privilege token); bundles go to a directory destination (``file://``).
 """
 
+import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -12,10 +14,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import hvac
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from tenant_operator.adapters.storage import S3Destination, open_destination
+from tenant_operator.settings import Settings
 from tests.e2e.operator.conftest import GROUP, VERSION, Stack, unique
 from tests.support.keys import sealed
 
@@ -57,10 +62,12 @@ def wait_condition(
     return result
 
 
-def tenant_with_member(stack: Stack, slug: str, email: str, name: str) -> tuple[uuid.UUID, str]:
-    """A Ready tenant with a member account (sealed, as the application writes it) who
-    started a pipeline run and a deploy; returns (tenant id, member id)."""
-    stack.apply_tenant(slug)
+def tenant_with_member(
+    stack: Stack, slug: str, email: str, name: str, **spec: Any
+) -> tuple[uuid.UUID, str]:
+    """A Ready tenant (``spec``) with a member account (sealed, as the application writes
+    it) who started a pipeline run and a deploy; returns (tenant id, member id)."""
+    stack.apply_tenant(slug, **spec)
     stack.wait_ready(slug)
     ((tenant_id,),) = stack.sql("SELECT id FROM integraci.tenants WHERE slug = %s", [slug])
     keys = stack.key_ring(tenant_id)
@@ -89,6 +96,29 @@ def verify_export(stack: Stack, path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(cli), "verify-export", str(path)], env=env, capture_output=True, text=True, check=False
     )
+
+
+def s3_bucket(stack: Stack) -> str:
+    """A new bucket on the stack's S3 server (made by its admin: the operator makes none)."""
+    name = f"dsr-{uuid.uuid4().hex[:8]}"
+    assert s3_of(stack, f"s3://{name}")._send("PUT").status_code == 200
+    return name
+
+
+def s3_of(stack: Stack, url: str) -> S3Destination:
+    env = {k: stack.operator.env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    opened = open_destination(url, Settings(s3_endpoint=stack.s3.endpoint), env)
+    assert isinstance(opened, S3Destination)
+    return opened
+
+
+def fetched(stack: Stack, obj: dict[str, Any], tmp_path: Path) -> Path:
+    """The request's bundle, downloaded from S3."""
+    location = obj["status"]["export"]["location"]
+    directory, _, name = location.rpartition("/")
+    path = tmp_path / name
+    asyncio.run(s3_of(stack, directory).fetch(name, path))
+    return path
 
 
 def bundle_path(obj: dict[str, Any]) -> Path:
@@ -123,6 +153,55 @@ def test_whole_tenant_export_verifies_and_a_flipped_byte_is_detected(
     flipped = tmp_path / "flipped.tar"
     flipped.write_bytes(bytes(data))
     assert verify_export(stack, flipped).returncode != 0
+
+
+def test_exports_to_s3_verify_and_hold_no_secret_value_or_password_hash(
+    stack: Stack, tmp_path: Path
+) -> None:
+    slug = unique("dsr-s3")
+    token = f"ghp-{slug}-planted-connector-token"
+    stack.put_secret(f"{slug}-gh", {"token": token}, owner=slug)
+    github = {
+        "name": "github",
+        "type": "github",
+        "config": {"org": slug},
+        "secretRef": {"namespace": "tenant-secrets", "name": f"{slug}-gh"},
+    }
+    email = f"sam@{slug}.example"
+    _, member = tenant_with_member(stack, slug, email, "Sam Subject", connectors=[github])
+    password_hash = bcrypt.hashpw(b"planted password", bcrypt.gensalt(12)).decode()
+    stack.sql(
+        "UPDATE integraci.accounts SET password_hash = %s WHERE id = %s",
+        [password_hash, uuid.UUID(member)],
+    )
+    bucket = s3_bucket(stack)
+    subject, whole = unique("export-sam"), unique("export-all")
+    request(
+        stack,
+        subject,
+        tenant=slug,
+        type="Export",
+        subject={"email": email},
+        destination=f"s3://{bucket}/dsr",
+    )
+    request(stack, whole, tenant=slug, type="Export", destination=f"s3://{bucket}/dsr")
+    for name in (subject, whole):
+        obj = wait_condition(stack, name, "Completed", "True")
+        uid = obj["metadata"]["uid"]
+        assert obj["status"]["export"]["location"] == f"s3://{bucket}/dsr/{name}-{uid}.tar"
+        path = fetched(stack, obj, tmp_path)
+        checked = verify_export(stack, path)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        data = path.read_bytes()
+        assert email.encode() in data  # her data, readable
+        for planted in (token, password_hash, "planted password"):
+            assert planted.encode() not in data, f"{name} holds a planted secret"
+        assert b"password_hash" not in data
+        if name == subject:  # one person's export names nobody else
+            assert f"jane@{slug}".encode() not in data
+            with tarfile.open(path) as tar:
+                manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+            assert manifest["subject"]["dataHeld"] is True
 
 
 def test_subject_erasure_leaves_nothing_readable_and_is_recorded(
