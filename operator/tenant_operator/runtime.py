@@ -13,7 +13,7 @@ from pathlib import Path
 from kubernetes import client
 from prometheus_client import start_http_server
 
-from tenant_operator.adapters.export.bundle import BundleWriter
+from tenant_operator.adapters.export.bundle import BundleWriter, remove_stale
 from tenant_operator.adapters.kubernetes.client import build_api_client
 from tenant_operator.adapters.kubernetes.discovery import require_served
 from tenant_operator.adapters.kubernetes.peering import PeeringConfig, PeeringView
@@ -84,6 +84,9 @@ async def start(settings: Settings, peering: PeeringConfig | None = None) -> Run
             log.info("upgraded tenant schemas: %s", upgraded)
         bao = OpenBaoTenants(settings)
         await bao.ensure_platform()
+        work_dir = _work_dir(settings)
+        if work_dir is not None and (stale := remove_stale(work_dir)):
+            log.info("removed exports left staged by an earlier run: %s", ", ".join(stale))
         kube = KubeTenants(api_client, label_selector=settings.scope.own_selector())
         k8s_secrets = KubeSecrets(api_client)
         inventory = Inventory.build(
@@ -118,7 +121,7 @@ async def start(settings: Settings, peering: PeeringConfig | None = None) -> Run
             export_source=PostgresExport(pool, settings, vault=bao),
             signer=bao,
             destination=partial(open_destination, settings=settings),
-            new_files=partial(BundleWriter, workdir=_work_dir(settings)),
+            new_files=partial(BundleWriter, workdir=work_dir),
         ),
     )
     return Runtime(settings=settings, pool=pool, bao=bao, api_client=api_client, context=context)

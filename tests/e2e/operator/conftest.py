@@ -199,6 +199,7 @@ def _stack(
         backup_retention_seconds="0",  # no backups here: an erasure's key trim is due at once
         data_request_recheck_seconds="2",
         s3_endpoint=s3_server.endpoint,  # s3:// exports go to the local SeaweedFS
+        export_work_dir=str(tmp_path_factory.mktemp("export-work")),
     )
     running.env["AWS_ACCESS_KEY_ID"] = s3_server.admin.access_key
     running.env["AWS_SECRET_ACCESS_KEY"] = s3_server.admin.secret_key

@@ -88,11 +88,26 @@ class TableFiles:
         ]
 
 
+#: The prefix of a bundle's temp directory (what :func:`remove_stale` removes).
+STAGING_PREFIX = "export-"
+
+
+def remove_stale(workdir: Path) -> list[str]:
+    """Remove the staging directories an operator killed mid-export left in ``workdir``
+    (at startup, before any export runs: the work dir is this process's own)."""
+    removed = []
+    for path in sorted(workdir.glob(f"{STAGING_PREFIX}*")):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return removed
+
+
 class BundleWriter:
     """The files of one bundle, in the order they are added, then the tar of them all."""
 
     def __init__(self, workdir: Path | None = None) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="export-", dir=workdir))
+        self.root = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=workdir))
         self._files: list[tuple[FileEntry, Path]] = []
         self._open: list[TableFiles] = []
 
