@@ -20,6 +20,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from tenant_operator.adapters.storage import S3Destination, open_destination
+from tenant_operator.domain import envelope
 from tenant_operator.settings import Settings
 from tests.e2e.operator.conftest import GROUP, VERSION, Stack, unique
 from tests.support.keys import sealed
@@ -96,6 +97,31 @@ def verify_export(stack: Stack, path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(cli), "verify-export", str(path)], env=env, capture_output=True, text=True, check=False
     )
+
+
+def kv_values(kv: hvac.Client, path: str = "") -> dict[str, str]:
+    """Every version still readable of every secret under ``path`` of the tenant's mount."""
+    found: dict[str, str] = {}
+    listed = kv.secrets.kv.v2.list_secrets(path, mount_point="kv")["data"]["keys"]
+    for key in listed:
+        if key.endswith("/"):
+            found.update(kv_values(kv, path + key))
+            continue
+        meta = kv.secrets.kv.v2.read_secret_metadata(path + key, mount_point="kv")["data"]
+        for version, info in meta["versions"].items():
+            if info["destroyed"]:
+                continue
+            try:  # deletion_time may be a scheduled expiry (an invite's): read to know
+                data = kv.secrets.kv.v2.read_secret_version(
+                    path + key,
+                    version=int(version),
+                    mount_point="kv",
+                    raise_on_deleted_version=True,
+                )
+            except hvac.exceptions.InvalidPath:
+                continue
+            found[f"{path}{key}@{version}"] = json.dumps(data["data"]["data"])
+    return found
 
 
 def s3_bucket(stack: Stack) -> str:
@@ -243,7 +269,11 @@ def test_subject_erasure_leaves_nothing_readable_and_is_recorded(
         == []
     )
     with pytest.raises(hvac.exceptions.InvalidPath):
-        kv.secrets.kv.v2.read_secret_version(f"invites/account-{member}", mount_point="kv")
+        kv.secrets.kv.v2.read_secret_version(
+            f"invites/account-{member}", mount_point="kv", raise_on_deleted_version=True
+        )
+    stored = kv_values(kv)  # every version of every secret the tenant's mount holds
+    assert stored and not [p for p, text in stored.items() if email in text or person in text]
     dump = subprocess.run(
         [str(stack.pg.bin_dir / "pg_dump"), "--data-only", stack.pg.dsn("e2e")],
         capture_output=True,
@@ -312,3 +342,34 @@ def test_the_crd_refuses_changes_and_an_erasure_without_subject(stack: Stack) ->
             GROUP, VERSION, PLURAL, name, {"spec": {"tenant": "other"}}
         )
     assert "cannot be changed" in str(changed.value.body)
+
+
+def test_a_dump_taken_before_a_tenant_delete_no_longer_opens(stack: Stack) -> None:
+    slug = unique("dsr-del")
+    email, person = f"dora@{slug}.example", "Dora Deleted"
+    tenant_id, member = tenant_with_member(stack, slug, email, person, deletionPolicy="Delete")
+    dump = subprocess.run(
+        [str(stack.pg.bin_dir / "pg_dump"), "--data-only", stack.pg.dsn("e2e")],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert email.encode() not in dump and person.encode() not in dump
+    wrapped = stack.sql(
+        "SELECT wrapped FROM integraci.tenant_keys WHERE tenant_id = %s", [tenant_id]
+    )
+    assert wrapped and all(w.encode() in dump for (w,) in wrapped)  # the backup holds them
+    ((sealed_email,),) = stack.sql(
+        "SELECT email_enc FROM integraci.accounts WHERE id = %s", [uuid.UUID(member)]
+    )
+    keys = stack.key_ring(tenant_id)  # before the deletion the backup's keys open her row
+    assert keys.open(bytes(sealed_email), envelope.ACCOUNT_EMAIL) == email
+
+    stack.delete_tenant(slug)
+    stack.wait_gone(slug)
+    transit = stack.bao_root(stack.settings.bao_namespace)
+    for (w,) in wrapped:  # the transit key is destroyed: the backup's wrapped keys are dead
+        with pytest.raises(hvac.exceptions.VaultError):
+            transit.adapter.post(
+                f"/v1/{stack.settings.transit_mount}/decrypt/tenant-{slug}",
+                json={"ciphertext": w},
+            )
