@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import psycopg
 from psycopg import sql
@@ -36,14 +36,14 @@ from tenant_operator.adapters.postgres.export import BATCH, PostgresExport
 from tenant_operator.adapters.postgres.session import make_pool
 from tenant_operator.adapters.postgres.statements import export as x
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
+from tenant_operator.adapters.storage import FileDestination
 from tenant_operator.controller.export import export
 from tenant_operator.domain import bundle, envelope
 from tenant_operator.domain.envelope import KeyRing
 from tenant_operator.domain.export import RowSink
 from tenant_operator.domain.vocabulary import Isolation
 from tenant_operator.settings import Settings
-from tests.support.destinations import DirectoryDestination
-from tests.support.exports import add_v5_columns, new_key_ring
+from tests.support.keys import random_ring
 from tests.support.postgres import create_platform
 
 DB = "bench_export"
@@ -73,12 +73,11 @@ def load(server: PostgresServer, settings: Settings, rows: int, accounts: int) -
         return state.tenant_id
 
     tenant_id = asyncio.run(register())
-    keys = new_key_ring(tenant_id)
+    keys = random_ring(tenant_id)
     p = settings.platform_schema
     runs, deploys, usage = rows - accounts - 20_000, 15_000, 5_000
     start = time.perf_counter()
     with psycopg.connect(server.dsn(DB), autocommit=True) as su:
-        add_v5_columns(su, p, platform=True)
         su.execute(
             sql.SQL(
                 "UPDATE {} SET organisation_enc = %s, organisation = NULL WHERE id = %s"
@@ -235,7 +234,7 @@ def run_export(
                 result = await export(
                     PostgresExport(pool, settings, bao),
                     bao,
-                    DirectoryDestination(dest),
+                    FileDestination(PurePosixPath(dest)),
                     counting_writer(sampler, work),
                     keys=keys,
                     subject=None,

@@ -6,6 +6,7 @@ real tenant's key (those exist only as OpenBao transit data keys).
 """
 
 import hashlib
+import os
 import uuid
 
 from tenant_operator.domain import envelope
@@ -23,6 +24,11 @@ def data_key(tenant_id: uuid.UUID, version: int = 1) -> DataKey:
 def ring(tenant_id: uuid.UUID, *versions: int) -> KeyRing:
     """The tenant's fixed test ring holding ``versions`` (default: version 1)."""
     return KeyRing.of(tenant_id, [data_key(tenant_id, v) for v in versions or (1,)])
+
+
+def random_ring(tenant_id: uuid.UUID) -> KeyRing:
+    """A ring of one random key (version 1): for a bench that needs no repeatable keys."""
+    return KeyRing.of(tenant_id, [DataKey(1, os.urandom(32))])
 
 
 def wrapped(tenant_id: uuid.UUID, version: int = 1) -> str:

@@ -7,17 +7,13 @@ import pytest
 from devenv.openbao import OpenBaoServer
 from devenv.postgres import PostgresServer
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
-from tests.support.exports import add_v5_columns
 from tests.support.openbao import operator_token, settings_for
 from tests.support.postgres import PgDatabase, make_database
 
 
 @pytest.fixture(scope="module")
 def pg(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> PgDatabase:
-    db = make_database(postgres_server, request.module.__name__)
-    with db.superuser() as conn:
-        add_v5_columns(conn, db.settings.platform_schema, platform=True)
-    return db
+    return make_database(postgres_server, request.module.__name__)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import bcrypt
@@ -25,6 +25,7 @@ from tenant_operator.adapters.export.bundle import BundleWriter
 from tenant_operator.adapters.openbao.tenants import OpenBaoTenants
 from tenant_operator.adapters.postgres.audit import AuditLog
 from tenant_operator.adapters.postgres.export import PostgresExport
+from tenant_operator.adapters.storage import FileDestination
 from tenant_operator.cli import main as cli_main
 from tenant_operator.controller.export import ExportResult, export
 from tenant_operator.domain import bundle
@@ -37,7 +38,6 @@ from tenant_operator.domain.records import (
     SubProcessorRecord,
 )
 from tenant_operator.domain.vocabulary import Isolation, SubProcessorState
-from tests.support.destinations import DirectoryDestination
 from tests.support.keys import ring, sealed
 from tests.support.postgres import PgDatabase
 
@@ -153,13 +153,15 @@ def _export(
     subject: SubjectRef | None,
     request: str = "req",
 ) -> ExportResult:
+    out.mkdir(parents=True, exist_ok=True)
+
     async def body() -> ExportResult:
         async with pg.pool() as pool:
             source = PostgresExport(pool, pg.settings, bao, batch=2)
             return await export(
                 source,
                 bao,
-                DirectoryDestination(out),
+                FileDestination(PurePosixPath(out)),
                 BundleWriter,
                 keys=keys,
                 subject=subject,
