@@ -112,7 +112,7 @@ class S3Server(process.Service):
             f"-dir={data}",
             "-master.telemetry=false",
             "-master.volumeSizeLimitMB=64",
-            "-volume.max=20",
+            "-volume.max=400",  # each bucket is a collection of 7 volumes (files grow as written)
             "-s3",
             f"-s3.port={self.port}",
             f"-s3.port.grpc={process.free_port()}",
