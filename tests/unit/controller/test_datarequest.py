@@ -110,7 +110,6 @@ def test_due_at_is_one_calendar_month_after_receipt(rf: RequestFakes, tmp_path: 
     assert outcome.status.due_at == datetime(2026, 2, 28, 9, 30, tzinfo=UTC)
 
 
-@pytest.mark.xfail(strict=True, reason="ctx.overdue is kept by handlers.py, not the controller")
 def test_overdue_after_due_date_until_completed(rf: RequestFakes, tmp_path: Path) -> None:
     ctx = context(rf, tmp_path)
     rf.fakes.journal.fail("requests.find_account", retryable())  # held in progress
