@@ -66,10 +66,10 @@ def rf(tmp_path: Path) -> RequestFakes:
     return rf
 
 
-def context(rf: RequestFakes, tmp_path: Path) -> Context:
+def context(rf: RequestFakes, tmp_path: Path, retention: timedelta = RETENTION) -> Context:
     settings = Settings(
         drift_tenants_per_second=1000.0,
-        backup_retention_seconds=int(RETENTION.total_seconds()),
+        backup_retention_seconds=int(retention.total_seconds()),
         export_destination=f"file://{tmp_path / 'exports'}",
     )
     return rf.context(settings)
@@ -402,12 +402,7 @@ def test_old_key_versions_are_trimmed_once_backups_have_expired(
 def test_an_erasure_completed_after_backups_expired_trims_at_once(
     rf: RequestFakes, tmp_path: Path
 ) -> None:
-    settings = Settings(
-        drift_tenants_per_second=1000.0,
-        backup_retention_seconds=0,
-        export_destination=f"file://{tmp_path / 'exports'}",
-    )
-    outcome = run(rf.context(settings))
+    outcome = run(context(rf, tmp_path, retention=timedelta(0)))
     assert calls(rf, "bao.trim_tenant_key") == 1
     assert outcome.status.erasure is not None
     assert outcome.status.erasure.key_versions_trimmed_at == SOON
