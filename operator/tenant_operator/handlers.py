@@ -21,7 +21,7 @@ from tenant_operator.controller.subprocessor import subprocessor_changed
 from tenant_operator.controller.tenant import tenant_changed
 from tenant_operator.domain.errors import OperatorError, PermanentError, RetryableError
 from tenant_operator.domain.sharding import SHARD_LABEL, Placement
-from tenant_operator.domain.vocabulary import ConditionType, Reason
+from tenant_operator.domain.vocabulary import Reason
 from tenant_operator.settings import Settings
 
 MAX_BACKOFF = 60.0
@@ -200,11 +200,6 @@ async def handle_data_request(
     ctx = memo.context
     result = await data_request_changed(body, ctx)
     patch.status.update(changed_only(body.get("status") or {}, wire(result.status)))
-    overdue = any(
-        c.type == ConditionType.OVERDUE and c.status == "True" for c in result.status.conditions
-    )
-    (ctx.overdue.add if overdue else ctx.overdue.discard)(str(body.meta.uid))
-    ctx.metrics.requests_overdue.set(len(ctx.overdue))
     if result.warning is not None:
         kopf.warn(body, reason=Reason.PAST_DUE, message=result.warning)
     raise_for(result.error, retry)

@@ -372,7 +372,7 @@ class FakeSecretStore:
 
     async def destroy_account_invite(self, slug: str, account: uuid.UUID) -> bool:
         self.journal.enter("bao.destroy_account_invite", slug)
-        return False
+        return self.invites.pop(f"{slug}/{account}", None) is not None
 
     async def destroy_invite(self, slug: str) -> bool:
         self.journal.enter("bao.destroy_invite", slug)

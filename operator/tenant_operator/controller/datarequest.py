@@ -90,7 +90,16 @@ async def data_request_changed(
                 record = await _advance(ctx, request, record, now)
         except OperatorError as exc:
             error = exc
-    return _outcome(body, previous, now, record, error)
+    outcome = _outcome(body, previous, now, record, error)
+    _count_overdue(ctx, str(uid), outcome.status)
+    return outcome
+
+
+def _count_overdue(ctx: Context, uid: str, status: DataRequestStatus) -> None:
+    """Keep ``ctx.overdue`` (and its gauge) to the requests whose status says Overdue."""
+    overdue = any(c.type == ConditionType.OVERDUE and c.status == "True" for c in status.conditions)
+    (ctx.overdue.add if overdue else ctx.overdue.discard)(uid)
+    ctx.metrics.requests_overdue.set(len(ctx.overdue))
 
 
 async def _advance(
