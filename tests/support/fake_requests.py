@@ -57,8 +57,8 @@ class FakeRequestLog:
     #: When a request seen for the first time is received (PostgreSQL's now()).
     clock: datetime = RECEIVED_AT
     records: dict[uuid.UUID, RequestRecord] = field(default_factory=dict)
-    #: The phases each request was moved to, in order (a replay that changed nothing is
-    #: not listed).
+    #: The phases each request was moved to, in order (a replay, or a result merged into
+    #: the phase it is at, is not listed).
     phases: dict[uuid.UUID, list[RequestPhase]] = field(default_factory=dict)
     accounts: dict[uuid.UUID, dict[uuid.UUID, tuple[Person, SealedAccount]]] = field(
         default_factory=dict
@@ -111,7 +111,7 @@ class FakeRequestLog:
             completed_at=record.completed_at
             or (self.clock if phase == RequestPhase.COMPLETED else None),
         )
-        if moved != record:
+        if moved.phase != record.phase:  # a merge into the same phase is no move
             self.phases[uid].append(phase)
         self.records[uid] = moved
         return moved

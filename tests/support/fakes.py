@@ -374,6 +374,10 @@ class FakeSecretStore:
         self.journal.enter("bao.destroy_account_invite", slug)
         return self.invites.pop(f"{slug}/{account}", None) is not None
 
+    async def account_invite_exists(self, slug: str, account: uuid.UUID) -> bool:
+        self.journal.enter("bao.account_invite_exists", slug)
+        return f"{slug}/{account}" in self.invites
+
     async def destroy_invite(self, slug: str) -> bool:
         self.journal.enter("bao.destroy_invite", slug)
         return self.invites.pop(slug, None) is not None
@@ -395,6 +399,10 @@ class FakeSecretStore:
         self.journal.enter("bao.rotate_tenant_key", slug)
         self.transit_versions[slug] = self.transit_versions.get(slug, 1) + 1
         return self.transit_versions[slug]
+
+    async def tenant_key_version(self, slug: str) -> int:
+        self.journal.enter("bao.tenant_key_version", slug)
+        return self.transit_versions.get(slug, 1)
 
     async def trim_tenant_key(self, slug: str, min_version: int) -> None:
         self.journal.enter("bao.trim_tenant_key", slug, min_version)

@@ -198,12 +198,22 @@ async def _erase(
                 "delete the Tenant with deletionPolicy Delete); nothing was erased",
                 reason=Reason.OWNER_NOT_ERASABLE,
             )
-        record = await rp.log.advance(uid, P.RESOLVED, tenant_id=tenant_id, account_id=account.id)
+        # What OpenBao holds is counted before it is destroyed: a run that destroys it
+        # and dies before recording SECRETS_ERASED leaves the count to its successor.
+        invites = int(await ports.bao.account_invite_exists(slug, account.id))
+        record = await rp.log.advance(
+            uid,
+            P.RESOLVED,
+            {"erased": {"openbao:invites": invites}},
+            tenant_id=tenant_id,
+            account_id=account.id,
+        )
     account_id = record.account_id
     assert account_id is not None  # recorded with RESOLVED
     erased = dict(record.result.get("erased", {}))
     if not dr.reached(record.phase, P.SECRETS_ERASED):
-        erased["openbao:invites"] = int(await ports.bao.destroy_account_invite(slug, account_id))
+        destroyed = await ports.bao.destroy_account_invite(slug, account_id)
+        erased["openbao:invites"] = max(int(erased.get("openbao:invites", 0)), int(destroyed))
         record = await rp.log.advance(uid, P.SECRETS_ERASED, {"erased": erased})
     if not dr.reached(record.phase, P.ROWS_ERASED):
         chain = await ports.audit.chain_name(slug)
@@ -268,11 +278,24 @@ async def _rotate(
     """A new data key seals the live data; the transit key gets a version the old wrapped
     keys (in backups) were not made with, so trimming the older versions shreds them."""
     assert ctx.requests is not None
-    transit_version = await ctx.ports.bao.rotate_tenant_key(slug)
-    wrapped, material = await ctx.ports.bao.new_data_key(slug)
-    version = max(keys.versions) + 1
-    new = KeyRing.of(keys.tenant_id, [DataKey(version, material)])
-    await ctx.ports.db.reseal(keys.tenant_id, keys, new, version, wrapped)
+    bao = ctx.ports.bao
+    # Where the rotation starts, recorded first: a run that dies after rotating (or after
+    # the reseal, which records the new data key) is not repeated by its successor.
+    start = record.result.get("rotation")
+    if start is None:
+        start = {
+            "transitBefore": await bao.tenant_key_version(slug),
+            "dataKeyBefore": max(keys.versions),
+        }
+        record = await ctx.requests.log.advance(record.uid, P.RECORDED, {"rotation": start})
+    transit_version = await bao.tenant_key_version(slug)
+    if transit_version <= int(start["transitBefore"]):
+        transit_version = await bao.rotate_tenant_key(slug)
+    if max(keys.versions) <= int(start["dataKeyBefore"]):
+        wrapped, material = await bao.new_data_key(slug)
+        version = int(start["dataKeyBefore"]) + 1
+        new = KeyRing.of(keys.tenant_id, [DataKey(version, material)])
+        await ctx.ports.db.reseal(keys.tenant_id, keys, new, version, wrapped)
     retention = timedelta(seconds=ctx.settings.backup_retention_seconds)
     result = {
         "transitVersion": transit_version,

@@ -69,6 +69,12 @@ def _latest_version(clients: ClientFactory, paths: TenantPaths) -> int:
     return int(objects.data_of(found).get("latest_version") or 0)
 
 
+def tenant_key_version(clients: ClientFactory, paths: TenantPaths) -> int:
+    """The latest version of the tenant's transit key."""
+    with translated(f"reading transit key {paths.transit_key}"):
+        return _latest_version(clients, paths)
+
+
 def rotate_tenant_key(clients: ClientFactory, paths: TenantPaths) -> int:
     """Add a version to the tenant's transit key; returns the latest version."""
     with translated(f"rotating transit key {paths.transit_key}"):

@@ -190,9 +190,20 @@ def store_invite(
     return ref
 
 
+def _account_invite(account: uuid.UUID) -> str:
+    return f"{INVITE_PREFIX}/account-{uuid.UUID(str(account))}"  # a uuid: no path tricks
+
+
+def account_invite_exists(clients: ClientFactory, paths: TenantPaths, account: uuid.UUID) -> bool:
+    """Whether an invite is kept for ``account`` (its metadata, never its value, is read)."""
+    key = _account_invite(account)
+    with translated(f"looking up {paths.ref(key)}"):
+        return objects.read(clients(paths.namespace), f"{paths.mount}/metadata/{key}") is not None
+
+
 def destroy_account_invite(clients: ClientFactory, paths: TenantPaths, account: uuid.UUID) -> bool:
     """Destroy every version of the invite kept for ``account`` (``invites/account-<id>``,
     a data subject's erasure); False when there was none."""
-    key = f"{INVITE_PREFIX}/account-{uuid.UUID(str(account))}"  # a uuid: no path tricks
+    key = _account_invite(account)
     with translated(f"destroying {paths.ref(key)}"):
         return objects.drop_kv_key(clients(paths.namespace), paths.mount, key)

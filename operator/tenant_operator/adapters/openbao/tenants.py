@@ -188,6 +188,11 @@ class OpenBaoTenants:
         paths = build_tenant_paths(self.settings, slug)
         return await asyncio.to_thread(routing.destroy_account_invite, self.clients, paths, account)
 
+    async def account_invite_exists(self, slug: str, account: uuid.UUID) -> bool:
+        """Whether an invite is kept for one account of the tenant."""
+        paths = build_tenant_paths(self.settings, slug)
+        return await asyncio.to_thread(routing.account_invite_exists, self.clients, paths, account)
+
     async def destroy_invite(self, slug: str) -> bool:
         """Destroy the owner's invite of the tenant (every version); whether it existed."""
         paths = build_tenant_paths(self.settings, slug)
@@ -209,6 +214,11 @@ class OpenBaoTenants:
         version = await asyncio.to_thread(datakeys.rotate_tenant_key, self.clients, paths)
         log.info("OpenBao tenant %s: transit key rotated to v%d", paths.slug, version)
         return version
+
+    async def tenant_key_version(self, slug: str) -> int:
+        """The latest version of the tenant's transit key."""
+        paths = build_tenant_paths(self.settings, slug)
+        return await asyncio.to_thread(datakeys.tenant_key_version, self.clients, paths)
 
     async def trim_tenant_key(self, slug: str, min_version: int) -> None:
         """Delete the tenant's transit key versions below ``min_version`` for good."""
