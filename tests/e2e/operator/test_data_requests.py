@@ -99,6 +99,15 @@ def verify_export(stack: Stack, path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def pg_dump(stack: Stack) -> bytes:
+    """The e2e database's rows as ``pg_dump --data-only`` writes them (a backup)."""
+    return subprocess.run(
+        [str(stack.pg.bin_dir / "pg_dump"), "--data-only", stack.pg.dsn("e2e")],
+        capture_output=True,
+        check=True,
+    ).stdout
+
+
 def kv_values(kv: hvac.Client, path: str = "") -> dict[str, str]:
     """Every version still readable of every secret under ``path`` of the tenant's mount."""
     found: dict[str, str] = {}
@@ -274,11 +283,7 @@ def test_subject_erasure_leaves_nothing_readable_and_is_recorded(
         )
     stored = kv_values(kv)  # every version of every secret the tenant's mount holds
     assert stored and not [p for p, text in stored.items() if email in text or person in text]
-    dump = subprocess.run(
-        [str(stack.pg.bin_dir / "pg_dump"), "--data-only", stack.pg.dsn("e2e")],
-        capture_output=True,
-        check=True,
-    ).stdout
+    dump = pg_dump(stack)
     assert email.encode() not in dump and person.encode() not in dump
     actions = stack.sql(
         "SELECT action, detail FROM integraci.audit_log WHERE chain = %s ORDER BY seq", [slug]
@@ -348,11 +353,7 @@ def test_a_dump_taken_before_a_tenant_delete_no_longer_opens(stack: Stack) -> No
     slug = unique("dsr-del")
     email, person = f"dora@{slug}.example", "Dora Deleted"
     tenant_id, member = tenant_with_member(stack, slug, email, person, deletionPolicy="Delete")
-    dump = subprocess.run(
-        [str(stack.pg.bin_dir / "pg_dump"), "--data-only", stack.pg.dsn("e2e")],
-        capture_output=True,
-        check=True,
-    ).stdout
+    dump = pg_dump(stack)
     assert email.encode() not in dump and person.encode() not in dump
     wrapped = stack.sql(
         "SELECT wrapped FROM integraci.tenant_keys WHERE tenant_id = %s", [tenant_id]
