@@ -158,6 +158,7 @@ def operator_settings(op: OperatorProcess) -> Settings:
         bao_addr=op.env["BAO_ADDR"],
         bao_token=op.env["BAO_TOKEN"],
         pool_timeout_seconds=float(op.env["TENANT_OPERATOR_POOL_TIMEOUT_SECONDS"]),
+        allow_insecure_transport=True,  # the local services are plaintext, as devenv's
     )
 
 

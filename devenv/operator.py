@@ -63,6 +63,9 @@ def operator_env(
         "TENANT_OPERATOR_METRICS_PORT": str(process.free_port()),
         "TENANT_OPERATOR_LIVENESS_PORT": str(process.free_port()),
         "TENANT_OPERATOR_POOL_TIMEOUT_SECONDS": "3",
+        # The local PostgreSQL and OpenBao listen in plaintext on loopback (TLS in devenv
+        # is not built yet): allowed here, so the operator warns and says so in a metric.
+        "TENANT_OPERATOR_ALLOW_INSECURE_TRANSPORT": "true",
     }
     env.update({f"TENANT_OPERATOR_{k.upper()}": v for k, v in extra.items()})
     return env

@@ -6,6 +6,7 @@ the metrics, and closes it all at shutdown; kept in kopf's memo, never in global
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -28,6 +29,7 @@ from tenant_operator.adapters.postgres.requests import PostgresRequests
 from tenant_operator.adapters.postgres.session import Pool, make_pool
 from tenant_operator.adapters.postgres.tenants import PostgresTenants
 from tenant_operator.adapters.storage import open_destination
+from tenant_operator.adapters.transport import require_secure
 from tenant_operator.api.common import GROUP, VERSION
 from tenant_operator.api.datarequest import PLURAL as DATA_REQUESTS
 from tenant_operator.api.subprocessor import PLURAL as SUBPROCESSORS
@@ -62,6 +64,9 @@ async def start(settings: Settings, peering: PeeringConfig | None = None) -> Run
     any handler runs.
     """
     check_names(settings)
+    insecure = require_secure(settings, os.environ)  # before any connection is made
+    for why in insecure.values():
+        log.warning("insecure transport allowed: %s", why)
     api_client = build_api_client()
     pool = make_pool(
         settings.database_url.get_secret_value(), settings, timeout=settings.pool_timeout_seconds
@@ -124,6 +129,8 @@ async def start(settings: Settings, peering: PeeringConfig | None = None) -> Run
             new_files=partial(BundleWriter, workdir=work_dir),
         ),
     )
+    for connection in insecure:
+        context.metrics.insecure_transport.labels(connection=connection).set(1)
     return Runtime(settings=settings, pool=pool, bao=bao, api_client=api_client, context=context)
 
 

@@ -72,6 +72,18 @@ class Settings(BaseSettings):
     bao_addr: str = Field(
         "http://127.0.0.1:8200", validation_alias=_env("BAO_ADDR"), description="OpenBao address"
     )
+    bao_cacert: str | None = Field(
+        None,
+        validation_alias=_env("BAO_CACERT"),
+        description="PEM CA bundle that OpenBao's TLS certificate is verified against (unset: "
+        "the system's CAs)",
+    )
+    allow_insecure_transport: bool = Field(
+        False,
+        description="let `run` connect to OpenBao over `http://` or to PostgreSQL with an "
+        "`sslmode` below `verify-ca`; it then warns at startup and sets the metric "
+        "`tenant_operator_insecure_transport` (local development only)",
+    )
     bao_token: SecretStr | None = Field(
         None,
         validation_alias=_env("BAO_TOKEN"),

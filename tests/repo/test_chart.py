@@ -135,6 +135,14 @@ def test_the_environment_parses_into_settings(monkeypatch: pytest.MonkeyPatch) -
     assert parsed.backup_retention_seconds == 35 * 24 * 3600
 
 
+def test_insecure_transport_is_refused_unless_the_value_allows_it() -> None:
+    assert "TENANT_OPERATOR_ALLOW_INSECURE_TRANSPORT" not in env(documents())
+    allowed = env(documents({"operator.allowInsecureTransport": True}))
+    assert allowed["TENANT_OPERATOR_ALLOW_INSECURE_TRANSPORT"] == "true"
+    with_ca = env(documents({"openbao.caSecret": "openbao-ca"}))
+    assert with_ca["BAO_CACERT"] == "/etc/tenant-operator/openbao-ca/ca.crt"
+
+
 def test_exports_go_to_a_named_claim_or_an_s3_bucket_with_credentials_from_a_secret() -> None:
     docs = documents(
         {

@@ -17,6 +17,7 @@ class Metrics:
     drift_repairs: Counter
     drift_scans: Histogram
     requests_overdue: Gauge
+    insecure_transport: Gauge
 
     @classmethod
     def create(cls) -> "Metrics":
@@ -57,6 +58,13 @@ class Metrics:
             requests_overdue=Gauge(
                 "tenant_operator_data_requests_overdue",
                 "Data-subject requests past their legal due date and not completed",
+                registry=registry,
+            ),
+            insecure_transport=Gauge(
+                "tenant_operator_insecure_transport",
+                "1 for each connection allowed without verified TLS "
+                "(TENANT_OPERATOR_ALLOW_INSECURE_TRANSPORT)",
+                ["connection"],
                 registry=registry,
             ),
         )

@@ -105,6 +105,7 @@ class Reason(StrEnum):
     # The Tenant or SubProcessor as written.
     INVALID_NAME = "InvalidName"
     INVALID_SETTINGS = "InvalidSettings"
+    INSECURE_TRANSPORT = "InsecureTransport"
     SLUG_RESERVED = "SlugReserved"
     ISOLATION_IMMUTABLE = "IsolationImmutable"
     SECRET_NAMESPACE_FORBIDDEN = "SecretNamespaceForbidden"

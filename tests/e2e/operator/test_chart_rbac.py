@@ -135,6 +135,8 @@ def deployment_env(
     # Loopback ports of this machine instead of the pod's.
     env["TENANT_OPERATOR_LIVENESS_PORT"] = str(free_port())
     env["TENANT_OPERATOR_METRICS_PORT"] = str(free_port())
+    # The local PostgreSQL and OpenBao are plaintext (no TLS in devenv yet): allowed here.
+    env["TENANT_OPERATOR_ALLOW_INSECURE_TRANSPORT"] = "true"
     # The pod's volumes as directories of this machine.
     mounts = {m["mountPath"]: volumes / m["name"] for m in container["volumeMounts"]}
     for path in mounts.values():

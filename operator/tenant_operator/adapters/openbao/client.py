@@ -204,6 +204,8 @@ class BaoClients:
         self.addr = settings.bao_addr
         self.timeout = settings.bao_timeout_seconds
         self.session = session or requests.Session()
+        if settings.bao_cacert:  # verify OpenBao's certificate against this CA only
+            self.session.verify = settings.bao_cacert
         self.login: KubernetesLogin | None = None
         if secret is None or not secret.get_secret_value():
             if not settings.bao_auth_role:
