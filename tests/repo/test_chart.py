@@ -139,8 +139,15 @@ def test_insecure_transport_is_refused_unless_the_value_allows_it() -> None:
     assert "TENANT_OPERATOR_ALLOW_INSECURE_TRANSPORT" not in env(documents())
     allowed = env(documents({"operator.allowInsecureTransport": True}))
     assert allowed["TENANT_OPERATOR_ALLOW_INSECURE_TRANSPORT"] == "true"
-    with_ca = env(documents({"openbao.caSecret": "openbao-ca"}))
+    docs = documents({"openbao.caSecret": "bao-ca", "database.caSecret": "pg-ca"})
+    with_ca = env(docs)
     assert with_ca["BAO_CACERT"] == "/etc/tenant-operator/openbao-ca/ca.crt"
+    assert with_ca["PGSSLROOTCERT"] == "/etc/tenant-operator/postgres-ca/ca.crt"
+    pod = only(docs, "Deployment")["spec"]["template"]["spec"]
+    secrets = {v["name"]: v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+    assert secrets == {"openbao-ca": "bao-ca", "postgres-ca": "pg-ca"}
+    mounts = {m["name"]: m for m in container(docs)["volumeMounts"]}
+    assert mounts["postgres-ca"]["readOnly"] and mounts["openbao-ca"]["readOnly"]
 
 
 def test_exports_go_to_a_named_claim_or_an_s3_bucket_with_credentials_from_a_secret() -> None:
