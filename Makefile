@@ -109,7 +109,7 @@ image: system-deps
 
 # The built image run with podman under the chart's pod spec against the dev services.
 image-e2e: image venv cluster-bins
-	@set +e; $(BIN)/pytest tests/e2e/test_image.py $(PYTEST_ARGS); rc=$$?; \
+	@set +e; TENANT_OPERATOR_IMAGE_BUILT=1 $(BIN)/pytest tests/e2e/operator/test_image.py $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$rc
 
