@@ -339,6 +339,11 @@ def test_container_runs_read_only_as_65532_without_capabilities_and_only_the_cha
     assert write.returncode != 0 and "Read-only file system" in write.stderr, write
     replica.exec("touch", "/tmp/x")  # the tmp emptyDir is writable
 
+    # pip's CA bundle was mounted into the build, not baked: at most the empty mount point
+    # is left, and no pip setting reaches the image's environment.
+    assert replica.exec("sh", "-c", "cat /run/pip-ca/* 2>/dev/null || true") == ""
+    assert not [e for e in inspected["Config"]["Env"] if e.startswith("PIP_")]
+
     # The in-cluster credentials are the chart's ServiceAccount's: allowed what its RBAC
     # allows (tenants), refused the rest.
     probe = (
