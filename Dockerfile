@@ -12,25 +12,35 @@
 #   docker build --build-arg PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:<digest> .
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
+# Any Debian-based image with python3 and its venv module serves as the base: `make image`
+# (tools/image/) builds on one made from Debian's packages with mmdebstrap, where the
+# pinned base cannot be pulled. Hence `python3` (both bases have it; Debian's has no
+# `python`) and the virtualenv's own pip (Debian's base has no system pip).
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+# The CA bundle pip verifies the package index with, where a proxy needs one: a path the
+# build mounts read-only (`podman build --volume <bundle>:<path>:ro --build-arg
+# PIP_CERT=<path>`). A build argument of this stage only: neither the bundle nor the
+# setting reaches the final image. Unset, pip uses its own bundle.
+ARG PIP_CERT
 WORKDIR /src
-# A virtualenv without pip: the base image's pip installs into it (--python), so the
-# virtualenv holds only the operator and its runtime dependencies.
-RUN python -m venv --without-pip /opt/venv
+# The virtualenv's pip installs into it and is uninstalled at the end, so the virtualenv
+# holds only the operator and its runtime dependencies.
+RUN python3 -m venv /opt/venv
 
 # Dependencies first, from pyproject.toml's lists and pinned by constraints.txt, so this
 # layer is reused while only the source changes. The `image` extra is psycopg's binary
 # wheel, which bundles libpq (the slim base has none).
 COPY pyproject.toml constraints.txt ./
-RUN python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["image"]))' > requirements.txt \
- && pip --python /opt/venv/bin/python install --no-cache-dir -c constraints.txt -r requirements.txt
+RUN python3 -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["image"]))' > requirements.txt \
+ && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt -r requirements.txt
 
 # Then the package itself; its dependencies are already there.
 COPY README.md ./
 COPY operator/ operator/
-RUN pip --python /opt/venv/bin/python install --no-cache-dir --no-deps . \
- && /opt/venv/bin/tenant-operator --help > /dev/null
+RUN /opt/venv/bin/pip install --no-cache-dir --no-deps . \
+ && /opt/venv/bin/tenant-operator --help > /dev/null \
+ && /opt/venv/bin/python -m pip uninstall --yes --quiet pip setuptools
 
 
 FROM ${PYTHON_IMAGE}
@@ -41,11 +51,13 @@ LABEL org.opencontainers.image.title="tenant-operator" \
       org.opencontainers.image.version="0.1.0"
 # A passwd entry for the runtime user: kopf names its peering identity after
 # getpass.getuser(), which fails for a uid without one (unless POD_ID is set). The
-# system pip, setuptools and wheel go: nothing installs anything at run time.
+# system pip, setuptools and wheel go where the base has them: nothing installs anything
+# at run time.
 RUN groupadd --gid 65532 nonroot \
  && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin nonroot \
- && python -m pip uninstall --yes --quiet pip setuptools wheel
+ && if python3 -m pip --version > /dev/null 2>&1; then \
+      python3 -m pip uninstall --yes --quiet pip setuptools wheel; fi
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: dev test unit venv system-deps cluster-bins kube-bins s3-bins lint chart-lint crds bench kind-e2e clean
+.PHONY: dev test unit venv system-deps image image-e2e cluster-bins kube-bins s3-bins lint chart-lint crds bench kind-e2e clean
 
 HELM = $$(bash tools/helm/build.sh --print-dir)/helm
 CHART := charts/tenant-operator
@@ -40,13 +40,26 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-# initdb/postgres come from Debian's postgresql-15 (installed only when missing).
+# initdb/postgres come from Debian's postgresql-15 (installed only when missing). The
+# image tools (podman, buildah, runc, mmdebstrap for the base; uidmap for podman) too:
+# without root they are not installed, and the image tests fail saying so.
+IMAGE_TOOLS := podman buildah runc mmdebstrap newuidmap
+IMAGE_PACKAGES := podman buildah runc mmdebstrap uidmap
 system-deps:
 	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null; \
 	  else \
 	    echo "PostgreSQL server binaries are missing: run 'sudo apt-get install postgresql-15'" >&2; exit 1; \
+	  fi; \
+	fi
+	@missing=; for tool in $(IMAGE_TOOLS); do command -v $$tool >/dev/null || PATH=$$PATH:/usr/sbin command -v $$tool >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(IMAGE_PACKAGES) >/dev/null; \
+	  else \
+	    echo "WARNING: podman/buildah/runc/mmdebstrap are missing and the image tests will fail:" \
+	      "run 'sudo apt-get install $(IMAGE_PACKAGES)'" >&2; \
 	  fi; \
 	fi
 
@@ -71,7 +84,7 @@ lint: venv
 	$(BIN)/lint-imports
 	$(BIN)/tenant-operator crds --check
 
-# The image cannot be built here (no Docker engine); hadolint reviews its Dockerfile.
+# hadolint reviews the Dockerfile (`make image` builds it).
 chart-lint: venv cluster-bins
 	$(BIN)/hadolint Dockerfile
 	$(HELM) lint --strict $(CHART) $(CHART_VALUES)
@@ -88,6 +101,17 @@ bench: venv kube-bins
 	$(BIN)/python -m bench.postgres
 	$(BIN)/python -m bench.openbao
 	$(BIN)/python -m bench.operator
+
+# The image, built with podman as root on a base made from Debian's packages (the python
+# base cannot be pulled here): see tools/image/build.sh and the README's "Container image".
+image: system-deps
+	bash tools/image/build.sh
+
+# The built image run with podman under the chart's pod spec against the dev services.
+image-e2e: image venv cluster-bins
+	@set +e; TENANT_OPERATOR_IMAGE_BUILT=1 $(BIN)/pytest tests/e2e/operator/test_image.py $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
+	exit $$rc
 
 # For users with Docker and kind (it cannot run here): see the README.
 kind-e2e:

@@ -1,5 +1,6 @@
 """Render the Helm chart with the real ``helm`` (built from its Go module) for tests."""
 
+import base64
 import json
 import subprocess
 from pathlib import Path
@@ -69,6 +70,28 @@ def find(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> list
 def only(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     (doc,) = find(docs, kind)
     return doc
+
+
+def container_env(core: Any, container: dict[str, Any], pod: str) -> dict[str, str]:
+    """A rendered container's env as the kubelet resolves it for pod ``pod`` of the
+    release namespace: values, Secret keys (read with ``core``, a CoreV1Api) and the
+    pod's name and namespace."""
+    env = {}
+    for var in container["env"]:
+        source = var.get("valueFrom", {})
+        if "value" in var:
+            env[var["name"]] = var["value"]
+        elif "secretKeyRef" in source:
+            ref = source["secretKeyRef"]
+            secret = core.read_namespaced_secret(ref["name"], RELEASE_NAMESPACE)
+            env[var["name"]] = base64.b64decode(secret.data[ref["key"]]).decode()
+        elif source.get("fieldRef", {}).get("fieldPath") == "metadata.name":
+            env[var["name"]] = pod
+        elif source.get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
+            env[var["name"]] = RELEASE_NAMESPACE
+        else:
+            raise AssertionError(f"the test cannot resolve env {var}")
+    return env
 
 
 class ChartError(RuntimeError):

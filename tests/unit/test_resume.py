@@ -5,9 +5,10 @@ from typing import Any
 
 import pytest
 
-from tenant_operator.adapters.kubernetes.peering import outranked
+from tenant_operator.adapters.kubernetes.peering import outranked, replica_priority
 from tenant_operator.adapters.kubernetes.secrets import SecretStamp as Stamp
 from tenant_operator.api import Tenant
+from tenant_operator.cli import build_parser
 from tenant_operator.controller.inventory import Inventory
 from tenant_operator.controller.planning import (
     build_plan,
@@ -199,3 +200,13 @@ def test_an_unchanged_status_is_not_patched() -> None:
     wanted = {"observedGeneration": 3, "audit": {"seq": 5}}
     assert changed_only(current, wanted) == {"audit": {"seq": 5}}
     assert changed_only(current, dict(current)) == {}
+
+
+def test_replicas_started_alike_get_distinct_priorities() -> None:
+    """The chart starts every replica with the same ``run``: equal priorities would make
+    kopf pause them all (its rule above), so without ``--priority`` each draws its own."""
+    drawn = {replica_priority(None, standalone=False) for _ in range(20)}
+    assert len(drawn) > 1 and min(drawn) >= 1
+    assert replica_priority(7, standalone=False) == 7  # an explicit priority wins
+    assert replica_priority(None, standalone=True) == 0
+    assert build_parser().parse_args(["run"]).priority is None

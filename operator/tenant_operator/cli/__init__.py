@@ -31,7 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help=cmd_run.__doc__)
     run.add_argument("--standalone", action="store_true", help="no peering (one replica)")
-    run.add_argument("--priority", type=int, default=0, help="peering priority")
+    run.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        help="peering priority (default: a random one, so that replicas alike do not tie)",
+    )
     run.set_defaults(func=cmd_run)
 
     plan = sub.add_parser("plan", help=cmd_plan.__doc__)

@@ -11,7 +11,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from tenant_operator import handlers  # noqa: F401  (registers the handlers)
-    from tenant_operator.adapters.kubernetes.peering import PeeringConfig, peering_identity
+    from tenant_operator.adapters.kubernetes.peering import (
+        PeeringConfig,
+        peering_identity,
+        replica_priority,
+    )
     from tenant_operator.settings import Settings
 
     try:
@@ -32,7 +36,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     peering = PeeringConfig(
         name=None if args.standalone else settings.scope.peering_name("tenant-operator"),
         identity=peering_identity(),
-        priority=args.priority,
+        priority=replica_priority(args.priority, standalone=args.standalone),
     )
     kopf.run(
         namespaces=list(settings.allowed_secret_namespaces),

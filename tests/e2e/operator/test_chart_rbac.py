@@ -25,7 +25,14 @@ from devenv.process import free_port
 from tests.e2e.operator.conftest import GROUP, SECRETS_NS, VERSION, Stack, unique
 from tests.e2e.operator.test_lifecycle import connector
 from tests.e2e.operator.test_subprocessors_and_metrics import add_subprocessor
-from tests.support.chart import RELEASE, RELEASE_NAMESPACE, documents, find, only
+from tests.support.chart import (
+    RELEASE,
+    RELEASE_NAMESPACE,
+    container_env,
+    documents,
+    find,
+    only,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -118,20 +125,7 @@ def deployment_env(
         "HOME": stack.operator.env["HOME"],
         "KUBECONFIG": str(kubeconfig),
     }
-    for var in container["env"]:
-        source = var.get("valueFrom", {})
-        if "value" in var:
-            env[var["name"]] = var["value"]
-        elif "secretKeyRef" in source:
-            ref = source["secretKeyRef"]
-            secret = stack.core.read_namespaced_secret(ref["name"], RELEASE_NAMESPACE)
-            env[var["name"]] = base64.b64decode(secret.data[ref["key"]]).decode()
-        elif source.get("fieldRef", {}).get("fieldPath") == "metadata.name":
-            env[var["name"]] = "tenant-operator-0"
-        elif source.get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
-            env[var["name"]] = RELEASE_NAMESPACE
-        else:
-            raise AssertionError(f"the test cannot resolve env {var}")
+    env.update(container_env(stack.core, container, "tenant-operator-0"))
     # Loopback ports of this machine instead of the pod's.
     env["TENANT_OPERATOR_LIVENESS_PORT"] = str(free_port())
     env["TENANT_OPERATOR_METRICS_PORT"] = str(free_port())

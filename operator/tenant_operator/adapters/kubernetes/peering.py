@@ -9,6 +9,7 @@ identity to its priority, when it was last seen and for how long that counts.
 import asyncio
 import getpass
 import os
+import secrets
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,19 @@ def peering_identity() -> str:
     """This replica's peering identity: ``POD_ID`` (the chart sets the pod name), else
     user@host/pid. kopf is given the same one, so the peering status can be read back."""
     return os.environ.get("POD_ID") or f"{getpass.getuser()}@{socket.gethostname()}/{os.getpid()}"
+
+
+def replica_priority(explicit: int | None, *, standalone: bool) -> int:
+    """This replica's peering priority: ``explicit`` (``run --priority``) when given.
+
+    Otherwise a random one from 1 to 2**31: the chart starts every replica of its
+    Deployment with the same arguments, and kopf pauses all peers of equal priority, so
+    two replicas at the same default would both stand by. Drawn, one is active (the
+    higher) and the other stands by until it goes.
+    """
+    if explicit is not None:
+        return explicit
+    return 0 if standalone else 1 + secrets.randbelow(2**31)
 
 
 def outranked(peers: Mapping[str, Any], *, identity: str, priority: int, now: datetime) -> bool:
