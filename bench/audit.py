@@ -134,8 +134,10 @@ def load(server: PostgresServer, platform: str, chain: str, n: int) -> None:
 
 
 def operator_bao(server: OpenBaoServer) -> OpenBaoTenants:
-    settings = Settings(bao_addr=server.addr, secrets_layout="namespace")
-    root = hvac.Client(url=server.addr, token=server.root_token)
+    settings = Settings(
+        bao_addr=server.addr, bao_cacert=str(server.ca_cert), secrets_layout="namespace"
+    )
+    root = hvac.Client(url=server.addr, verify=str(server.ca_cert), token=server.root_token)
     root.sys.create_or_update_acl_policy("tenant-operator", POLICY_FILES["namespace"].read_text())
     token = root.auth.token.create(policies=["tenant-operator"], ttl="2h")["auth"]["client_token"]
     return OpenBaoTenants(settings, token=token)

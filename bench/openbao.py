@@ -31,6 +31,7 @@ def settings_for(server: OpenBaoServer, layout: str) -> Settings:
     # The mount layout lives in its own namespace so it does not collide with tenants/.
     return Settings(
         bao_addr=server.addr,
+        bao_cacert=str(server.ca_cert),
         secrets_layout=layout,
         bao_namespace="vault-oss" if layout == "mount" else None,
     )

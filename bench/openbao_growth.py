@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import logging
 import shutil
+import ssl
 import subprocess
 import tempfile
 import time
@@ -35,7 +36,8 @@ def profile(bao: OpenBaoServer, out: Path) -> None:
         f"{bao.addr}/v1/sys/pprof/profile?seconds={PROFILE_SECONDS}",
         headers={"X-Vault-Token": bao.root_token},
     )
-    with urllib.request.urlopen(request, timeout=PROFILE_SECONDS + 30) as resp:
+    context = ssl.create_default_context(cafile=str(bao.ca_cert))
+    with urllib.request.urlopen(request, timeout=PROFILE_SECONDS + 30, context=context) as resp:
         out.write_bytes(resp.read())
 
 
@@ -43,7 +45,10 @@ async def run(args: argparse.Namespace) -> None:
     out = Path(tempfile.mkdtemp(prefix="bench-bao-growth-")) / "openbao.pprof"
     with OpenBaoServer(durable=True) as bao:
         settings = Settings(
-            bao_addr=bao.addr, bao_token=SecretStr(bao.root_token), secrets_layout=args.layout
+            bao_addr=bao.addr,
+            bao_cacert=str(bao.ca_cert),
+            bao_token=SecretStr(bao.root_token),
+            secrets_layout=args.layout,
         )
         tenants = OpenBaoTenants(settings)
         await tenants.ensure_platform()

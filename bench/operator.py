@@ -156,9 +156,9 @@ def operator_settings(op: OperatorProcess) -> Settings:
     return Settings(
         database_url=op.env["DATABASE_URL"],
         bao_addr=op.env["BAO_ADDR"],
+        bao_cacert=op.env["BAO_CACERT"],
         bao_token=op.env["BAO_TOKEN"],
         pool_timeout_seconds=float(op.env["TENANT_OPERATOR_POOL_TIMEOUT_SECONDS"]),
-        allow_insecure_transport=True,  # the local services are plaintext, as devenv's
     )
 
 

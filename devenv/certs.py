@@ -1,4 +1,5 @@
-"""Throwaway PKI for a local kube-apiserver: CA, serving and client certs, SA key pair.
+"""Throwaway PKI: a local kube-apiserver's (CA, serving and client certs, SA key pair), and
+the per-run CA that signs the TLS certificates of the local PostgreSQL and OpenBao.
 
 Everything is generated fresh per launch with the ``cryptography`` package and written
 to one directory with owner-only permissions. Key material is never logged.
@@ -7,6 +8,7 @@ to one directory with owner-only permissions. Key material is never logged.
 import datetime
 import ipaddress
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +86,47 @@ def write_kube_pki(directory: Path, *, admin_user: str = "admin") -> KubePki:
     )
     _write(pki.sa_private_key, _key_pem(sa_key))
     return pki
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """A loopback server's certificate and key, and the CA file clients verify it with."""
+
+    ca_cert: Path
+    cert: Path
+    key: Path
+
+
+_RUN_CA: tuple[Path, _Issued] | None = None
+
+
+def run_ca() -> tuple[Path, _Issued]:
+    """This process's local CA (made on first use): its certificate file, and it."""
+    global _RUN_CA
+    if _RUN_CA is None:
+        directory = Path(tempfile.mkdtemp(prefix="tenantop-ca-"))
+        ca = _build_ca()
+        path = directory / "ca.crt"
+        path.write_bytes(_cert_pem(ca.cert))
+        path.chmod(0o644)  # a certificate: anyone may read it
+        _RUN_CA = (path, ca)
+    return _RUN_CA
+
+
+def server_tls(directory: Path, name: str) -> ServerTls:
+    """A serving certificate for 127.0.0.1 and localhost from :func:`run_ca`, in ``directory``."""
+    ca_path, ca = run_ca()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    issued = _issue(
+        ca,
+        _name(name),
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        sans=[x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")), x509.DNSName("localhost")],
+    )
+    tls = ServerTls(ca_path, directory / f"{name}.crt", directory / f"{name}.key")
+    _write(tls.cert, _cert_pem(issued.cert))
+    _write(tls.key, _key_pem(issued.key))
+    return tls
 
 
 def _name(common_name: str, *, organisation: str | None = None) -> x509.Name:

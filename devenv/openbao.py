@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -18,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Self
 
-from devenv import process
+from devenv import certs, process
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class OpenBaoServer(process.Service):
         self.binary = find_bao()
         self.root = Path(tempfile.mkdtemp(prefix="tenantop-bao-"))
         self.log_path = self.root / "openbao.log"
+        self.tls = certs.server_tls(self.root / "tls", "openbao")
+        self._ssl = ssl.create_default_context(cafile=str(self.tls.ca_cert))
         self._proc: subprocess.Popen[bytes] | None = None
         self._unseal_key: str | None = None
 
@@ -59,7 +62,19 @@ class OpenBaoServer(process.Service):
 
     @property
     def addr(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """The TLS listener's address (verify it with :attr:`ca_cert`: ``BAO_CACERT``)."""
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.tls.ca_cert
+
+    def _tls_listener(self, extra: str = "") -> str:
+        return (
+            f'listener "tcp" {{\n  address = "127.0.0.1:{self.port}"\n{extra}'
+            f'  tls_cert_file = "{self.tls.cert}"\n  tls_key_file = "{self.tls.key}"\n'
+            '  tls_min_version = "tls12"\n}\n'
+        )
 
     def start(self) -> Self:
         self.resume()
@@ -70,12 +85,17 @@ class OpenBaoServer(process.Service):
         if self.durable:
             self._resume_durable()
             return
+        # Dev mode's own listener is plaintext: it gets a loopback port nothing is told of,
+        # and the TLS listener of the config file is the server's address.
+        listener = self.root / "listener.hcl"
+        listener.write_text(self._tls_listener())
         argv = [
             str(self.binary),
             "server",
             "-dev",
-            f"-dev-listen-address=127.0.0.1:{self.port}",
+            f"-dev-listen-address=127.0.0.1:{process.free_port()}",
             "-dev-no-store-token",
+            f"-config={listener}",
         ]
         env = {
             "PATH": os.environ.get("PATH", ""),
@@ -96,10 +116,8 @@ class OpenBaoServer(process.Service):
             config.write_text(
                 f'storage "raft" {{\n  path = "{data}"\n  node_id = "dev"\n'
                 "  performance_multiplier = 1\n}\n"
-                f'listener "tcp" {{\n  address = "127.0.0.1:{self.port}"\n'
-                f'  cluster_address = "127.0.0.1:{cluster_port}"\n'
-                "  tls_disable = true\n}\n"
-                f'api_addr = "{self.addr}"\n'
+                + self._tls_listener(f'  cluster_address = "127.0.0.1:{cluster_port}"\n')
+                + f'api_addr = "{self.addr}"\n'
                 f'cluster_addr = "https://127.0.0.1:{cluster_port}"\n'
             )
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(self.root)}
@@ -136,14 +154,15 @@ class OpenBaoServer(process.Service):
         )
         if token:
             request.add_header("X-Vault-Token", token)
-        with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10, context=self._ssl) as resp:  # noqa: S310
             raw = resp.read()
         answer: dict[str, object] = json.loads(raw) if raw else {}
         return answer
 
     def _responding(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.addr}/v1/sys/seal-status", timeout=2) as resp:  # noqa: S310
+            url = f"{self.addr}/v1/sys/seal-status"
+            with urllib.request.urlopen(url, timeout=2, context=self._ssl) as resp:  # noqa: S310
                 return bool(resp.status == 200)
         except (urllib.error.URLError, OSError):
             return False
@@ -154,7 +173,8 @@ class OpenBaoServer(process.Service):
 
     def _healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.addr}/v1/sys/health", timeout=2) as resp:  # noqa: S310
+            url = f"{self.addr}/v1/sys/health"
+            with urllib.request.urlopen(url, timeout=2, context=self._ssl) as resp:  # noqa: S310
                 return bool(resp.status == 200)
         except (urllib.error.URLError, OSError):
             return False

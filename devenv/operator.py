@@ -42,7 +42,7 @@ def prepare_database(pg: PostgresServer, dbname: str, settings: Settings) -> str
 
 def operator_token(bao: OpenBaoServer, settings: Settings) -> str:
     """A token holding only the shipped operator policy (not the root token)."""
-    root = hvac.Client(url=bao.addr, token=bao.root_token)
+    root = hvac.Client(url=bao.addr, verify=str(bao.ca_cert), token=bao.root_token)
     root.sys.create_or_update_acl_policy(
         OPERATOR_POLICY, POLICY_FILES[settings.secrets_layout].read_text()
     )
@@ -51,7 +51,13 @@ def operator_token(bao: OpenBaoServer, settings: Settings) -> str:
 
 
 def operator_env(
-    *, database_url: str, bao_addr: str, bao_token: str, kubeconfig: Path, **extra: str
+    *,
+    database_url: str,
+    bao_addr: str,
+    bao_cacert: Path,
+    bao_token: str,
+    kubeconfig: Path,
+    **extra: str,
 ) -> dict[str, str]:
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -59,13 +65,11 @@ def operator_env(
         "KUBECONFIG": str(kubeconfig),
         "DATABASE_URL": database_url,
         "BAO_ADDR": bao_addr,
+        "BAO_CACERT": str(bao_cacert),
         "BAO_TOKEN": bao_token,
         "TENANT_OPERATOR_METRICS_PORT": str(process.free_port()),
         "TENANT_OPERATOR_LIVENESS_PORT": str(process.free_port()),
         "TENANT_OPERATOR_POOL_TIMEOUT_SECONDS": "3",
-        # The local PostgreSQL and OpenBao listen in plaintext on loopback (TLS in devenv
-        # is not built yet): allowed here, so the operator warns and says so in a metric.
-        "TENANT_OPERATOR_ALLOW_INSECURE_TRANSPORT": "true",
     }
     env.update({f"TENANT_OPERATOR_{k.upper()}": v for k, v in extra.items()})
     return env
@@ -149,6 +153,7 @@ def operator_for(
     env = operator_env(
         database_url=prepare_database(pg, dbname, settings),
         bao_addr=bao.addr,
+        bao_cacert=bao.ca_cert,
         bao_token=operator_token(bao, settings),
         kubeconfig=kube.kubeconfig,
         **extra,

@@ -11,7 +11,7 @@ from typing import Self
 
 import psycopg
 
-from devenv import process
+from devenv import certs, process
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,20 @@ class PostgresServer(process.Service):
         self.data_dir = self.root / "data"
         self.socket_dir = self.root / "sock"
         self.log_path = self.root / "postgres.log"
+        self.tls = certs.server_tls(self.root / "tls", "postgres")
         self._proc: subprocess.Popen[bytes] | None = None
 
+    @property
+    def ca_cert(self) -> Path:
+        """The CA file that verifies the server's certificate (``sslrootcert``)."""
+        return self.tls.ca_cert
+
     def dsn(self, dbname: str = "postgres", user: str | None = None) -> str:
-        return f"postgresql://{user or self.superuser}@127.0.0.1:{self.port}/{dbname}"
+        """A libpq URI that verifies the server (TLS, ``sslmode=verify-full``)."""
+        return (
+            f"postgresql://{user or self.superuser}@127.0.0.1:{self.port}/{dbname}"
+            f"?sslmode=verify-full&sslrootcert={self.ca_cert}"
+        )
 
     def start(self) -> Self:
         self.socket_dir.mkdir()
@@ -96,6 +106,10 @@ class PostgresServer(process.Service):
             "synchronous_commit": "on" if self.durable else "off",
             "full_page_writes": "on" if self.durable else "off",
             "log_min_messages": "warning",
+            "ssl": "on",
+            "ssl_cert_file": str(self.tls.cert),
+            "ssl_key_file": str(self.tls.key),
+            "ssl_min_protocol_version": "TLSv1.2",
         }
         argv = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port)]
         for key, value in settings.items():

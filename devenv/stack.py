@@ -46,6 +46,7 @@ class DevStack:
         return {
             "DATABASE_URL": self.postgres.dsn(DEV_DATABASE),
             "BAO_ADDR": self.openbao.addr,
+            "BAO_CACERT": str(self.openbao.ca_cert),
             "BAO_TOKEN": self.openbao.root_token,
             "KUBECONFIG": str(self.kube.kubeconfig),
             "KUBECTL": str(self.kube.binaries.kubectl),

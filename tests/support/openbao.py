@@ -45,13 +45,16 @@ def kubernetes_ca_pem() -> str:
 
 
 def root_in(server: OpenBaoServer, namespace: str | None) -> hvac.Client:
-    return hvac.Client(url=server.addr, token=server.root_token, namespace=namespace)
+    return hvac.Client(
+        url=server.addr, verify=str(server.ca_cert), token=server.root_token, namespace=namespace
+    )
 
 
 def settings_for(server: OpenBaoServer, layout: str) -> Settings:
     namespace = MOUNT_LAYOUT_NAMESPACE if layout == "mount" else None
     return Settings(
         bao_addr=server.addr,
+        bao_cacert=str(server.ca_cert),
         secrets_layout=layout,
         bao_namespace=namespace,
         bao_timeout_seconds=5.0,
@@ -84,7 +87,10 @@ def tenant_token(server: OpenBaoServer, tenants: OpenBaoTenants, slug: str) -> h
     root = root_in(server, state.namespace)
     token = root.auth.token.create(policies=[state.policy], ttl="10m", no_default_policy=True)
     return hvac.Client(
-        url=server.addr, token=token["auth"]["client_token"], namespace=state.namespace
+        url=server.addr,
+        verify=str(server.ca_cert),
+        token=token["auth"]["client_token"],
+        namespace=state.namespace,
     )
 
 

@@ -192,8 +192,10 @@ def login(
     jwt: str,
 ) -> hvac.Client:
     """Log in with Kubernetes auth exactly as a workload does; the client holds the token."""
-    anon = hvac.Client(url=server.addr, token="", namespace=namespace)
+    anon = hvac.Client(url=server.addr, verify=str(server.ca_cert), token="", namespace=namespace)
     answer = anon.adapter.post(f"/v1/auth/{mount}/login", json={"role": role, "jwt": jwt})
     token = str(answer["auth"]["client_token"])
     secrets.add(token)
-    return hvac.Client(url=server.addr, token=token, namespace=namespace)
+    return hvac.Client(
+        url=server.addr, verify=str(server.ca_cert), token=token, namespace=namespace
+    )

@@ -127,7 +127,12 @@ def test_workloads_reach_their_own_connector_secrets_and_are_denied_on_others(
 
     # A is denied on B's secrets, through B's namespace or however B's mount is named.
     def as_a(namespace: str | None) -> hvac.Client:
-        return hvac.Client(url=openbao_server.addr, token=a.token, namespace=namespace)
+        return hvac.Client(
+            url=openbao_server.addr,
+            verify=str(openbao_server.ca_cert),
+            token=a.token,
+            namespace=namespace,
+        )
 
     routes = [(as_a(state_b.namespace), state_b.mount)]
     if tenants.settings.secrets_layout == "namespace":

@@ -53,7 +53,12 @@ class Stack:
             return cur.fetchall() if cur.description else []
 
     def bao_root(self, namespace: str | None = None) -> hvac.Client:
-        return hvac.Client(url=self.bao.addr, token=self.bao.root_token, namespace=namespace)
+        return hvac.Client(
+            url=self.bao.addr,
+            verify=str(self.bao.ca_cert),
+            token=self.bao.root_token,
+            namespace=namespace,
+        )
 
     def key_ring(self, tenant_id: uuid.UUID) -> KeyRing:
         """The tenant's data keys, unwrapped with OpenBao's root token (personal data is

@@ -92,7 +92,10 @@ def tenant_with_member(
 
 
 def verify_export(stack: Stack, path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **{k: stack.operator.env[k] for k in ("BAO_ADDR", "BAO_TOKEN")}}
+    env = {
+        **os.environ,
+        **{k: stack.operator.env[k] for k in ("BAO_ADDR", "BAO_CACERT", "BAO_TOKEN")},
+    }
     cli = Path(sys.executable).with_name("tenant-operator")
     return subprocess.run(
         [str(cli), "verify-export", str(path)], env=env, capture_output=True, text=True, check=False

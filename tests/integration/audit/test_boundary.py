@@ -218,7 +218,12 @@ def test_a_tenant_token_reaches_neither_its_digest_key_nor_its_mirrored_head(
     own = tenant_token(openbao_server, bao, "keyholder")
     key = run(bao.read_audit_key("keyholder"))
     for namespace in (own.adapter.namespace, bao.settings.bao_namespace):
-        client = hvac.Client(url=openbao_server.addr, token=own.token, namespace=namespace)
+        client = hvac.Client(
+            url=openbao_server.addr,
+            verify=str(openbao_server.ca_cert),
+            token=own.token,
+            namespace=namespace,
+        )
         for path in ("audit/keys/tenants/keyholder", "audit/tenants/keyholder"):
             with pytest.raises((hvac.exceptions.Forbidden, hvac.exceptions.InvalidPath)):
                 client.adapter.get(f"/v1/platform/data/{path}")

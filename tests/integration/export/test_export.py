@@ -236,7 +236,11 @@ def test_whole_tenant_export_verifies_and_holds_no_secret(
 def verify_cli(bao: OpenBaoTenants, path: Path, *extra: str) -> int:
     import os
 
-    env = {"BAO_ADDR": bao.settings.bao_addr, "BAO_TOKEN": bao.clients(None).token}
+    env = {
+        "BAO_ADDR": bao.settings.bao_addr,
+        "BAO_CACERT": str(bao.settings.bao_cacert),
+        "BAO_TOKEN": bao.clients(None).token,
+    }
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

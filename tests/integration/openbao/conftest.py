@@ -49,7 +49,9 @@ def _capture_logs(
 @pytest.fixture(scope="session")
 def bao_root(openbao_server: OpenBaoServer, bao_secrets: set[str]) -> hvac.Client:
     bao_secrets.add(openbao_server.root_token)
-    return hvac.Client(url=openbao_server.addr, token=openbao_server.root_token)
+    return hvac.Client(
+        url=openbao_server.addr, verify=str(openbao_server.ca_cert), token=openbao_server.root_token
+    )
 
 
 @pytest.fixture(scope="session")

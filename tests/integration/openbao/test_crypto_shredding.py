@@ -229,13 +229,18 @@ def test_the_data_key_policy_unwraps_its_tenants_keys_only(
             token=token,
             transit=settings.transit_mount,
             namespace=settings.bao_namespace,
-            allow_plaintext=True,
+            cafile=str(openbao_server.ca_cert),  # https, verified: no plaintext allowed
         )
 
     assert unwrapper(a).unwrap(a_wrapped) == a_keys.current.material
     with pytest.raises(Unreadable, match="HTTP 403"):
         unwrapper(b).unwrap(b_wrapped)
-    client = hvac.Client(url=openbao_server.addr, token=token, namespace=settings.bao_namespace)
+    client = hvac.Client(
+        url=openbao_server.addr,
+        verify=str(openbao_server.ca_cert),
+        token=token,
+        namespace=settings.bao_namespace,
+    )
     transit, key = settings.transit_mount, f"tenant-{a}"
     for attempt in (
         lambda: client.adapter.post(f"/v1/{transit}/datakey/plaintext/{key}"),

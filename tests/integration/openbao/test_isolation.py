@@ -40,7 +40,12 @@ def test_tenant_token_reaches_its_own_secrets_and_not_another_tenants(
     # A is denied on B however B's mount is addressed: through B's namespace, or as a
     # path below the parent or root namespace (namespace layout), or by name (mount layout).
     def as_a(namespace: str | None) -> hvac.Client:
-        return hvac.Client(url=openbao_server.addr, token=a.token, namespace=namespace)
+        return hvac.Client(
+            url=openbao_server.addr,
+            verify=str(openbao_server.ca_cert),
+            token=a.token,
+            namespace=namespace,
+        )
 
     routes = [(as_a(b_state.namespace), b_state.mount)]
     if b_state.namespace == "tenants/iso-b":
@@ -73,6 +78,7 @@ def test_operator_token_provisions_but_cannot_read_values(
 
     operator = hvac.Client(
         url=openbao_server.addr,
+        verify=str(openbao_server.ca_cert),
         token=operator_tokens[tenants.settings.secrets_layout],
         namespace=state.namespace,
     )
@@ -86,6 +92,7 @@ def test_operator_token_provisions_but_cannot_read_values(
     # No transit use, no token minting, no other policies.
     transit = hvac.Client(
         url=openbao_server.addr,
+        verify=str(openbao_server.ca_cert),
         token=operator_tokens[tenants.settings.secrets_layout],
         namespace=tenants.platform.namespace,
     )

@@ -79,7 +79,10 @@ def test_openbao_denies_the_operator_token_its_own_policy_and_role(
     run(OpenBaoTenants(settings, token=operator_tokens["mount"]).ensure_platform())
     before = mount_root.sys.read_acl_policy(OPERATOR_POLICY)["data"]["policy"]
     operator = hvac.Client(
-        url=openbao_server.addr, token=operator_tokens["mount"], namespace=MOUNT_LAYOUT_NAMESPACE
+        url=openbao_server.addr,
+        verify=str(openbao_server.ca_cert),
+        token=operator_tokens["mount"],
+        namespace=MOUNT_LAYOUT_NAMESPACE,
     )
 
     with pytest.raises(hvac.exceptions.Forbidden):

@@ -115,7 +115,12 @@ def test_a_tenant_token_is_refused_everywhere_outside_its_own_mount(
     allowed = []
     # From its own namespace, and addressed through the operator's and the root namespace.
     for namespace in {own_state.namespace, ops, None}:
-        client = hvac.Client(url=openbao_server.addr, token=a.token, namespace=namespace)
+        client = hvac.Client(
+            url=openbao_server.addr,
+            verify=str(openbao_server.ca_cert),
+            token=a.token,
+            namespace=namespace,
+        )
         for method, path, body in _requests(tenants, own, other, own_state.namespace):
             try:
                 _call(client, method, path, body)

@@ -88,7 +88,12 @@ def bootstrap(
 
 
 def operator_dsn(server: PostgresServer, password: str) -> str:
-    return f"postgresql://{OPERATOR}:{password}@127.0.0.1:{server.port}/{DB}"
+    return f"postgresql://{OPERATOR}:{password}@127.0.0.1:{server.port}/{DB}{tls_of(server)}"
+
+
+def tls_of(server: PostgresServer) -> str:
+    """The DSN tail that verifies the server (what bootstrap-roles carries over)."""
+    return f"?sslmode=verify-full&sslrootcert={server.ca_cert}"
 
 
 def test_bootstrap_creates_the_roles_and_the_operator_logs_in_with_its_password(
@@ -110,7 +115,9 @@ def test_bootstrap_creates_the_roles_and_the_operator_logs_in_with_its_password(
     assert "created event trigger integraci_audit_guard_drop" in out
     assert "created event trigger integraci_rls_guard_ddl (RLS guard)" in out
     assert "created event trigger integraci_rls_guard_drop (RLS guard)" in out
-    assert f"postgresql://{OPERATOR}:<password>@127.0.0.1:{server.port}/{DB}\n" in out
+    assert (
+        f"postgresql://{OPERATOR}:<password>@127.0.0.1:{server.port}/{DB}{tls_of(server)}\n" in out
+    )
 
     with psycopg.connect(server.dsn(DB)) as conn:
         attrs = conn.execute(
@@ -189,6 +196,11 @@ def test_failure_names_the_server_but_not_the_dsn(
             "postgresql://postgres:pw@db.example:6432/integraci?sslmode=verify-full",
             "postgresql://integraci_operator:<password>@db.example:6432/integraci"
             "?sslmode=verify-full",
+        ),
+        (
+            "host=db dbname=app sslmode=verify-ca sslrootcert=/etc/pg/ca.crt",
+            "postgresql://integraci_operator:<password>@db:5432/app"
+            "?sslmode=verify-ca&sslrootcert=/etc/pg/ca.crt",
         ),
         ("host=db dbname=app user=dba", "postgresql://integraci_operator:<password>@db:5432/app"),
         (

@@ -46,10 +46,28 @@ def is_missing_namespace(exc: hv.VaultError) -> bool:
     return any("namespace not found" in str(e).lower() for e in exc.errors or ())
 
 
+def _ssl_reason(exc: requests.exceptions.SSLError) -> str:
+    """The verification failure named by OpenSSL (no URL, no response body)."""
+    text = str(exc)
+    for marker in ("certificate verify failed", "hostname mismatch", "wrong version number"):
+        if marker in text:
+            start = text.index(marker)
+            return text[start:].split(" (_ssl")[0].split("'")[0].split(")")[0]
+    return "TLS handshake failed"
+
+
 def translate(
     exc: hv.VaultError | requests.RequestException, action: str, *, redact: bool = False
 ) -> OperatorError:
     """The operator error for ``exc`` raised while ``action`` (e.g. 'writing policy x')."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return RetryableError(
+            f"OpenBao's TLS certificate does not verify while {action} ({_ssl_reason(exc)}): "
+            "set BAO_CACERT to the file of the CA that signed it (the chart: "
+            "openbao.caSecret), or fix OpenBao's certificate; retrying",
+            reason=Reason.OPENBAO_UNREACHABLE,
+            delay=DENIED_RETRY_DELAY,
+        )
     if isinstance(exc, requests.RequestException):
         return RetryableError(
             f"OpenBao is unreachable while {action} ({type(exc).__name__}): check that it runs "

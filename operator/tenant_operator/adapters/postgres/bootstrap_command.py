@@ -27,7 +27,7 @@ def operator_dsn_shape(admin_dsn: str, settings: Settings) -> str:
     """The operator's DSN with the admin DSN's server and database, password elided."""
     params = conninfo_to_dict(admin_dsn)
     host, port = str(params.get("host") or "localhost"), str(params.get("port") or 5432)
-    query = [f"{key}={params[key]}" for key in ("sslmode",) if params.get(key)]
+    query = [f"{key}={params[key]}" for key in ("sslmode", "sslrootcert") if params.get(key)]
     if host.startswith("/"):  # a Unix socket directory
         query.insert(0, f"host={host}")
         host = ""
