@@ -94,5 +94,23 @@ def container_env(core: Any, container: dict[str, Any], pod: str) -> dict[str, s
     return env
 
 
+def secret_volumes(core: Any, pod: dict[str, Any], base: Path) -> dict[str, Path]:
+    """The rendered pod's Secret volumes as the kubelet projects them: each Secret's keys as
+    files (0644, readable by the container's user) in ``base/<volume>``; volume -> dir."""
+    dirs = {}
+    for volume in pod["volumes"]:
+        if "secret" not in volume:
+            continue
+        secret = core.read_namespaced_secret(volume["secret"]["secretName"], RELEASE_NAMESPACE)
+        directory = base / volume["name"]
+        directory.mkdir(parents=True)
+        for key, value in (secret.data or {}).items():
+            (directory / key).write_bytes(base64.b64decode(value))
+            (directory / key).chmod(0o644)
+        directory.chmod(0o755)
+        dirs[volume["name"]] = directory
+    return dirs
+
+
 class ChartError(RuntimeError):
     """helm refused to render; the message is helm's."""

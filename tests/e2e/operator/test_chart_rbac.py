@@ -32,6 +32,7 @@ from tests.support.chart import (
     documents,
     find,
     only,
+    secret_volumes,
 )
 
 pytestmark = pytest.mark.e2e
@@ -39,6 +40,7 @@ pytestmark = pytest.mark.e2e
 SA_USER = f"system:serviceaccount:{RELEASE_NAMESPACE}:{RELEASE}"
 RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
 DB_SECRET, BAO_SECRET = "tenant-operator-database", "tenant-operator-openbao"
+PG_CA_SECRET, BAO_CA_SECRET = "tenant-operator-postgres-ca", "tenant-operator-openbao-ca"
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,9 @@ class Request:
 def chart_values(stack: Stack) -> dict[str, Any]:
     return {
         "database.existingSecret": DB_SECRET,
+        "database.caSecret": PG_CA_SECRET,
         "openbao.address": stack.bao.addr,
+        "openbao.caSecret": BAO_CA_SECRET,
         "openbao.auth.method": "token",
         "openbao.auth.token.existingSecret": BAO_SECRET,
         "tenants.allowedSecretNamespaces": [SECRETS_NS],
@@ -76,9 +80,13 @@ def install_rbac(stack: Stack, kube: KubeApi, docs: list[dict[str, Any]]) -> Non
     """The chart's RBAC and peering objects, plus the Secrets its Deployment reads."""
     ensure_namespaces(kube, [RELEASE_NAMESPACE, SECRETS_NS])
     apply(kube, [d for d in docs if d["kind"] in (*RBAC_KINDS, "KopfPeering")])
+    # The DSN verifies the server; its CA comes from database.caSecret (PGSSLROOTCERT).
+    dsn = stack.operator.env["DATABASE_URL"].replace(f"&sslrootcert={stack.pg.ca_cert}", "")
     secrets = {
-        DB_SECRET: {"DATABASE_URL": stack.operator.env["DATABASE_URL"]},
+        DB_SECRET: {"DATABASE_URL": dsn},
         BAO_SECRET: {"token": stack.operator.env["BAO_TOKEN"]},
+        PG_CA_SECRET: {"ca.crt": stack.pg.ca_cert.read_text()},
+        BAO_CA_SECRET: {"ca.crt": stack.bao.ca_cert.read_text()},
     }
     for name, data in secrets.items():
         encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
@@ -125,16 +133,23 @@ def deployment_env(
         "HOME": stack.operator.env["HOME"],
         "KUBECONFIG": str(kubeconfig),
     }
-    env.update(container_env(stack.core, container, "tenant-operator-0"))
+    chart_env = container_env(stack.core, container, "tenant-operator-0")
+    env.update(chart_env)
     # Loopback ports of this machine instead of the pod's.
     env["TENANT_OPERATOR_LIVENESS_PORT"] = str(free_port())
     env["TENANT_OPERATOR_METRICS_PORT"] = str(free_port())
-    # The local PostgreSQL and OpenBao are plaintext (no TLS in devenv yet): allowed here.
-    env["TENANT_OPERATOR_ALLOW_INSECURE_TRANSPORT"] = "true"
-    # The pod's volumes as directories of this machine.
+    # The pod's volumes as directories of this machine: Secrets projected, the rest empty;
+    # a path in the environment that is in a volume points at its directory.
+    pod = only(docs, "Deployment")["spec"]["template"]["spec"]
+    projected = secret_volumes(stack.core, pod, volumes)
     mounts = {m["mountPath"]: volumes / m["name"] for m in container["volumeMounts"]}
     for path in mounts.values():
-        path.mkdir(parents=True)
+        path.mkdir(parents=True, exist_ok=True)
+    assert set(projected.values()) <= set(mounts.values())
+    for name, value in chart_env.items():
+        for mount_path, directory in mounts.items():
+            if value.startswith(mount_path + "/"):
+                env[name] = str(directory) + value.removeprefix(mount_path)
     exports = urlsplit(env["TENANT_OPERATOR_EXPORT_DESTINATION"]).path
     env["TENANT_OPERATOR_EXPORT_DESTINATION"] = mounts[exports].as_uri()
     env["TENANT_OPERATOR_EXPORT_WORK_DIR"] = str(mounts[env["TENANT_OPERATOR_EXPORT_WORK_DIR"]])

@@ -40,6 +40,7 @@ from tests.support.chart import (
     container_env,
     documents,
     only,
+    secret_volumes,
 )
 
 pytestmark = pytest.mark.e2e
@@ -149,7 +150,12 @@ def tmpfs_size(volume: dict[str, Any]) -> str:
 
 
 def replica_argv(
-    docs: list[dict[str, Any]], name: str, env_file: Path, sa_dir: Path, image: str
+    docs: list[dict[str, Any]],
+    name: str,
+    env_file: Path,
+    sa_dir: Path,
+    image: str,
+    secrets: dict[str, Path],
 ) -> list[str]:
     """``podman run`` flags for the rendered Deployment's operator container."""
     pod = only(docs, "Deployment")["spec"]["template"]["spec"]
@@ -182,7 +188,11 @@ def replica_argv(
     volumes = {v["name"]: v for v in pod["volumes"]}
     for mount in container["volumeMounts"]:
         volume = volumes[mount["name"]]
-        assert "emptyDir" in volume, f"the test maps only emptyDirs, not {volume}"
+        if "secret" in volume:  # projected by the test as a kubelet would (the CAs)
+            assert mount.get("readOnly") is True
+            argv += ["--volume", f"{secrets[mount['name']]}:{mount['mountPath']}:ro"]
+            continue
+        assert "emptyDir" in volume, f"the test maps only emptyDirs and Secrets, not {volume}"
         # U: owned by the container's user, as fsGroup makes an emptyDir its group's.
         argv += ["--tmpfs", f"{mount['mountPath']}:rw,nosuid,nodev,size={tmpfs_size(volume)},U"]
     assert container["image"].split(":")[0].endswith("/tenant-operator")
@@ -196,7 +206,8 @@ def replicas(
     """Make replicas of the chart's Deployment (containers); the stack's operator stops."""
     docs = documents(chart_values(stack))
     install_rbac(stack, kube_api, docs)
-    (container,) = only(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    pod = only(docs, "Deployment")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
     api = urlsplit(kube_api.url)
     made: list[Replica] = []
 
@@ -210,7 +221,9 @@ def replicas(
         env_file = tmp_path / f"{name}.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         sa_dir = service_account_dir(stack, kube_api, tmp_path / f"{name}-sa")
-        replica = Replica(name, replica_argv(docs, name, env_file, sa_dir, image), env)
+        secrets = secret_volumes(stack.core, pod, tmp_path / f"{name}-volumes")
+        argv = replica_argv(docs, name, env_file, sa_dir, image, secrets)
+        replica = Replica(name, argv, env)
         made.append(replica)
         return replica
 
