@@ -180,7 +180,7 @@ def test_failure_names_the_server_but_not_the_dsn(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     # No server there: an empty Unix socket directory (no port to race for).
-    dsn = f"postgresql://postgres:admin-secret-41b2@/{DB}?host={tmp_path}&connect_timeout=2"
+    dsn = f"postgresql://postgres:admin-secret-41b2@/{DB}?host={tmp_path}&connect_timeout=2&sslmode=verify-full"
     code, out = bootstrap(monkeypatch, capsys, dsn)
 
     assert code == 2
@@ -211,3 +211,22 @@ def test_failure_names_the_server_but_not_the_dsn(
 )
 def test_operator_dsn_shape(admin_dsn: str, shape: str) -> None:
     assert operator_dsn_shape(admin_dsn, Settings()) == shape
+
+
+@pytest.mark.parametrize("mode", ["prefer", "require", None])
+def test_a_dsn_that_does_not_verify_the_server_is_refused_naming_the_fix(
+    fresh: PostgresServer,
+    mode: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("PGSSLMODE", raising=False)
+    dsn = f"postgresql://postgres@127.0.0.1:{fresh.port}/{DB}" + (
+        f"?sslmode={mode}" if mode else ""
+    )
+    code, out = bootstrap(monkeypatch, capsys, dsn)
+    assert code == 2, out
+    assert "refusing to connect" in out
+    assert "sslmode=verify-full" in out and "sslrootcert" in out
+    assert "TENANT_OPERATOR_ALLOW_INSECURE_TRANSPORT=true" in out
+    assert "created role" not in out
