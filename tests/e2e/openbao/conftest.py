@@ -167,6 +167,7 @@ def kube_settings(
     """Settings whose auth mounts send TokenReviews to the real apiserver."""
     values: dict[str, Any] = {
         "bao_addr": server.addr,
+        "bao_cacert": str(server.ca_cert),
         "bao_token": None,
         "secrets_layout": layout,
         "bao_namespace": bao_namespace,
