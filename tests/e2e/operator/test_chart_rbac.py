@@ -103,13 +103,19 @@ def install_rbac(stack: Stack, kube: KubeApi, docs: list[dict[str, Any]]) -> Non
         )
 
 
-def service_account_kubeconfig(stack: Stack, kube: KubeApi, path: Path) -> Path:
-    """A kubeconfig holding a TokenRequest token of the chart's ServiceAccount."""
-    token = stack.core.create_namespaced_service_account_token(
+def service_account_token(stack: Stack) -> str:
+    """A token of the chart's ServiceAccount, issued by the API server (TokenRequest)."""
+    token: str = stack.core.create_namespaced_service_account_token(
         RELEASE,
         RELEASE_NAMESPACE,
         client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[])),
     ).status.token
+    return token
+
+
+def service_account_kubeconfig(stack: Stack, kube: KubeApi, path: Path) -> Path:
+    """A kubeconfig holding a TokenRequest token of the chart's ServiceAccount."""
+    token = service_account_token(stack)
     admin = json.loads(kube.kubeconfig.read_text())
     config = {
         **admin,

@@ -27,12 +27,15 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from kubernetes import client
 
 from devenv.kube import KubeApi
 from devenv.process import free_port
 from tests.e2e.operator.conftest import GROUP, VERSION, Stack, unique
-from tests.e2e.operator.test_chart_rbac import chart_values, install_rbac
+from tests.e2e.operator.test_chart_rbac import (
+    chart_values,
+    install_rbac,
+    service_account_token,
+)
 from tests.support.chart import (
     RELEASE,
     RELEASE_NAMESPACE,
@@ -126,11 +129,7 @@ def get(url: str) -> tuple[int, str]:
 
 def service_account_dir(stack: Stack, kube: KubeApi, path: Path) -> Path:
     """What a kubelet projects for the chart's ServiceAccount: token, ca.crt, namespace."""
-    token = stack.core.create_namespaced_service_account_token(
-        RELEASE,
-        RELEASE_NAMESPACE,
-        client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[])),
-    ).status.token
+    token = service_account_token(stack)
     cluster = json.loads(kube.kubeconfig.read_text())["clusters"][0]["cluster"]
     path.mkdir(parents=True)
     (path / "token").write_text(token)
