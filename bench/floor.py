@@ -204,12 +204,14 @@ class Replayer:
         dsn: str | None = None,
         connections: int = 1,
         bao_token: str | None = None,
+        bao_cacert: str | None = None,
         kube_session: requests.Session | None = None,
     ) -> None:
         self._pool: queue.Queue[psycopg.Connection[Any]] = queue.Queue()
         for _ in range(connections if dsn else 0):
             self._pool.put(psycopg.connect(dsn or "", autocommit=True))
         self._bao_token = bao_token
+        self._bao_cacert = bao_cacert  # OpenBao's CA: the floor verifies TLS as hvac does
         self._kube = kube_session
         self._local = threading.local()
         #: OpenBao answers that differed from the recorded ones (the floor did other work)
@@ -291,6 +293,8 @@ class Replayer:
             data=swap(call.body, swaps) if call.body else None,
             headers=headers,
             timeout=30,
+            # Per request: requests lets REQUESTS_CA_BUNDLE override a session's verify.
+            verify=self._bao_cacert or True,
         )
         if answer.status_code != call.status:
             self.mismatches += 1

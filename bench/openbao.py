@@ -62,7 +62,7 @@ def time_adapter(server: OpenBaoServer, settings: Settings, n: int) -> float:
 
 
 def time_raw(server: OpenBaoServer, calls: list[Call], n: int) -> float:
-    replayer = Replayer(bao_token=server.root_token)
+    replayer = Replayer(bao_token=server.root_token, bao_cacert=str(server.ca_cert))
     start = time.perf_counter()
     for i in range(n):
         replayer.replay(calls, RECORDED_SLUG, f"raw-{i:05d}")
@@ -86,6 +86,7 @@ def main() -> None:
                     f"{server.addr}/v1/sys/namespaces/{settings.bao_namespace}",
                     headers={"X-Vault-Token": server.root_token},
                     timeout=10,
+                    verify=str(server.ca_cert),
                 )
             calls = record(server, settings)
             adapter = n / time_adapter(server, settings, n)

@@ -218,6 +218,7 @@ class Floor:
             dsn=op.env["DATABASE_URL"],
             connections=settings.pool_max_size,
             bao_token=op.env["BAO_TOKEN"],
+            bao_cacert=op.env["BAO_CACERT"],
             kube_session=raw.session(),
         )
 
