@@ -282,13 +282,12 @@ async def _rotate(
     # Where the rotation starts, recorded first: a run that dies after rotating (or after
     # the reseal, which records the new data key) is not repeated by its successor.
     start = record.result.get("rotation")
-    if start is None:
-        start = {
-            "transitBefore": await bao.tenant_key_version(slug),
-            "dataKeyBefore": max(keys.versions),
-        }
+    if start is None:  # the first run: nothing rotated yet, the version just read is current
+        transit_version = await bao.tenant_key_version(slug)
+        start = {"transitBefore": transit_version, "dataKeyBefore": max(keys.versions)}
         record = await ctx.requests.log.advance(record.uid, P.RECORDED, {"rotation": start})
-    transit_version = await bao.tenant_key_version(slug)
+    else:  # a resumed run: a rotation may have happened after the start was recorded
+        transit_version = await bao.tenant_key_version(slug)
     if transit_version <= int(start["transitBefore"]):
         transit_version = await bao.rotate_tenant_key(slug)
     if max(keys.versions) <= int(start["dataKeyBefore"]):
